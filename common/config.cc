@@ -1,0 +1,183 @@
+#include "common/config.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "common/duration.h"
+
+extern char** environ;
+
+namespace zlayer {
+
+Environment CurrentEnvironment() {
+  Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    auto eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return env;
+}
+
+const std::vector<ConfigVariable>& ConfigVariables() {
+  static const std::vector<ConfigVariable> kVariables = {
+      {"CONTAINERD_SOCKET", "/run/containerd/containerd.sock", "containerd's gRPC socket"},
+      {"ZLAYER_NAMESPACE", "zlayer", "containerd namespace for everything the node owns"},
+      {"ZLAYER_STATE_DIR", "/var/lib/zlayer/containers", "per-container state and FIFOs"},
+      {"ZLAYER_SNAPSHOTTER", "overlayfs", "containerd snapshotter"},
+      {"ZLAYER_RUNTIME", "io.containerd.runc.v2", "OCI runtime for containers"},
+      {"ZLAYER_DATA_DIR", "/var/lib/zlayer", "desired state, logs, named volumes, credentials"},
+      {"ZLAYER_CONTAINERD_ROOT", "/var/lib/containerd", "containerd's root directory"},
+      {"ZLAYER_CONTAINERD_STATE", "/run/containerd", "containerd's state directory"},
+      {"ZLAYER_RUN_DIR", "/run/zlayer", "notify socket, rendered containerd config, pid files"},
+      {"ZLAYER_SOCKET", "/run/zlayer/agent.sock", "the agent's API socket"},
+      {"ZLAYER_STOP_TIMEOUT", "9s", "whole shutdown budget of zlayer-init"},
+      {"ZLAYER_START_TIMEOUT", "60s", "how long a program may take to report READY=1"},
+      {"ZLAYER_WATCHDOG_TIMEOUT", "30s", "agent watchdog (WATCHDOG_USEC); 0 turns it off"},
+      {"ZLAYER_RESTART_LIMIT", "5", "failures of one program inside the window before giving up"},
+      {"ZLAYER_RESTART_WINDOW", "60s", "the window for ZLAYER_RESTART_LIMIT"},
+      {"ZLAYER_LOG_LEVEL", "info", "debug, info, warn or error"},
+      {"ZLAYER_CONTAINERD_BIN", "containerd (on PATH)", "program run in containerd's place"},
+      {"ZLAYER_AGENT_BIN", "zlayer-agent beside zlayer-init", "program run in the agent's place"},
+      {"ZLAYER_CLI_BIN", "zlayer beside zlayer-init", "CLI run for deploy and pass-through"},
+      {"ZLAYER_INSECURE_REGISTRIES", "", "comma-separated host[:port] reached over plain HTTP"},
+  };
+  return kVariables;
+}
+
+Result<LogLevel> ParseLogLevel(const std::string& text) {
+  if (text == "debug") return LogLevel::kDebug;
+  if (text == "info") return LogLevel::kInfo;
+  if (text == "warn" || text == "warning") return LogLevel::kWarn;
+  if (text == "error") return LogLevel::kError;
+  return InvalidArgumentError(
+      fmt::format("unknown log level \"{}\" (expected debug, info, warn or error)", text));
+}
+
+Result<NodeConfig> LoadNodeConfig(const Environment& env) {
+  NodeConfig config;
+  std::vector<std::string> problems;
+
+  auto lookup = [&](const char* name) -> const std::string* {
+    auto it = env.find(name);
+    if (it == env.end() || it->second.empty()) return nullptr;
+    return &it->second;
+  };
+  auto path = [&](const char* name, std::string& field) {
+    if (const std::string* v = lookup(name)) {
+      if ((*v)[0] != '/') {
+        problems.push_back(fmt::format("{}={}: must be an absolute path", name, *v));
+      } else {
+        field = *v;
+      }
+    }
+  };
+  auto text = [&](const char* name, std::string& field) {
+    if (const std::string* v = lookup(name)) field = *v;
+  };
+  auto duration = [&](const char* name, std::chrono::nanoseconds& field) {
+    if (const std::string* v = lookup(name)) {
+      auto parsed = ParseDuration(*v);
+      if (!parsed.ok()) {
+        problems.push_back(fmt::format("{}: {}", name, parsed.status().message()));
+      } else {
+        field = *parsed;
+      }
+    }
+  };
+
+  path("CONTAINERD_SOCKET", config.containerd_socket);
+  text("ZLAYER_NAMESPACE", config.namespace_name);
+  path("ZLAYER_STATE_DIR", config.state_dir);
+  if (const std::string* v = lookup("ZLAYER_SNAPSHOTTER")) {
+    config.snapshotter = *v;
+    config.snapshotter_pinned = true;
+  }
+  text("ZLAYER_RUNTIME", config.runtime);
+  path("ZLAYER_DATA_DIR", config.data_dir);
+  path("ZLAYER_CONTAINERD_ROOT", config.containerd_root);
+  path("ZLAYER_CONTAINERD_STATE", config.containerd_state);
+  path("ZLAYER_RUN_DIR", config.run_dir);
+  // The API socket follows the run dir unless it is set on its own.
+  if (lookup("ZLAYER_SOCKET") == nullptr) config.agent_socket = config.run_dir + "/agent.sock";
+  path("ZLAYER_SOCKET", config.agent_socket);
+  duration("ZLAYER_STOP_TIMEOUT", config.stop_timeout);
+  duration("ZLAYER_START_TIMEOUT", config.start_timeout);
+  duration("ZLAYER_WATCHDOG_TIMEOUT", config.watchdog_timeout);
+  duration("ZLAYER_RESTART_WINDOW", config.restart_window);
+  if (const std::string* v = lookup("ZLAYER_RESTART_LIMIT")) {
+    int n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || end != v->data() + v->size() || n < 1) {
+      problems.push_back(
+          fmt::format("ZLAYER_RESTART_LIMIT={}: expected a whole number of at least 1", *v));
+    } else {
+      config.restart_limit = n;
+    }
+  }
+  if (const std::string* v = lookup("ZLAYER_LOG_LEVEL")) {
+    auto level = ParseLogLevel(*v);
+    if (!level.ok()) {
+      problems.push_back(fmt::format("ZLAYER_LOG_LEVEL: {}", level.status().message()));
+    } else {
+      config.log_level = *level;
+    }
+  }
+  text("ZLAYER_CONTAINERD_BIN", config.containerd_bin);
+  text("ZLAYER_AGENT_BIN", config.agent_bin);
+  text("ZLAYER_CLI_BIN", config.cli_bin);
+  if (const std::string* v = lookup("ZLAYER_INSECURE_REGISTRIES")) {
+    size_t start = 0;
+    while (start <= v->size()) {
+      size_t comma = v->find(',', start);
+      if (comma == std::string::npos) comma = v->size();
+      std::string item = v->substr(start, comma - start);
+      item.erase(0, item.find_first_not_of(" \t"));
+      item.erase(item.find_last_not_of(" \t") + 1);
+      if (!item.empty()) config.insecure_registries.push_back(item);
+      start = comma + 1;
+    }
+  }
+
+  if (config.namespace_name.empty() || config.namespace_name.size() > 76) {
+    problems.push_back(fmt::format("ZLAYER_NAMESPACE={}: must be 1 to 76 characters",
+                                   config.namespace_name));
+  }
+  if (config.stop_timeout <= std::chrono::nanoseconds(0)) {
+    problems.push_back("ZLAYER_STOP_TIMEOUT: must be greater than 0");
+  }
+  if (config.start_timeout <= std::chrono::nanoseconds(0)) {
+    problems.push_back("ZLAYER_START_TIMEOUT: must be greater than 0");
+  }
+  // Unix socket paths are limited to 107 bytes (sun_path).
+  for (const auto& [name, value] :
+       {std::pair{"CONTAINERD_SOCKET", &config.containerd_socket},
+        std::pair{"ZLAYER_SOCKET", &config.agent_socket}}) {
+    if (value->size() > 107) {
+      problems.push_back(fmt::format("{}={}: a Unix socket path must be shorter than 108 bytes",
+                                     name, *value));
+    }
+  }
+
+  if (!problems.empty()) {
+    std::string message = "bad configuration: " + problems[0];
+    for (size_t i = 1; i < problems.size(); ++i) message += "; " + problems[i];
+    return InvalidArgumentError(message);
+  }
+  return config;
+}
+
+std::vector<std::string> UnknownZlayerVariables(const Environment& env) {
+  std::vector<std::string> unknown;
+  for (const auto& [name, value] : env) {
+    if (name.rfind("ZLAYER_", 0) != 0) continue;
+    bool known = false;
+    for (const ConfigVariable& v : ConfigVariables()) known = known || name == v.name;
+    if (!known) unknown.push_back(name);
+  }
+  return unknown;
+}
+
+}  // namespace zlayer

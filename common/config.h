@@ -1,0 +1,78 @@
+// The node's configuration: one list of environment variables shared by
+// zlayer-init, zlayer-agent and the zlayer CLI (README "Configuration").
+//
+// Every path is settable so that several nodes can run side by side under
+// /tmp in tests. LoadNodeConfig never reads the process environment itself:
+// callers pass an Environment (CurrentEnvironment() in main, a map in tests).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace zlayer {
+
+using Environment = std::map<std::string, std::string>;
+
+// A snapshot of this process's environment (environ).
+Environment CurrentEnvironment();
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+struct NodeConfig {
+  // Documented for users of the image (the five of the Docker reference).
+  std::string containerd_socket = "/run/containerd/containerd.sock";
+  std::string namespace_name = "zlayer";
+  std::string state_dir = "/var/lib/zlayer/containers";
+  std::string snapshotter = "overlayfs";
+  std::string runtime = "io.containerd.runc.v2";
+
+  // Paths, so tests can run nodes side by side.
+  std::string data_dir = "/var/lib/zlayer";
+  std::string containerd_root = "/var/lib/containerd";
+  std::string containerd_state = "/run/containerd";
+  std::string run_dir = "/run/zlayer";
+  std::string agent_socket = "/run/zlayer/agent.sock";
+
+  LogLevel log_level = LogLevel::kInfo;
+  std::vector<std::string> insecure_registries;
+
+  // Supervisor (zlayer-init) tuning.
+  std::chrono::nanoseconds stop_timeout = std::chrono::seconds(9);
+  std::chrono::nanoseconds start_timeout = std::chrono::seconds(60);
+  std::chrono::nanoseconds watchdog_timeout = std::chrono::seconds(30);  // 0 = off
+  int restart_limit = 5;                                                  // failures ...
+  std::chrono::nanoseconds restart_window = std::chrono::seconds(60);    // ... inside this
+  std::string containerd_bin = "containerd";  // a bare name is looked up on PATH
+  std::string agent_bin;                      // empty: zlayer-agent beside zlayer-init
+  std::string cli_bin;                        // empty: zlayer beside zlayer-init
+
+  // True when ZLAYER_SNAPSHOTTER was set explicitly (the user pinned it), so
+  // the supervisor must not silently fall back to another snapshotter.
+  bool snapshotter_pinned = false;
+};
+
+// Builds the configuration from `env`. Every bad value is reported at once in
+// one kInvalidArgument Status naming each variable ("ZLAYER_STOP_TIMEOUT=abc:
+// invalid duration ..."); nothing is defaulted silently over a bad value.
+Result<NodeConfig> LoadNodeConfig(const Environment& env);
+
+// ZLAYER_* variables in `env` that no program knows: a typo should not pass
+// silently. Callers log them once at start.
+std::vector<std::string> UnknownZlayerVariables(const Environment& env);
+
+// Every variable LoadNodeConfig reads, with its default and meaning, in the
+// order of the README's table.
+struct ConfigVariable {
+  const char* name;
+  const char* default_value;
+  const char* meaning;
+};
+const std::vector<ConfigVariable>& ConfigVariables();
+
+Result<LogLevel> ParseLogLevel(const std::string& text);
+
+}  // namespace zlayer

@@ -1,0 +1,66 @@
+#include "common/config.h"
+
+#include <catch2/catch.hpp>
+
+using namespace std::chrono_literals;
+using zlayer::Environment;
+using zlayer::LoadNodeConfig;
+
+TEST_CASE("With an empty environment every setting has its documented default") {
+  auto config = LoadNodeConfig({});
+  REQUIRE(config.ok());
+  CHECK(config->containerd_socket == "/run/containerd/containerd.sock");
+  CHECK(config->namespace_name == "zlayer");
+  CHECK(config->state_dir == "/var/lib/zlayer/containers");
+  CHECK(config->snapshotter == "overlayfs");
+  CHECK_FALSE(config->snapshotter_pinned);
+  CHECK(config->runtime == "io.containerd.runc.v2");
+  CHECK(config->data_dir == "/var/lib/zlayer");
+  CHECK(config->run_dir == "/run/zlayer");
+  CHECK(config->agent_socket == "/run/zlayer/agent.sock");
+  CHECK(config->stop_timeout == 9s);
+  CHECK(config->log_level == zlayer::LogLevel::kInfo);
+}
+
+TEST_CASE("Every path can be moved, so that nodes run side by side under /tmp") {
+  Environment env = {{"ZLAYER_RUN_DIR", "/tmp/zl-1/run"},
+                     {"CONTAINERD_SOCKET", "/tmp/zl-1/c.sock"},
+                     {"ZLAYER_CONTAINERD_ROOT", "/tmp/zl-1/root"},
+                     {"ZLAYER_SNAPSHOTTER", "native"},
+                     {"ZLAYER_INSECURE_REGISTRIES", "reg:5000, other ,"}};
+  auto config = LoadNodeConfig(env);
+  REQUIRE(config.ok());
+  CHECK(config->run_dir == "/tmp/zl-1/run");
+  CHECK(config->agent_socket == "/tmp/zl-1/run/agent.sock");  // follows the run dir
+  CHECK(config->containerd_socket == "/tmp/zl-1/c.sock");
+  CHECK(config->containerd_root == "/tmp/zl-1/root");
+  CHECK(config->snapshotter == "native");
+  CHECK(config->snapshotter_pinned);
+  CHECK(config->insecure_registries == std::vector<std::string>{"reg:5000", "other"});
+}
+
+TEST_CASE("Every bad value is reported at once, each naming its variable") {
+  Environment env = {{"ZLAYER_STOP_TIMEOUT", "soon"},
+                     {"ZLAYER_LOG_LEVEL", "loud"},
+                     {"ZLAYER_DATA_DIR", "relative/path"},
+                     {"ZLAYER_RESTART_LIMIT", "0"}};
+  auto config = LoadNodeConfig(env);
+  REQUIRE_FALSE(config.ok());
+  const std::string& message = config.status().message();
+  CHECK_THAT(message, Catch::Contains("ZLAYER_STOP_TIMEOUT"));
+  CHECK_THAT(message, Catch::Contains("ZLAYER_LOG_LEVEL"));
+  CHECK_THAT(message, Catch::Contains("ZLAYER_DATA_DIR=relative/path: must be an absolute path"));
+  CHECK_THAT(message, Catch::Contains("ZLAYER_RESTART_LIMIT"));
+}
+
+TEST_CASE("A typo in a ZLAYER_ variable is reported as unknown") {
+  Environment env = {{"ZLAYER_NAMESPAC", "x"}, {"ZLAYER_NAMESPACE", "y"}, {"PATH", "/bin"}};
+  CHECK(zlayer::UnknownZlayerVariables(env) == std::vector<std::string>{"ZLAYER_NAMESPAC"});
+}
+
+TEST_CASE("A socket path too long for sun_path is rejected before anything binds it") {
+  Environment env = {{"ZLAYER_SOCKET", "/tmp/" + std::string(120, 'x')}};
+  auto config = LoadNodeConfig(env);
+  REQUIRE_FALSE(config.ok());
+  CHECK_THAT(config.status().message(), Catch::Contains("shorter than 108 bytes"));
+}
