@@ -1,6 +1,7 @@
 #include "common/duration.h"
 
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -32,11 +33,8 @@ Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
       ++i;
     if (i == 0) return error("expected a number");
     double number = 0;
-    try {
-      number = std::stod(std::string(rest.substr(0, i)));
-    } catch (...) {
-      return error("bad number");
-    }
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + i, number);
+    if (ec != std::errc() || end != rest.data() + i) return error("bad number");
     rest.remove_prefix(i);
     const Unit* unit = nullptr;
     for (const Unit& u : kUnits) {
