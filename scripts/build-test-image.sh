@@ -124,6 +124,10 @@ for tool in umoci skopeo jq openssl flock tar sha256sum; do
   command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh installs it)"
 done
 [[ -x $busybox ]] || die "$busybox not found (apt-get install busybox-static)"
+# Debian's "busybox" package (it conflicts with busybox-static) is dynamically linked and
+# would not run in an image without libc.
+{ ldd "$busybox" 2>&1 || true; } | grep -q "not a dynamic executable" \
+  || die "$busybox is dynamically linked: install busybox-static instead of busybox"
 
 # --- the cache key: every input that can change a byte of the output ---------------------
 self=$(readlink -f "${BASH_SOURCE[0]}")
@@ -280,28 +284,36 @@ derive() {
   mv "$tmp" "$entry/$file"
 }
 
-# place SRC: copies SRC (the layout directory or an archive) to $out, replacing an earlier
-# output of this script but nothing else.
-place() {
-  local src=$1 tmp
-  tmp=$(dirname -- "$out")/.$(basename -- "$out").tmp.$$
-  rm -rf -- "$tmp"
-  if [[ -d $src ]]; then
+# check_out: fails unless $out is free or an earlier output of this script (before building).
+check_out() {
+  if [[ $format == oci-layout ]]; then
     if [[ -e $out || -L $out ]]; then
       [[ -d $out && ! -L $out ]] || die "refusing to replace $out with a directory"
       [[ -f $out/oci-layout || -z $(ls -A -- "$out") ]] \
         || die "refusing to replace $out: it is neither an OCI layout nor empty"
     fi
+  else
+    [[ ! -d $out ]] || die "refusing to replace directory $out with a file"
+  fi
+}
+
+# place SRC: copies SRC (the layout directory or an archive) to $out (see check_out).
+place() {
+  local src=$1 tmp
+  mkdir -p -- "$(dirname -- "$out")"
+  tmp=$(dirname -- "$out")/.$(basename -- "$out").tmp.$$
+  rm -rf -- "$tmp"
+  if [[ -d $src ]]; then
     cp -a --reflink=auto -- "$src" "$tmp"
     rm -rf -- "$out"
     mv -T -- "$tmp" "$out"
   else
-    [[ ! -d $out ]] || die "refusing to replace directory $out with a file"
     cp --reflink=auto -- "$src" "$tmp"
     mv -f -- "$tmp" "$out"
   fi
 }
 
+check_out
 cleanup_paths=()
 cleanup() { ((${#cleanup_paths[@]} == 0)) || rm -rf -- "${cleanup_paths[@]}"; }
 trap cleanup EXIT
