@@ -8,7 +8,9 @@
 #include <grpcpp/support/channel_arguments.h>
 #include <time.h>
 
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include "agent/containerd/client.h"
 #include "agent/containerd/content_writer.h"
@@ -42,7 +44,9 @@ using google::protobuf::Empty;
 
 constexpr int kMaxMessageBytes = 16 << 20;  // what containerd and its Go client allow
 // Reconnect quickly after a containerd restart (gRPC's default starts at 1 s
-// and grows to 120 s).
+// and grows to 120 s). GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is left alone on
+// purpose: gRPC uses it as the connect (handshake) timeout, and 100 ms there
+// makes connections fail on a loaded machine.
 constexpr int kInitialReconnectBackoffMs = 100;
 constexpr int kMaxReconnectBackoffMs = 2000;
 // Tasks.Create waits up to 30 s for the shim to open the FIFOs.
@@ -63,11 +67,42 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& socket_path) {
   arguments.SetMaxReceiveMessageSize(kMaxMessageBytes);
   arguments.SetMaxSendMessageSize(kMaxMessageBytes);
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
-  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, kInitialReconnectBackoffMs);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   return grpc::CreateCustomChannel(ChannelTarget(socket_path), grpc::InsecureChannelCredentials(),
                                    arguments);
 }
+
+// gRPC C++ advances a connection attempt (connect, HTTP/2 handshake) only
+// while some thread polls the channel. A fail-fast call made while the channel
+// is in TRANSIENT_FAILURE returns at once without polling, so after containerd
+// (re)starts the handshake would wait for gRPC's 5 s backup poller and calls
+// would keep failing meanwhile. This thread keeps watching the channel's
+// state, which polls it. It never asks to connect: the channel stays lazy.
+class ChannelPoller {
+ public:
+  explicit ChannelPoller(std::shared_ptr<grpc::Channel> channel)
+      : channel_(std::move(channel)), thread_([this] { Run(); }) {}
+  ~ChannelPoller() {
+    stop_ = true;
+    thread_.join();  // within one kPollSlice
+  }
+  ChannelPoller(const ChannelPoller&) = delete;
+  ChannelPoller& operator=(const ChannelPoller&) = delete;
+
+ private:
+  static constexpr auto kPollSlice = std::chrono::milliseconds(100);
+
+  void Run() {
+    while (!stop_) {
+      const grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/false);
+      channel_->WaitForStateChange(state, std::chrono::system_clock::now() + kPollSlice);
+    }
+  }
+
+  const std::shared_ptr<grpc::Channel> channel_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;  // last: starts after the members it reads
+};
 
 // RFC 3339 in UTC, as containerd parses containerd.io/gc.expire.
 std::string Rfc3339Utc(std::chrono::system_clock::time_point time) {
@@ -110,7 +145,8 @@ class GrpcClient final : public Client {
         namespaces_(namespaces_v1::Namespaces::NewStub(channel_)),
         snapshots_(snapshots_v1::Snapshots::NewStub(channel_)),
         tasks_(tasks_v1::Tasks::NewStub(channel_)),
-        version_(version_v1::Version::NewStub(channel_)) {}
+        version_(version_v1::Version::NewStub(channel_)),
+        poller_(channel_) {}
 
   const std::string& namespace_name() const override { return options_.namespace_name; }
 
@@ -132,7 +168,8 @@ class GrpcClient final : public Client {
     namespaces_v1::CreateNamespaceResponse created;
     Status status = Unary(*namespaces_, &namespaces_v1::Namespaces::StubInterface::Create, create,
                           &created, "namespaces.create", options_.namespace_name);
-    if (status.code() != StatusCode::kAlreadyExists || labels.empty()) return status;
+    if (status.code() != StatusCode::kAlreadyExists) return status;
+    if (labels.empty()) return Status::Ok();
 
     namespaces_v1::UpdateNamespaceRequest update;
     *update.mutable_namespace_() = create.namespace_();
@@ -562,7 +599,7 @@ class GrpcClient final : public Client {
 
   const ClientOptions options_;
   const std::shared_ptr<grpc::Channel> channel_;
-  // Stubs are thread-safe; the client holds no other state.
+  // Stubs are thread-safe; the client holds no other state than the poller.
   const std::unique_ptr<containers_v1::Containers::StubInterface> containers_;
   const std::unique_ptr<content_v1::Content::StubInterface> content_;
   const std::unique_ptr<diff_v1::Diff::StubInterface> diff_;
@@ -572,6 +609,7 @@ class GrpcClient final : public Client {
   const std::unique_ptr<snapshots_v1::Snapshots::StubInterface> snapshots_;
   const std::unique_ptr<tasks_v1::Tasks::StubInterface> tasks_;
   const std::unique_ptr<version_v1::Version::StubInterface> version_;
+  ChannelPoller poller_;
 };
 
 }  // namespace
