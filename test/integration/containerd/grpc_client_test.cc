@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -168,6 +169,71 @@ std::string MinimalSpec(const std::string& namespace_name, const std::string& co
 }})",
                      fmt::arg("script", script), fmt::arg("namespace", namespace_name),
                      fmt::arg("id", container_id));
+}
+
+// A FIFO held open O_RDWR|O_NONBLOCK: the open never blocks, a reader exists
+// before the shim opens the FIFO for writing, and writes never see EPIPE.
+class OpenFifo {
+ public:
+  explicit OpenFifo(std::string path) : path_(std::move(path)) {
+    if (mkfifo(path_.c_str(), 0700) == 0)
+      fd_ = open(path_.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  }
+  ~OpenFifo() { Close(); }
+  OpenFifo(const OpenFifo&) = delete;
+  OpenFifo& operator=(const OpenFifo&) = delete;
+
+  bool ok() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Writes a single-layer rootfs (busybox and /bin/sh) and unpacks it into a
+// committed snapshot named after the layer's digest, which it returns.
+Result<std::string> UnpackBusyboxLayer(Client& client, const std::string& snapshotter,
+                                       const std::string& lease) {
+  TarWriter tar;
+  tar.AddDirectory("bin");
+  tar.AddFile("bin/busybox", ReadFile("/bin/busybox"), 0755);
+  tar.AddSymlink("bin/sh", "busybox");
+  const std::string layer_tar = tar.Finish();
+  const Descriptor layer = BlobDescriptor(layer_tar, kLayerMediaType);
+
+  MemoryBlobSource source(layer_tar);
+  ZLAYER_RETURN_IF_ERROR(client.WriteContent("layer-" + layer.digest, layer, source, {}, lease));
+  const std::string extract_key = "extract " + layer.digest;
+  auto mounts = client.PrepareSnapshot(snapshotter, extract_key, "", {}, lease);
+  if (!mounts.ok()) return mounts.status();
+  auto applied = client.ApplyDiff(layer, *mounts, lease);
+  if (!applied.ok()) return applied.status();
+  if (applied->digest != layer.digest) {  // uncompressed: the diff id is the blob's digest
+    return InternalError("applied " + applied->digest + ", expected " + layer.digest);
+  }
+  ZLAYER_RETURN_IF_ERROR(client.CommitSnapshot(snapshotter, layer.digest, extract_key, {}, lease));
+  return layer.digest;
+}
+
+// A container `id` on a fresh snapshot of `parent`, running `script`.
+Status CreateBusyboxContainer(Client& client, const PrivateContainerd& containerd,
+                              const std::string& id, const std::string& parent,
+                              const std::string& script, const std::string& lease) {
+  auto mounts = client.PrepareSnapshot(containerd.snapshotter(), id, parent, {}, lease);
+  if (!mounts.ok()) return mounts.status();
+  ContainerRecord record;
+  record.id = id;
+  record.labels = {{"zlayer.test", "run"}};
+  record.spec_json = MinimalSpec(containerd.namespace_name(), id, script);
+  record.snapshotter = containerd.snapshotter();
+  record.snapshot_key = id;
+  return client.CreateContainer(record, lease);
 }
 
 TEST_CASE("containerd client: given a private containerd, Version answers with a 1.6 release",
@@ -385,43 +451,22 @@ TEST_CASE(
   const std::string id = "hello";
   INFO("snapshotter " << snapshotter);
 
-  // A single-layer rootfs: busybox and /bin/sh.
-  TarWriter tar;
-  tar.AddDirectory("bin");
-  tar.AddFile("bin/busybox", ReadFile("/bin/busybox"), 0755);
-  tar.AddSymlink("bin/sh", "busybox");
-  const std::string layer_tar = tar.Finish();
-  const Descriptor layer = BlobDescriptor(layer_tar, kLayerMediaType);
-
   auto lease = client->CreateLease(1h);
   REQUIRE(lease.ok());
-  MemoryBlobSource layer_source(layer_tar);
-  REQUIRE(client->WriteContent("layer-" + layer.digest, layer, layer_source, {}, *lease).ok());
-
-  auto extract_mounts =
-      client->PrepareSnapshot(snapshotter, "extract " + layer.digest, "", {}, *lease);
-  REQUIRE(extract_mounts.ok());
-  auto applied = client->ApplyDiff(layer, *extract_mounts, *lease);
-  INFO(applied.status().ToString());
-  REQUIRE(applied.ok());
-  CHECK(applied->digest == layer.digest);  // uncompressed: the diff id is the blob's digest
-  REQUIRE(client->CommitSnapshot(snapshotter, layer.digest, "extract " + layer.digest, {}, *lease)
-              .ok());
-  auto committed = client->StatSnapshot(snapshotter, layer.digest);
+  auto layer = UnpackBusyboxLayer(*client, snapshotter, *lease);
+  INFO(layer.status().ToString());
+  REQUIRE(layer.ok());
+  auto committed = client->StatSnapshot(snapshotter, *layer);
   REQUIRE(committed.ok());
   CHECK(committed->kind == SnapshotKind::kCommitted);
 
-  REQUIRE(client->PrepareSnapshot(snapshotter, id, layer.digest, {}, *lease).ok());
-  ContainerRecord record;
-  record.id = id;
-  record.labels = {{"zlayer.test", "run"}};
-  record.spec_json = MinimalSpec(containerd.namespace_name(), id, "echo hello; exit 3");
-  record.snapshotter = snapshotter;
-  record.snapshot_key = id;
-  REQUIRE(client->CreateContainer(record, *lease).ok());
+  const std::string spec_json = MinimalSpec(containerd.namespace_name(), id, "echo hello; exit 3");
+  REQUIRE(
+      CreateBusyboxContainer(*client, containerd, id, *layer, "echo hello; exit 3", *lease).ok());
   auto fetched = client->GetContainer(id);
   REQUIRE(fetched.ok());
-  CHECK(fetched->spec_json == record.spec_json);
+  CHECK(fetched->spec_json == spec_json);
+  CHECK(fetched->snapshot_key == id);
   CHECK(fetched->runtime == "io.containerd.runc.v2");
   auto listed = client->ListContainers(R"(labels."zlayer.test"==run)");
   REQUIRE(listed.ok());
@@ -431,21 +476,17 @@ TEST_CASE(
   // The shim opens the FIFOs for writing inside Tasks.Create: readers first.
   const std::string fifo_dir = containerd.NewFifoDir();
   REQUIRE(!fifo_dir.empty());
-  const std::string stdout_path = fifo_dir + "/" + id + "-stdout";
-  const std::string stderr_path = fifo_dir + "/" + id + "-stderr";
-  REQUIRE(mkfifo(stdout_path.c_str(), 0700) == 0);
-  REQUIRE(mkfifo(stderr_path.c_str(), 0700) == 0);
-  const int stdout_fd = open(stdout_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  const int stderr_fd = open(stderr_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  REQUIRE(stdout_fd >= 0);
-  REQUIRE(stderr_fd >= 0);
+  OpenFifo out(fifo_dir + "/" + id + "-stdout");
+  OpenFifo err(fifo_dir + "/" + id + "-stderr");
+  REQUIRE(out.ok());
+  REQUIRE(err.ok());
 
   EventLog events;
   auto subscription = Subscribe(*client, events, {R"(topic=="/tasks/exit")"});
 
   auto rootfs = client->SnapshotMounts(snapshotter, id);
   REQUIRE(rootfs.ok());
-  CreateTaskRequest task{id, *rootfs, "", stdout_path, stderr_path, false};
+  CreateTaskRequest task{id, *rootfs, "", out.path(), err.path(), false};
   auto created_pid = client->CreateTask(task);
   INFO(created_pid.status().ToString() << "\n" << containerd.LogTail());
   REQUIRE(created_pid.ok());
@@ -454,7 +495,7 @@ TEST_CASE(
   CHECK(info->container_id == id);
   CHECK(info->exec_id.empty());
   CHECK(info->status == TaskStatus::kCreated);
-  CHECK(info->stdout_path == stdout_path);
+  CHECK(info->stdout_path == out.path());
 
   auto started_pid = client->StartTask(id, "");
   REQUIRE(started_pid.ok());
@@ -467,7 +508,7 @@ TEST_CASE(
   CHECK(exit->pid == *created_pid);
   CHECK(exit->exit_status == 3);
   CHECK(exit->namespace_name == containerd.namespace_name());
-  CHECK(ReadUntil(stdout_fd, "hello\n", 5s) == "hello\n");
+  CHECK(ReadUntil(out.fd(), "hello\n", 5s) == "hello\n");
 
   auto tasks = client->ListTasks();
   REQUIRE(tasks.ok());
@@ -486,12 +527,146 @@ TEST_CASE(
   CHECK(client->GetTask(id).status().code() == StatusCode::kNotFound);
 
   subscription.reset();
-  close(stdout_fd);
-  close(stderr_fd);
   CHECK(client->RemoveSnapshot(snapshotter, id).ok());
   CHECK(client->DeleteContainer(id).ok());
   CHECK(client->GetContainer(id).status().code() == StatusCode::kNotFound);
   CHECK(client->DeleteLease(*lease, false).ok());
+}
+
+TEST_CASE(
+    "containerd client: an exec runs beside the init process, and closing stdin ends the init",
+    "[containerd]") {
+  PrivateContainerd containerd;
+  REQUIRE_STARTED(containerd);
+  auto client = containerd.NewClient();
+  const std::string id = "catter";
+  auto lease = client->CreateLease(1h);
+  REQUIRE(lease.ok());
+  auto layer = UnpackBusyboxLayer(*client, containerd.snapshotter(), *lease);
+  INFO(layer.status().ToString());
+  REQUIRE(layer.ok());
+  REQUIRE(CreateBusyboxContainer(*client, containerd, id, *layer, "cat; exit 3", *lease).ok());
+
+  const std::string fifo_dir = containerd.NewFifoDir();
+  OpenFifo in(fifo_dir + "/" + id + "-stdin");
+  OpenFifo out(fifo_dir + "/" + id + "-stdout");
+  // Without a terminal the shim needs stdout and stderr both once any stream is
+  // given: an empty stderr fails Tasks.Create ("opening file \"\" failed").
+  OpenFifo err(fifo_dir + "/" + id + "-stderr");
+  OpenFifo exec_out(fifo_dir + "/probe-stdout");
+  OpenFifo exec_err(fifo_dir + "/probe-stderr");
+  REQUIRE((in.ok() && out.ok() && err.ok() && exec_out.ok() && exec_err.ok()));
+  EventLog events;
+  auto subscription = Subscribe(*client, events, {R"(topic=="/tasks/exit")"});
+  auto rootfs = client->SnapshotMounts(containerd.snapshotter(), id);
+  REQUIRE(rootfs.ok());
+  auto pid = client->CreateTask({id, *rootfs, in.path(), out.path(), err.path(), false});
+  INFO(pid.status().ToString());
+  REQUIRE(pid.ok());
+  REQUIRE(client->StartTask(id, "").ok());
+
+  ExecRequest exec;
+  exec.container_id = id;
+  exec.exec_id = "probe";
+  exec.process_json = R"({"args": ["/bin/sh", "-c", "echo exec-ok; exit 7"], "cwd": "/",
+                          "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}})";
+  exec.stdout_path = exec_out.path();
+  exec.stderr_path = exec_err.path();
+  REQUIRE(client->Exec(exec).ok());
+  auto exec_pid = client->StartTask(id, "probe");
+  REQUIRE(exec_pid.ok());
+  CHECK(*exec_pid != *pid);
+  auto exec_exit = events.WaitFor("/tasks/exit", 10s);
+  REQUIRE(exec_exit.has_value());
+  CHECK(exec_exit->exec_id == "probe");
+  CHECK(exec_exit->exit_status == 7);
+  CHECK(ReadUntil(exec_out.fd(), "exec-ok\n", 5s) == "exec-ok\n");
+  auto exec_deleted = client->DeleteProcess(id, "probe");
+  REQUIRE(exec_deleted.ok());
+  CHECK(exec_deleted->exit_status == 7);
+  CHECK(client->GetTask(id)->status == TaskStatus::kRunning);
+  CHECK(client->ResizePty(id, "no-such-exec", 80, 24).code() == StatusCode::kNotFound);
+
+  REQUIRE(write(in.fd(), "ping\n", 5) == 5);
+  CHECK(ReadUntil(out.fd(), "ping\n", 5s) == "ping\n");
+  in.Close();
+  REQUIRE(client->CloseStdin(id, "").ok());  // the shim's own write end goes: cat sees EOF
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (client->GetTask(id)->status != TaskStatus::kStopped &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  auto deleted = client->DeleteTask(id);
+  REQUIRE(deleted.ok());
+  CHECK(deleted->exit_status == 3);
+  subscription.reset();
+  CHECK(client->RemoveSnapshot(containerd.snapshotter(), id).ok());
+  CHECK(client->DeleteContainer(id).ok());
+}
+
+TEST_CASE("containerd client: a second writer of a ref waits until the first has finished",
+          "[containerd]") {
+  PrivateContainerd containerd;
+  REQUIRE_STARTED(containerd);
+  auto client = containerd.NewClient();
+  const std::string data = TestData(3 << 20, 'f');
+  const Descriptor descriptor = BlobDescriptor(data);
+
+  // The first writer stalls after its first chunk, holding containerd's lock on the ref.
+  std::promise<void> first_chunk_sent, release;
+  std::shared_future<void> released = release.get_future().share();
+  class StallingSource : public MemoryBlobSource {
+   public:
+    StallingSource(std::string data, std::promise<void>& first, std::shared_future<void> go)
+        : MemoryBlobSource(std::move(data)), first_(first), go_(std::move(go)) {}
+    Result<size_t> Read(char* buffer, size_t size) override {
+      if (reads() == 1) {
+        first_.set_value();
+        go_.wait();
+      }
+      return MemoryBlobSource::Read(buffer, size);
+    }
+
+   private:
+    std::promise<void>& first_;
+    std::shared_future<void> go_;
+  } stalling(data, first_chunk_sent, released);
+
+  Status first_status;
+  std::thread first(
+      [&] { first_status = client->WriteContent("test-locked", descriptor, stalling, {}, ""); });
+  first_chunk_sent.get_future().wait();
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(300ms);
+    release.set_value();
+  });
+
+  const auto before = std::chrono::steady_clock::now();
+  MemoryBlobSource second(data);
+  Status second_status = client->WriteContent("test-locked", descriptor, second, {}, "");
+  const auto waited = std::chrono::steady_clock::now() - before;
+  first.join();
+  releaser.join();
+  CHECK(first_status.ok());
+  CHECK(second_status.ok());
+  CHECK(waited >= 250ms);
+  CHECK(*client->ReadContent(descriptor.digest, descriptor.size) == data);
+}
+
+TEST_CASE("containerd client: content under an expired lease is collected", "[containerd]") {
+  PrivateContainerd containerd;
+  REQUIRE_STARTED(containerd);
+  auto client = containerd.NewClient();
+  const std::string data = TestData(1000, 'g');
+
+  // gc.expire is now (whole seconds): containerd must parse it and find it past.
+  auto expired = client->CreateLease(0s);
+  REQUIRE(expired.ok());
+  REQUIRE(WriteBlob(*client, data, {}, *expired).ok());
+  auto trigger = client->CreateLease(1h);
+  REQUIRE(trigger.ok());
+  REQUIRE(client->DeleteLease(*trigger, /*sync=*/true).ok());
+  CHECK(client->GetContent(Sha256Digest(data)).status().code() == StatusCode::kNotFound);
 }
 
 TEST_CASE(
