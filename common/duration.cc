@@ -58,7 +58,8 @@ std::string FormatDuration(std::chrono::nanoseconds d) {
   if (ns < 0) return "-" + FormatDuration(-d);
   if (ns < 1'000) return fmt::format("{}ns", ns);
   if (ns < 1'000'000) return fmt::format("{:g}us", ns / 1e3);
-  if (ns < 1'000'000'000) return fmt::format("{:g}ms", std::round(ns / 1e4) / 100);
+  if (ns < 10'000'000) return fmt::format("{:g}ms", std::round(ns / 1e4) / 100);
+  if (ns < 1'000'000'000) return fmt::format("{}ms", std::llround(ns / 1e6));
   if (ns < 60'000'000'000) return fmt::format("{:g}s", std::round(ns / 1e7) / 100);
   auto mins = duration_cast<minutes>(d).count();
   auto secs = duration_cast<seconds>(d).count() - mins * 60;

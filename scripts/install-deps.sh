@@ -25,6 +25,7 @@ RUNTIME_PACKAGES=(
   systemd          # systemd-notify, used by the supervisor tests' stand-in children
   tini             # the benchmark compares zlayer-init against it
   busybox-static umoci skopeo docker-registry apache2-utils
+  jq openssl       # build-test-image.sh: JSON of OCI layouts; deterministic filler data
 )
 
 packages=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}")

@@ -1,0 +1,65 @@
+// The node supervisor: runs containerd and zlayer-agent and keeps them up.
+//
+// Contract (README "zlayer-init" and the supervisor contract it implements):
+//   - containerd starts first; the agent starts once containerd sent READY=1.
+//     Either one that has not sent READY=1 within the start timeout is stopped
+//     and counts as a failure.
+//   - A program that exits is restarted with back-off (RestartTracker); a
+//     containerd restart does not restart the agent. Too many failures inside
+//     the window: ordered shutdown, exit code 1.
+//   - The agent gets WATCHDOG_USEC; missing WATCHDOG=1 for that long earns it
+//     SIGABRT (then SIGKILL) and a restart.
+//   - TERM, INT, QUIT, HUP and SIGRTMIN+3 start the ordered shutdown: agent,
+//     then containerd (by pid only, so shims are not hit), then every
+//     remaining process (TERM, grace, KILL), all inside the stop timeout;
+//     exit code 0. USR1 and USR2 are forwarded to containerd and the agent.
+//   - Every exited child is reaped by one waitpid(-1) loop; orphans too.
+//
+// Threading: Run() is single-threaded; everything happens on its event loop.
+// Requires: HandledSignals() blocked in the calling thread before Run().
+#pragma once
+
+#include <signal.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/config.h"
+#include "common/log.h"
+
+namespace zlayer::init {
+
+// The signals zlayer-init takes through its signalfd. main blocks them first
+// thing, before any other initialisation.
+sigset_t HandledSignals();
+
+struct SupervisorOptions {
+  NodeConfig config;
+  Environment child_environment;  // base environment of every child
+  std::string containerd_program;  // resolved paths
+  std::string agent_program;
+  std::string cli_program;
+  std::string snapshotter;        // effective, after preflight
+  std::optional<std::string> deploy_spec;  // `zlayer-init deploy --spec FILE`
+  sigset_t child_signal_mask{};   // the mask zlayer-init was started with
+};
+
+class Supervisor {
+ public:
+  Supervisor(SupervisorOptions options, Logger& log);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Runs the node until shutdown is complete. Returns zlayer-init's exit code:
+  // 0 after a requested shutdown, 1 after giving up on a crash-looping
+  // program or failing to set up, 126/127 when a program cannot be started.
+  int Run();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zlayer::init
