@@ -2,14 +2,15 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <stdexcept>
 #include <system_error>
@@ -34,47 +35,83 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   return result;
 }
 
-// Spawns with a clean slate: empty mask, default dispositions, own process
-// group, fds 0-2 only. `stdout_fd`/`stderr_fd` >= 0 are dup2'ed to 1/2,
-// otherwise the paths (or /dev/null) are opened.
+// The kernel's struct sigaction for rt_sigaction(2). glibc's sigaction()
+// refuses its two internal signals (32 and 33), and glibc's posix_spawn
+// leaves exactly those two ignored in the child, so the child resets every
+// disposition with the raw system call instead.
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  std::uint64_t mask;
+};
+
+// Spawns with a clean slate: empty mask, default dispositions for every
+// signal, own process group, fds 0-2 only. `stdout_fd`/`stderr_fd` >= 0 are
+// dup2'ed to 1/2, otherwise the paths (or /dev/null) are opened. Uses fork
+// (the test process has one thread) and only system calls in the child.
 pid_t Spawn(const SpawnOptions& options, int stdout_fd, int stderr_fd) {
   if (options.argv.empty()) throw std::runtime_error("spawn: empty argv");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  auto redirect = [&](int target, int fd, const std::string& path) {
-    if (fd >= 0) {
-      posix_spawn_file_actions_adddup2(&actions, fd, target);
-    } else {
-      const char* file = path.empty() ? "/dev/null" : path.c_str();
-      posix_spawn_file_actions_addopen(&actions, target, file, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    }
-  };
-  redirect(1, stdout_fd, options.stdout_path);
-  redirect(2, stderr_fd, options.stderr_path);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigset_t all;
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-
   std::vector<char*> argv = CStrings(options.argv);
   std::vector<char*> envp = CStrings(options.env);
-  pid_t pid = -1;
-  int err = options.argv[0].find('/') == std::string::npos
-                ? posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), envp.data())
-                : posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) throw Error("spawn " + options.argv[0], err);
+  auto output_path = [](const std::string& path) {
+    return path.empty() ? std::string("/dev/null") : path;
+  };
+  const std::string out_path = output_path(options.stdout_path);
+  const std::string err_path = output_path(options.stderr_path);
+  // The child reports a failed exec through this close-on-exec pipe.
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) throw Error("pipe2", errno);
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(report[0]);
+    close(report[1]);
+    throw Error("fork", err);
+  }
+  if (pid == 0) {
+    auto fail = [&](int err) {
+      ssize_t ignored = write(report[1], &err, sizeof err);
+      (void)ignored;
+      _exit(127);
+    };
+    KernelSigaction dfl{};
+    dfl.handler = SIG_DFL;
+    for (int sig = 1; sig <= 64; ++sig) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
+    std::uint64_t empty_mask = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, nullptr, 8);
+    setpgid(0, 0);
+    int in = open("/dev/null", O_RDONLY);
+    if (in < 0 || dup2(in, 0) < 0) fail(errno);
+    auto redirect = [&](int target, int fd, const std::string& path) {
+      if (fd < 0) fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd < 0 || dup2(fd, target) < 0) fail(errno);
+    };
+    redirect(1, stdout_fd, out_path);
+    redirect(2, stderr_fd, err_path);
+    // Everything else goes, except the report pipe (close-on-exec anyway).
+    for (int fd = 3; fd < report[1]; ++fd) close(fd);
+    syscall(SYS_close_range, report[1] + 1, ~0U, 0);
+    if (options.argv[0].find('/') == std::string::npos) {
+      execvpe(argv[0], argv.data(), envp.data());
+    } else {
+      execve(argv[0], argv.data(), envp.data());
+    }
+    fail(errno);
+  }
+  close(report[1]);
+  int err = 0;
+  ssize_t n;
+  do {
+    n = read(report[0], &err, sizeof err);
+  } while (n < 0 && errno == EINTR);
+  close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof err)) {
+    int status;
+    waitpid(pid, &status, 0);
+    throw Error("spawn " + options.argv[0], err);
+  }
   return pid;
 }
 
