@@ -1,0 +1,55 @@
+// Whether and when a replica whose process exited is started again: Docker's
+// restart policies with Kubernetes/Nomad-style back-off.
+//
+// A pure object per replica, driven with explicit times (tests use tables):
+//   - kind `no` never restarts; `always` and `unless_stopped` always do (the
+//     node never stops a replica on its own, so they behave alike here);
+//     `on_failure` restarts only after a non-zero exit.
+//   - The delay starts at the spec's `delay` (100ms), doubles per consecutive
+//     failure with up to 10% jitter, is capped at 60s, and resets after a run
+//     of 10s or longer.
+//   - `max_attempts` > 0 limits consecutive restarts; then the replica stays
+//     down as `failed`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "agent/spec/model.h"
+
+namespace zlayer::reconcile {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct RestartDecision {
+  bool restart = false;
+  std::chrono::nanoseconds delay{0};  // when restart: wait this long
+  const char* reason = "";            // when not: "policy no", "exited 0", "max attempts"
+};
+
+class ReplicaRestartPolicy {
+ public:
+  static constexpr std::chrono::seconds kMaxDelay{60};
+  static constexpr std::chrono::seconds kStableRun{10};
+
+  ReplicaRestartPolicy(spec::RestartPolicy policy, spec::ResourceType rtype,
+                       std::function<double()> random_unit);
+
+  void OnStarted(SteadyTime now);
+  // The process exited with `exit_status` (128+N for signal N) at `now`.
+  RestartDecision OnExit(uint32_t exit_status, SteadyTime now);
+
+  uint32_t restarts() const { return restarts_; }
+
+ private:
+  spec::RestartPolicy policy_;
+  spec::ResourceType rtype_;
+  std::function<double()> random_unit_;
+  SteadyTime started_at_{};
+  uint32_t consecutive_failures_ = 0;
+  uint32_t restarts_ = 0;
+};
+
+}  // namespace zlayer::reconcile

@@ -1,0 +1,137 @@
+#include "agent/reconcile/planner.h"
+
+#include <catch2/catch.hpp>
+
+using namespace zlayer;
+using namespace zlayer::reconcile;
+using containerd::TaskStatus;
+
+namespace {
+
+DesiredDeployment Deployment(const std::string& name, uint32_t web_replicas,
+                             const std::string& hash = "h1") {
+  DesiredDeployment d;
+  d.generation = 1;
+  d.spec.name = name;
+  spec::Service web;
+  web.name = "web";
+  web.image.name = "busybox";
+  web.scale.replicas = web_replicas;
+  d.spec.services["web"] = web;
+  d.service_hashes["web"] = hash;
+  return d;
+}
+
+ObservedContainer Running(const std::string& id, const std::string& deployment, uint32_t replica,
+                          const std::string& hash = "h1") {
+  ObservedContainer c;
+  c.id = id;
+  c.deployment = deployment;
+  c.service = "web";
+  c.replica = replica;
+  c.spec_hash = hash;
+  c.has_task = true;
+  c.task_status = TaskStatus::kRunning;
+  c.pid = 100 + static_cast<pid_t>(replica);
+  return c;
+}
+
+std::vector<std::pair<ActionKind, std::string>> Kinds(const Plan& plan) {
+  std::vector<std::pair<ActionKind, std::string>> out;
+  for (const Action& a : plan.actions) out.emplace_back(a.kind, a.container_id);
+  return out;
+}
+
+const SteadyTime kNow = SteadyTime{} + std::chrono::hours(1);
+
+}  // namespace
+
+TEST_CASE("Given a new deployment with two replicas, the planner creates both") {
+  auto plan = PlanActions({{"app", Deployment("app", 2)}}, {}, {}, {}, kNow);
+  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
+                           {ActionKind::kCreate, "app-web-0"}, {ActionKind::kCreate, "app-web-1"}});
+}
+
+TEST_CASE("Given every replica running with the current spec, the planner does nothing") {
+  auto plan = PlanActions({{"app", Deployment("app", 2)}},
+                          {{"app-web-0", Running("app-web-0", "app", 0)},
+                           {"app-web-1", Running("app-web-1", "app", 1)}},
+                          {}, {}, kNow);
+  CHECK(plan.actions.empty());
+  CHECK_FALSE(plan.wake_at);
+}
+
+TEST_CASE("A replica from an older spec is replaced") {
+  auto plan = PlanActions({{"app", Deployment("app", 1, "h2")}},
+                          {{"app-web-0", Running("app-web-0", "app", 0, "h1")}}, {}, {}, kNow);
+  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
+                           {ActionKind::kReplace, "app-web-0"}});
+}
+
+TEST_CASE("Scaling down removes the replicas above the new count") {
+  auto plan = PlanActions({{"app", Deployment("app", 1)}},
+                          {{"app-web-0", Running("app-web-0", "app", 0)},
+                           {"app-web-1", Running("app-web-1", "app", 1)}},
+                          {}, {}, kNow);
+  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
+                           {ActionKind::kRemove, "app-web-1"}});
+}
+
+TEST_CASE("Containers of a deployment nobody wants any more are removed") {
+  auto plan = PlanActions({}, {{"old-web-0", Running("old-web-0", "old", 0)}}, {}, {}, kNow);
+  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
+                           {ActionKind::kRemove, "old-web-0"}});
+}
+
+TEST_CASE("A replica with an action in flight gets no second action") {
+  auto plan = PlanActions({{"app", Deployment("app", 1)}}, {{"old-web-0", Running("old-web-0", "old", 0)}},
+                          {}, {"app-web-0", "old-web-0"}, kNow);
+  CHECK(plan.actions.empty());
+}
+
+TEST_CASE("A stopped replica is started again once its back-off has passed") {
+  auto stopped = Running("app-web-0", "app", 0);
+  stopped.task_status = TaskStatus::kStopped;
+  ReplicaMemory waiting;
+  waiting.restart_not_before = kNow + std::chrono::seconds(2);
+
+  auto during = PlanActions({{"app", Deployment("app", 1)}}, {{"app-web-0", stopped}},
+                            {{"app-web-0", waiting}}, {}, kNow);
+  CHECK(during.actions.empty());
+  REQUIRE(during.wake_at);
+  CHECK(*during.wake_at == kNow + std::chrono::seconds(2));
+
+  auto after = PlanActions({{"app", Deployment("app", 1)}}, {{"app-web-0", stopped}},
+                           {{"app-web-0", waiting}}, {}, kNow + std::chrono::seconds(3));
+  CHECK(Kinds(after) == std::vector<std::pair<ActionKind, std::string>>{
+                            {ActionKind::kStart, "app-web-0"}});
+}
+
+TEST_CASE("A replica that exited for good is left alone") {
+  auto stopped = Running("app-web-0", "app", 0);
+  stopped.task_status = TaskStatus::kStopped;
+  ReplicaMemory done;
+  done.exited_for_good = true;
+  auto plan = PlanActions({{"app", Deployment("app", 1)}}, {{"app-web-0", stopped}},
+                          {{"app-web-0", done}}, {}, kNow);
+  CHECK(plan.actions.empty());
+}
+
+TEST_CASE("A container without our labels is not ours to observe") {
+  containerd::ContainerRecord foreign;
+  foreign.id = "someone-elses";
+  CHECK_FALSE(Observe(foreign, std::nullopt));
+
+  containerd::ContainerRecord ours;
+  ours.id = "app-web-3";
+  ours.labels = {{kLabelDeployment, "app"}, {kLabelService, "web"}, {kLabelReplica, "3"},
+                 {kLabelSpecHash, "abc"}};
+  containerd::TaskInfo task;
+  task.status = TaskStatus::kRunning;
+  task.pid = 42;
+  auto observed = Observe(ours, task);
+  REQUIRE(observed);
+  CHECK(observed->replica == 3);
+  CHECK(observed->spec_hash == "abc");
+  CHECK(observed->pid == 42);
+}

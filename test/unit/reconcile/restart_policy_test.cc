@@ -1,0 +1,90 @@
+#include "agent/reconcile/restart_policy.h"
+
+#include <catch2/catch.hpp>
+
+using namespace std::chrono_literals;
+using namespace zlayer;
+using namespace zlayer::reconcile;
+
+namespace {
+ReplicaRestartPolicy Policy(spec::RestartKind kind, uint32_t max_attempts = 0,
+                            spec::ResourceType rtype = spec::ResourceType::kService) {
+  spec::RestartPolicy p;
+  p.kind = kind;
+  p.max_attempts = max_attempts;
+  return ReplicaRestartPolicy(p, rtype, [] { return 0.0; });
+}
+const SteadyTime t0{};
+}  // namespace
+
+TEST_CASE("Restart decisions follow the policy kind and the exit status") {
+  struct Case {
+    spec::RestartKind kind;
+    uint32_t exit_status;
+    bool restart;
+  };
+  const Case cases[] = {
+      {spec::RestartKind::kNo, 1, false},           {spec::RestartKind::kNo, 0, false},
+      {spec::RestartKind::kAlways, 0, true},        {spec::RestartKind::kAlways, 137, true},
+      {spec::RestartKind::kUnlessStopped, 0, true}, {spec::RestartKind::kOnFailure, 0, false},
+      {spec::RestartKind::kOnFailure, 2, true},
+  };
+  for (const Case& c : cases) {
+    INFO("kind " << spec::Name(c.kind) << " exit " << c.exit_status);
+    auto policy = Policy(c.kind);
+    policy.OnStarted(t0);
+    CHECK(policy.OnExit(c.exit_status, t0 + 1s).restart == c.restart);
+  }
+}
+
+TEST_CASE("Back-off starts at the policy delay and doubles per consecutive failure") {
+  auto policy = Policy(spec::RestartKind::kAlways);
+  SteadyTime now = t0;
+  for (auto expected : {100ms, 200ms, 400ms, 800ms}) {
+    policy.OnStarted(now);
+    now += 10ms;
+    auto d = policy.OnExit(1, now);
+    REQUIRE(d.restart);
+    CHECK(d.delay == expected);
+    now += d.delay;
+  }
+  CHECK(policy.restarts() == 4);
+}
+
+TEST_CASE("Back-off is capped at 60s and resets after a 10s run") {
+  auto policy = Policy(spec::RestartKind::kAlways);
+  SteadyTime now = t0;
+  RestartDecision d;
+  for (int i = 0; i < 20; ++i) {
+    policy.OnStarted(now);
+    now += 1ms;
+    d = policy.OnExit(1, now);
+    now += d.delay;
+  }
+  CHECK(d.delay == 60s);
+  policy.OnStarted(now);
+  now += 10s;
+  CHECK(policy.OnExit(1, now).delay == 100ms);
+}
+
+TEST_CASE("max_attempts limits consecutive restarts, then the replica stays down") {
+  auto policy = Policy(spec::RestartKind::kOnFailure, 2);
+  SteadyTime now = t0;
+  for (int i = 0; i < 2; ++i) {
+    policy.OnStarted(now);
+    now += 1ms;
+    CHECK(policy.OnExit(1, now).restart);
+  }
+  policy.OnStarted(now);
+  auto last = policy.OnExit(1, now + 1ms);
+  CHECK_FALSE(last.restart);
+  CHECK(std::string(last.reason) == "restart attempts exhausted");
+}
+
+TEST_CASE("A job that exits 0 is completed, not restarted") {
+  auto policy = Policy(spec::RestartKind::kOnFailure, 0, spec::ResourceType::kJob);
+  policy.OnStarted(t0);
+  auto d = policy.OnExit(0, t0 + 1s);
+  CHECK_FALSE(d.restart);
+  CHECK(std::string(d.reason) == "completed");
+}
