@@ -921,29 +921,35 @@ void SpecParser::CheckDependencies(const Deployment& deployment) {
       graph[ref.from].push_back(&ref);
     }
   }
-  // Depth-first search; each edge back into the current path closes one cycle.
+  // Depth-first search with an explicit stack (a chain of thousands of services must not
+  // exhaust a thread's stack); each edge back into the current path closes one cycle.
   enum class Mark { kUnseen, kOnPath, kDone };
   std::map<std::string, Mark> marks;
-  std::vector<std::string> path;
-  auto visit = [&](auto& self, const std::string& service) -> void {
-    marks[service] = Mark::kOnPath;
-    path.push_back(service);
-    for (const DependencyRef* ref : graph[service]) {
+  for (const auto& [start, unused] : deployment.services) {
+    if (marks[start] != Mark::kUnseen) continue;
+    marks[start] = Mark::kOnPath;
+    std::vector<std::pair<std::string, size_t>> path = {{start, 0}};  // service, next edge
+    while (!path.empty()) {
+      const std::vector<const DependencyRef*>& edges = graph[path.back().first];
+      if (path.back().second == edges.size()) {
+        marks[path.back().first] = Mark::kDone;
+        path.pop_back();
+        continue;
+      }
+      const DependencyRef* ref = edges[path.back().second++];
       Mark mark = marks[ref->to];
-      if (mark == Mark::kOnPath) {
-        auto start = std::find(path.begin(), path.end(), ref->to);
-        std::vector<std::string> cycle(start, path.end());
+      if (mark == Mark::kUnseen) {
+        marks[ref->to] = Mark::kOnPath;
+        path.emplace_back(ref->to, 0);
+      } else if (mark == Mark::kOnPath) {
+        auto from = std::find_if(path.begin(), path.end(),
+                                 [&](const auto& entry) { return entry.first == ref->to; });
+        std::vector<std::string> cycle;
+        for (auto it = from; it != path.end(); ++it) cycle.push_back(it->first);
         cycle.push_back(ref->to);
         reader_.Report(ref->value, fmt::format("dependency cycle: {}", fmt::join(cycle, " -> ")));
-      } else if (mark == Mark::kUnseen) {
-        self(self, ref->to);
       }
     }
-    path.pop_back();
-    marks[service] = Mark::kDone;
-  };
-  for (const auto& [service, edges] : deployment.services) {
-    if (marks[service] == Mark::kUnseen) visit(visit, service);
   }
 }
 
@@ -965,35 +971,30 @@ ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
   Reader reader{std::string(file_name)};
   ParseResult result;
   if (yaml_text.size() > kMaxSpecBytes) {
-    reader.ReportFile(fmt::format("the spec has {} bytes; at most {} are accepted",
-                                  yaml_text.size(), kMaxSpecBytes));
+    reader.ReportFile(
+        fmt::format("the spec has more than {} bytes, the most a spec may have", kMaxSpecBytes));
     result.problems = reader.TakeProblems();
     return result;
   }
   Deployment deployment;
   try {
     std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
-    if (documents.empty()) {
+    if (documents.empty() || documents[0].IsNull()) {
       reader.Report(YAML::Mark(), "",
                     "the spec is empty; expected version, deployment and services");
     } else {
-      if (documents.size() > 1) {
-        reader.Report(documents[1].Mark(), "",
-                      "a spec is one YAML document; remove this second one (or the ---)");
-      }
-      if (documents[0].IsNull()) {
-        reader.Report(YAML::Mark(), "",
-                      "the spec is empty; expected version, deployment and services");
-      } else {
-        SpecParser parser(reader, env);
-        deployment =
-            parser.Parse(Value{documents[0], documents[0].Mark(), documents[0].Mark(), ""});
-      }
+      SpecParser parser(reader, env);
+      deployment = parser.Parse(Value{documents[0], documents[0].Mark(), documents[0].Mark(), ""});
+    }
+    if (documents.size() > 1) {
+      reader.Report(documents[1].Mark(), "",
+                    "a spec is one YAML document; remove this second one (or the ---)");
     }
   } catch (const YAML::Exception& e) {
     std::string message = "invalid YAML: " + e.msg;
-    if (IndentedWithTab(yaml_text, e.mark.line))
+    if (IndentedWithTab(yaml_text, e.mark.line)) {
       message += " (YAML does not allow tabs for indentation)";
+    }
     reader.Report(e.mark, "", std::move(message));
   } catch (const std::exception& e) {
     // Node access is guarded; this is yaml-cpp failing in a way the parser did not foresee.
