@@ -169,27 +169,6 @@ bool IsUserOrGroup(std::string_view s) {
          std::all_of(s.begin(), s.end(), [&](char c) { return ok(c) || c == '-'; });
 }
 
-// RFC 1123 labels joined by dots, within Linux's HOST_NAME_MAX (64).
-bool IsHostname(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t dot = s.find('.', start);
-    if (dot == std::string_view::npos) dot = s.size();
-    std::string_view label = s.substr(start, dot - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    if (!std::all_of(label.begin(), label.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
-        })) {
-      return false;
-    }
-    start = dot + 1;
-  }
-  return true;
-}
-
 bool IsHttpUrl(std::string_view url) {
   for (std::string_view scheme : {"http://", "https://"}) {
     if (url.starts_with(scheme)) {
@@ -363,7 +342,7 @@ Service SpecParser::ParseService(const std::string& name, const Value& value) {
   }
   if (const Value* hostname = f.Get("hostname")) {
     std::optional<std::string> text = reader_.String(hostname);
-    if (text && !IsHostname(*text)) {
+    if (text && !IsValidHostname(*text)) {
       reader_.Report(*hostname,
                      "expected a host name: labels of letters, digits and '-' joined by '.', "
                      "at most 64 characters, got " +
