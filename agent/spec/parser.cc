@@ -1,0 +1,1043 @@
+#include "agent/spec/parser.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+
+#include "agent/spec/kernel_names.h"
+#include "agent/spec/naming.h"
+#include "agent/spec/yaml_reader.h"
+
+namespace zlayer::spec {
+namespace {
+
+using internal::Describe;
+using internal::Fields;
+using internal::JoinPath;
+using internal::Reader;
+using internal::Value;
+
+constexpr std::string_view kNotSupported = "recognised, not supported on this node yet";
+constexpr std::string_view kNameRule = "[a-z0-9][a-z0-9-]{0,62}";
+
+// The keys of each mapping, and the ZLayer keys this node recognises but does not implement.
+const std::initializer_list<std::string_view> kTopKeys = {"version", "deployment", "services"};
+const std::initializer_list<std::string_view> kTopUnsupported = {"tunnels", "api"};
+const std::initializer_list<std::string_view> kServiceKeys = {"rtype",
+                                                              "schedule",
+                                                              "image",
+                                                              "command",
+                                                              "env",
+                                                              "resources",
+                                                              "scale",
+                                                              "endpoints",
+                                                              "health",
+                                                              "restart_policy",
+                                                              "depends",
+                                                              "storage",
+                                                              "user",
+                                                              "hostname",
+                                                              "labels",
+                                                              "privileged",
+                                                              "cap_add",
+                                                              "cap_drop",
+                                                              "stop_signal",
+                                                              "stop_grace_period",
+                                                              "read_only_root_fs",
+                                                              "ulimits",
+                                                              "network_mode"};
+const std::initializer_list<std::string_view> kServiceUnsupported = {
+    "network",   "init",          "errors",      "port_mappings",  "externals",    "tunnels",
+    "api",       "devices",       "sysctls",     "security_opt",   "pid_mode",     "ipc_mode",
+    "node_mode", "node_selector", "affinity",    "platform",       "service_type", "wasm",
+    "wasm_http", "logs",          "lifecycle",   "replica_groups", "dns",          "extra_hosts",
+    "tty",       "stdin_open",    "capabilities"};
+const std::initializer_list<std::string_view> kResourcesKeys = {"cpu", "memory", "pids_limit"};
+const std::initializer_list<std::string_view> kResourcesUnsupported = {"gpu",
+                                                                       "memory_swap",
+                                                                       "memory_reservation",
+                                                                       "memory_swappiness",
+                                                                       "kernel_memory",
+                                                                       "cpu_shares",
+                                                                       "cpu_period",
+                                                                       "cpu_quota",
+                                                                       "cpuset",
+                                                                       "cpuset_cpus",
+                                                                       "cpuset_mems",
+                                                                       "blkio_weight",
+                                                                       "oom_kill_disable",
+                                                                       "oom_score_adj",
+                                                                       "shm_size",
+                                                                       "disk"};
+
+// Storage types are a tag in YAML and a std::variant in the model.
+enum class StorageType { kBind, kNamed, kAnonymous, kTmpfs };
+std::string_view Name(StorageType type) {
+  switch (type) {
+    case StorageType::kBind:
+      return "bind";
+    case StorageType::kNamed:
+      return "named";
+    case StorageType::kAnonymous:
+      return "anonymous";
+    case StorageType::kTmpfs:
+      return "tmpfs";
+  }
+  std::abort();
+}
+
+template <typename T>
+void Assign(std::optional<T> value, T* out) {
+  if (value) *out = std::move(*value);
+}
+template <typename T>
+void Assign(std::optional<T> value, std::optional<T>* out) {
+  if (value) *out = std::move(value);
+}
+// Integer() already checked the range.
+template <typename T>
+std::optional<T> Narrow(std::optional<int64_t> value) {
+  if (!value) return std::nullopt;
+  return static_cast<T>(*value);
+}
+
+bool IsText(const Value* value, std::string_view text) {
+  return value != nullptr && value->node.IsScalar() && value->node.Scalar() == text;
+}
+
+// For mappings whose keys depend on a tag (health.check.type, storage type, scale.mode).
+struct Variant {
+  std::string_view tag;
+  std::vector<std::string_view> keys;
+  std::vector<std::string_view> unsupported_keys = {};
+};
+
+// Reports each present key that the `chosen` variant does not have, naming the variants
+// that do.
+void CheckVariantKeys(Reader& reader, const Fields& fields, std::string_view tag_key,
+                      std::string_view chosen, const std::vector<Variant>& variants) {
+  auto has = [](const std::vector<std::string_view>& keys, std::string_view key) {
+    return std::find(keys.begin(), keys.end(), key) != keys.end();
+  };
+  const Variant* current = nullptr;
+  for (const Variant& variant : variants) {
+    if (variant.tag == chosen) current = &variant;
+  }
+  for (const auto& [key, value] : fields.values) {
+    if (key == tag_key || (current != nullptr && has(current->keys, key))) continue;
+    if (current != nullptr && has(current->unsupported_keys, key)) {
+      reader.Report(
+          value.key_mark, value.path,
+          fmt::format("recognised with {}: {}, not supported on this node yet", tag_key, chosen));
+      continue;
+    }
+    std::vector<std::string_view> owners;
+    for (const Variant& variant : variants) {
+      if (has(variant.keys, key)) owners.push_back(variant.tag);
+    }
+    reader.Report(value.key_mark, value.path,
+                  fmt::format("only allowed with {}: {}", tag_key, fmt::join(owners, " or ")));
+  }
+}
+
+// Why `path` cannot be a mount target inside a container, or nullopt when it can.
+std::optional<std::string> ContainerPathProblem(std::string_view path) {
+  if (path.empty() || path.front() != '/') return "expected an absolute path";
+  if (path.find_first_not_of('/') == std::string_view::npos) return "cannot mount over /";
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (path.substr(start, slash - start) == "..") return "expected a path without \"..\"";
+    start = slash + 1;
+  }
+  return std::nullopt;
+}
+
+// [A-Za-z0-9_.][A-Za-z0-9_.-]*, the shape of user and group names and of numeric ids.
+bool IsUserOrGroup(std::string_view s) {
+  auto ok = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+  };
+  return !s.empty() && ok(s.front()) &&
+         std::all_of(s.begin(), s.end(), [&](char c) { return ok(c) || c == '-'; });
+}
+
+// RFC 1123 labels joined by dots, within Linux's HOST_NAME_MAX (64).
+bool IsHostname(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t dot = s.find('.', start);
+    if (dot == std::string_view::npos) dot = s.size();
+    std::string_view label = s.substr(start, dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    if (!std::all_of(label.begin(), label.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+        })) {
+      return false;
+    }
+    start = dot + 1;
+  }
+  return true;
+}
+
+bool IsHttpUrl(std::string_view url) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (url.starts_with(scheme)) {
+      std::string_view rest = url.substr(scheme.size());
+      return !rest.empty() && rest.front() != '/' &&
+             rest.find_first_of(" \t\r\n") == std::string_view::npos;
+    }
+  }
+  return false;
+}
+
+// [A-Za-z0-9][A-Za-z0-9_.-]*: Docker's rule for volume names; safe as a directory name.
+bool IsVolumeName(std::string_view s) {
+  return !s.empty() && s.size() <= 255 && std::isalnum(static_cast<unsigned char>(s.front())) &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+         });
+}
+
+// The port a default tcp health check probes: the first endpoint a tcp connect can reach.
+std::optional<uint16_t> DefaultCheckPort(const std::vector<Endpoint>& endpoints) {
+  for (const Endpoint& endpoint : endpoints) {
+    if (endpoint.protocol != Protocol::kUdp) return endpoint.target_port;
+  }
+  return std::nullopt;
+}
+
+// Labels with these prefixes are the agent's (deployment, service, replica, spec hash);
+// a user's label must not be able to fake them.
+constexpr std::string_view kReservedLabelPrefixes[] = {"zlayer.", "io.zlayer.", "containerd.io/"};
+// containerd refuses a label whose key and value exceed this many bytes together.
+constexpr size_t kMaxLabelBytes = 4096;
+
+class SpecParser {
+ public:
+  SpecParser(Reader& reader, const Environment& env) : reader_(reader), env_(env) {}
+
+  Deployment Parse(const Value& root);
+
+ private:
+  std::optional<std::string> ReadName(const Value* value, std::string_view what);
+  Service ParseService(const std::string& name, const Value& value);
+  void ParseImage(const Fields& service, Image* image);
+  void ParseCommand(const Value* value, Command* command);
+  void ParseEnv(const Value* value, std::map<std::string, std::string>* env);
+  void ParseResources(const Value* value, Resources* resources);
+  void ParseScale(const Value* value, Scale* scale);
+  void ParseEndpoints(const Value* value, std::vector<Endpoint>* endpoints);
+  std::optional<Health> ParseHealth(const Value* value, const std::vector<Endpoint>& endpoints);
+  void ParseHealthCheck(const Value& value, std::optional<uint16_t> default_port,
+                        HealthCheck* check);
+  void ParseRestartPolicy(const Value* value, RestartPolicy* policy);
+  void ParseDepends(const std::string& service, const Value* value,
+                    std::vector<Dependency>* depends);
+  void ParseStorage(const Value* value, std::vector<Storage>* storage);
+  void ParseLabels(const Value* value, std::map<std::string, std::string>* labels);
+  void ParseCapabilities(const Value* value, std::vector<std::string>* capabilities);
+  void ParseUlimits(const Value* value, std::map<std::string, Ulimit>* ulimits);
+  std::optional<uint64_t> ReadRlimit(const Value* value);
+
+  void CheckContainerIds(const Deployment& deployment);
+  void CheckDependencies(const Deployment& deployment);
+
+  Reader& reader_;
+  const Environment& env_;
+
+  // Where each service was declared and where each dependency was written, for the checks
+  // across services that run once every service is read.
+  struct DependencyRef {
+    std::string from;
+    std::string to;
+    Value value;
+  };
+  std::vector<DependencyRef> dependency_refs_;
+  std::map<std::string, Value> service_values_;
+  std::optional<Value> deployment_value_;
+};
+
+Deployment SpecParser::Parse(const Value& root) {
+  Deployment deployment;
+  std::optional<Fields> top = reader_.Map(&root, kTopKeys, kTopUnsupported);
+  if (!top) return deployment;
+
+  if (const Value* version = top->Get("version")) {
+    std::optional<std::string> text = reader_.String(version);
+    if (text && *text != "v1") {
+      reader_.Report(*version, "expected \"v1\", got " + Describe(version->node));
+    }
+  } else {
+    reader_.ReportMissing(*top, "version", "write version: v1");
+  }
+
+  if (const Value* name = top->Get("deployment")) {
+    Assign(ReadName(name, "a deployment name"), &deployment.name);
+    deployment_value_ = *name;
+  } else {
+    reader_.ReportMissing(*top, "deployment", "the deployment's name");
+  }
+
+  const Value* services = top->Get("services");
+  if (services == nullptr) reader_.ReportMissing(*top, "services", "at least one service");
+  if (auto entries = reader_.Entries(services)) {
+    if (entries->empty()) reader_.Report(*services, "at least one service is required");
+    for (const auto& [name, value] : *entries) {
+      if (!IsValidName(name)) {
+        reader_.Report(
+            value.key_mark, value.path,
+            fmt::format("expected a service name matching {}, got \"{}\"", kNameRule, name));
+      }
+      service_values_.emplace(name, value);
+      deployment.services.emplace(name, ParseService(name, value));
+    }
+  }
+
+  CheckContainerIds(deployment);
+  CheckDependencies(deployment);
+  return deployment;
+}
+
+std::optional<std::string> SpecParser::ReadName(const Value* value, std::string_view what) {
+  std::optional<std::string> name = reader_.String(value);
+  if (name && !IsValidName(*name)) {
+    reader_.Report(*value, fmt::format("expected {} matching {}, got {}", what, kNameRule,
+                                       Describe(value->node)));
+    return std::nullopt;
+  }
+  return name;
+}
+
+Service SpecParser::ParseService(const std::string& name, const Value& value) {
+  Service service;
+  service.name = name;
+  service.hostname = name;
+  std::optional<Fields> fields = reader_.Map(&value, kServiceKeys, kServiceUnsupported);
+  if (!fields) return service;
+  const Fields& f = *fields;
+
+  const Value* rtype = f.Get("rtype");
+  Assign(reader_.Enum<ResourceType>(rtype, {ResourceType::kService, ResourceType::kJob}, {"cron"}),
+         &service.rtype);
+  // With rtype cron already refused, a schedule adds nothing worth a second problem.
+  if (const Value* schedule = f.Get("schedule"); schedule != nullptr && !IsText(rtype, "cron")) {
+    reader_.Report(schedule->key_mark, schedule->path,
+                   "only allowed with rtype: cron, which is recognised, not supported on this "
+                   "node yet");
+  }
+  service.restart_policy.kind =
+      service.rtype == ResourceType::kJob ? RestartKind::kOnFailure : RestartKind::kAlways;
+
+  ParseImage(f, &service.image);
+  ParseCommand(f.Get("command"), &service.command);
+  ParseEnv(f.Get("env"), &service.env);
+  ParseResources(f.Get("resources"), &service.resources);
+  ParseScale(f.Get("scale"), &service.scale);
+  ParseEndpoints(f.Get("endpoints"), &service.endpoints);
+  service.health = ParseHealth(f.Get("health"), service.endpoints);
+  ParseRestartPolicy(f.Get("restart_policy"), &service.restart_policy);
+  ParseDepends(name, f.Get("depends"), &service.depends);
+  ParseStorage(f.Get("storage"), &service.storage);
+
+  if (const Value* user = f.Get("user")) {
+    std::optional<std::string> text = reader_.String(user);
+    size_t colon = text ? text->find(':') : std::string::npos;
+    if (text && (!IsUserOrGroup(text->substr(0, colon)) ||
+                 (colon != std::string::npos && !IsUserOrGroup(text->substr(colon + 1))))) {
+      reader_.Report(*user,
+                     "expected uid, uid:gid, user or user:group, got " + Describe(user->node));
+    } else {
+      Assign(text, &service.user);
+    }
+  }
+  if (const Value* hostname = f.Get("hostname")) {
+    std::optional<std::string> text = reader_.String(hostname);
+    if (text && !IsHostname(*text)) {
+      reader_.Report(*hostname,
+                     "expected a host name: labels of letters, digits and '-' joined by '.', "
+                     "at most 64 characters, got " +
+                         Describe(hostname->node));
+    } else {
+      Assign(text, &service.hostname);
+    }
+  }
+  ParseLabels(f.Get("labels"), &service.labels);
+  Assign(reader_.Bool(f.Get("privileged")), &service.privileged);
+  ParseCapabilities(f.Get("cap_add"), &service.cap_add);
+  ParseCapabilities(f.Get("cap_drop"), &service.cap_drop);
+  for (const std::string& capability : service.cap_add) {
+    bool dropped = std::find(service.cap_drop.begin(), service.cap_drop.end(), capability) !=
+                   service.cap_drop.end();
+    if (dropped) {
+      const Value* drop = f.Get("cap_drop");
+      reader_.Report(*drop, fmt::format("{} is both added and dropped", capability));
+    }
+  }
+  if (const Value* signal = f.Get("stop_signal")) {
+    std::optional<std::string> text = reader_.String(signal);
+    std::optional<int> number = text ? ParseSignal(*text) : std::nullopt;
+    if (text && !number) {
+      reader_.Report(*signal, "expected a signal such as SIGTERM, SIGINT or 15, got " +
+                                  Describe(signal->node));
+    }
+    Assign(number, &service.stop_signal);
+  }
+  Assign(reader_.Duration(f.Get("stop_grace_period"), /*allow_zero=*/true),
+         &service.stop_grace_period);
+  Assign(reader_.Bool(f.Get("read_only_root_fs")), &service.read_only_root_fs);
+  ParseUlimits(f.Get("ulimits"), &service.ulimits);
+  Assign(reader_.Enum<NetworkMode>(f.Get("network_mode"), {NetworkMode::kHost},
+                                   {"bridge", "none", "overlay"}),
+         &service.network_mode);
+  return service;
+}
+
+void SpecParser::ParseImage(const Fields& service, Image* image) {
+  const Value* value = service.Get("image");
+  if (value == nullptr) {
+    reader_.ReportMissing(service, "image", "image.name is the image to run");
+    return;
+  }
+  std::optional<Fields> f = reader_.Map(value, {"name", "pull_policy"});
+  if (!f) return;
+  if (const Value* name = f->Get("name")) {
+    std::optional<std::string> text = reader_.String(name);
+    if (text && !IsValidImageReference(*text)) {
+      reader_.Report(*name,
+                     "expected an image reference such as nginx, nginx:1.25, "
+                     "127.0.0.1:5000/app:v1 or app@sha256:<64 hex digits>, got " +
+                         Describe(name->node));
+    } else {
+      Assign(text, &image->name);
+    }
+  } else {
+    reader_.ReportMissing(*f, "name", "the image to run, e.g. nginx:1.25");
+  }
+  Assign(reader_.Enum<PullPolicy>(f->Get("pull_policy"),
+                                  {PullPolicy::kAlways, PullPolicy::kIfNotPresent,
+                                   PullPolicy::kNever, PullPolicy::kNewer}),
+         &image->pull_policy);
+}
+
+void SpecParser::ParseCommand(const Value* value, Command* command) {
+  std::optional<Fields> f = reader_.Map(value, {"entrypoint", "args", "workdir"});
+  if (!f) return;
+  Assign(reader_.StringList(f->Get("entrypoint")), &command->entrypoint);
+  Assign(reader_.StringList(f->Get("args")), &command->args);
+  if (const Value* workdir = f->Get("workdir")) {
+    std::optional<std::string> text = reader_.String(workdir);
+    if (text && (text->empty() || text->front() != '/')) {
+      reader_.Report(*workdir, "expected an absolute path, got " + Describe(workdir->node));
+    } else {
+      Assign(text, &command->workdir);
+    }
+  }
+}
+
+void SpecParser::ParseEnv(const Value* value, std::map<std::string, std::string>* env) {
+  auto entries = reader_.Entries(value);
+  if (!entries) return;
+  for (const auto& [name, item] : *entries) {
+    if (name.find('=') != std::string::npos || name.find('\0') != std::string::npos) {
+      reader_.Report(item.key_mark, item.path,
+                     "an environment variable name cannot contain '=' or NUL");
+      continue;
+    }
+    std::optional<std::string> text = reader_.String(&item);
+    if (!text) continue;
+    if (text->starts_with("$S:")) {
+      reader_.Report(item, fmt::format("secret references ($S:) are {}", kNotSupported));
+      continue;
+    }
+    if (text->starts_with("$E:")) {
+      std::string variable = text->substr(3);
+      auto found = env_.find(variable);
+      if (variable.empty()) {
+        reader_.Report(item, "expected a variable name after $E:");
+      } else if (found == env_.end()) {
+        reader_.Report(item, fmt::format("{}: {} is not set in the environment", *text, variable));
+      } else {
+        env->emplace(name, found->second);
+      }
+      continue;
+    }
+    env->emplace(name, std::move(*text));
+  }
+}
+
+void SpecParser::ParseResources(const Value* value, Resources* resources) {
+  std::optional<Fields> f = reader_.Map(value, kResourcesKeys, kResourcesUnsupported);
+  if (!f) return;
+  Assign(reader_.PositiveNumber(f->Get("cpu")), &resources->cpu);
+  Assign(reader_.Size(f->Get("memory")), &resources->memory_bytes);
+  Assign(reader_.Integer(f->Get("pids_limit"), 1, INT64_MAX), &resources->pids_limit);
+}
+
+void SpecParser::ParseScale(const Value* value, Scale* scale) {
+  std::optional<Fields> f =
+      reader_.Map(value, {"mode", "replicas", "min", "max", "cooldown", "targets"});
+  if (!f) return;
+  const Value* mode = f->Get("mode");
+  // adaptive's own keys go unreported once the mode is: one problem says it all.
+  if (IsText(mode, "adaptive")) {
+    reader_.Report(*mode, fmt::format("\"adaptive\" is {}", kNotSupported));
+    return;
+  }
+  if (mode != nullptr) {
+    std::optional<ScaleMode> parsed =
+        reader_.Enum<ScaleMode>(mode, {ScaleMode::kFixed, ScaleMode::kManual});
+    if (!parsed) return;
+    scale->mode = *parsed;
+  }
+  CheckVariantKeys(reader_, *f, "mode", Name(scale->mode),
+                   {{"fixed", {"replicas"}},
+                    {"manual", {}},
+                    {"adaptive", {"min", "max", "cooldown", "targets"}}});
+  if (scale->mode == ScaleMode::kFixed) {
+    Assign(Narrow<uint32_t>(reader_.Integer(f->Get("replicas"), 0, kMaxReplicas)),
+           &scale->replicas);
+  }
+}
+
+void SpecParser::ParseEndpoints(const Value* value, std::vector<Endpoint>* endpoints) {
+  auto items = reader_.List(value);
+  if (!items) return;
+  std::map<std::string, YAML::Mark> names;
+  for (const Value& item : *items) {
+    std::optional<Fields> f =
+        reader_.Map(&item, {"name", "protocol", "port", "target_port", "path", "host", "expose"},
+                    {"stream", "tunnel"});
+    if (!f) continue;
+    Endpoint endpoint;
+    if (const Value* name = f->Get("name")) {
+      std::optional<std::string> text = reader_.String(name);
+      if (text && text->empty()) {
+        reader_.Report(*name, "expected a non-empty name");
+      } else if (text) {
+        auto [previous, inserted] = names.emplace(*text, name->mark);
+        if (!inserted) {
+          reader_.Report(*name, fmt::format("duplicate endpoint name \"{}\" (first at line {})",
+                                            *text, previous->second.line + 1));
+        }
+        endpoint.name = *text;
+      }
+    } else {
+      reader_.ReportMissing(*f, "name");
+    }
+    const Value* protocol = f->Get("protocol");
+    if (protocol == nullptr)
+      reader_.ReportMissing(*f, "protocol", "http, https, tcp, udp or websocket");
+    Assign(reader_.Enum<Protocol>(protocol, {Protocol::kHttp, Protocol::kHttps, Protocol::kTcp,
+                                             Protocol::kUdp, Protocol::kWebsocket}),
+           &endpoint.protocol);
+    const Value* port = f->Get("port");
+    if (port == nullptr) reader_.ReportMissing(*f, "port", "1 to 65535");
+    Assign(Narrow<uint16_t>(reader_.Integer(port, 1, 65535)), &endpoint.port);
+    endpoint.target_port = endpoint.port;
+    Assign(Narrow<uint16_t>(reader_.Integer(f->Get("target_port"), 1, 65535)),
+           &endpoint.target_port);
+    bool routed = endpoint.protocol == Protocol::kHttp || endpoint.protocol == Protocol::kHttps ||
+                  endpoint.protocol == Protocol::kWebsocket;
+    for (std::string_view key : {"path", "host"}) {
+      const Value* field = f->Get(key);
+      if (field == nullptr) continue;
+      if (!routed) {
+        reader_.Report(field->key_mark, field->path,
+                       "only allowed with protocol: http, https or websocket");
+        continue;
+      }
+      std::optional<std::string> text = reader_.String(field);
+      if (text && key == "path" && (text->empty() || text->front() != '/')) {
+        reader_.Report(*field, "expected a path starting with '/', got " + Describe(field->node));
+        continue;
+      }
+      Assign(text, key == "path" ? &endpoint.path : &endpoint.host);
+    }
+    Assign(reader_.Enum<Exposure>(f->Get("expose"), {Exposure::kPublic, Exposure::kInternal}),
+           &endpoint.expose);
+    endpoints->push_back(std::move(endpoint));
+  }
+}
+
+std::optional<Health> SpecParser::ParseHealth(const Value* value,
+                                              const std::vector<Endpoint>& endpoints) {
+  std::optional<uint16_t> default_port = DefaultCheckPort(endpoints);
+  if (value == nullptr) {
+    if (!default_port) return std::nullopt;
+    Health health;
+    health.check.port = *default_port;
+    return health;
+  }
+  Health health;
+  std::optional<Fields> f =
+      reader_.Map(value, {"start_grace", "interval", "timeout", "retries", "check"});
+  if (!f) return health;
+  Assign(reader_.Duration(f->Get("start_grace"), /*allow_zero=*/true), &health.start_grace);
+  Assign(reader_.Duration(f->Get("interval"), /*allow_zero=*/false), &health.interval);
+  Assign(reader_.Duration(f->Get("timeout"), /*allow_zero=*/false), &health.timeout);
+  Assign(Narrow<uint32_t>(reader_.Integer(f->Get("retries"), 1, UINT32_MAX)), &health.retries);
+  if (const Value* check = f->Get("check")) {
+    ParseHealthCheck(*check, default_port, &health.check);
+  } else if (default_port) {
+    health.check.port = *default_port;
+  } else {
+    reader_.ReportMissing(*f, "check", "the service has no tcp or http endpoint to check");
+  }
+  return health;
+}
+
+void SpecParser::ParseHealthCheck(const Value& value, std::optional<uint16_t> default_port,
+                                  HealthCheck* check) {
+  std::optional<Fields> f =
+      reader_.Map(&value, {"type", "port", "url", "expect_status", "command"});
+  if (!f) return;
+  if (const Value* type = f->Get("type")) {
+    std::optional<HealthCheckType> parsed = reader_.Enum<HealthCheckType>(
+        type, {HealthCheckType::kTcp, HealthCheckType::kHttp, HealthCheckType::kCommand});
+    if (!parsed) return;  // which other keys fit cannot be judged without the type
+    check->type = *parsed;
+  }
+  CheckVariantKeys(
+      reader_, *f, "type", Name(check->type),
+      {{"tcp", {"port"}}, {"http", {"url", "expect_status"}}, {"command", {"command"}}});
+  switch (check->type) {
+    case HealthCheckType::kTcp:
+      if (const Value* port = f->Get("port")) {
+        Assign(Narrow<uint16_t>(reader_.Integer(port, 1, 65535)), &check->port);
+      } else if (default_port) {
+        check->port = *default_port;
+      } else {
+        reader_.ReportMissing(*f, "port", "the service has no tcp or http endpoint to default to");
+      }
+      break;
+    case HealthCheckType::kHttp:
+      if (const Value* url = f->Get("url")) {
+        std::optional<std::string> text = reader_.String(url);
+        if (text && !IsHttpUrl(*text)) {
+          reader_.Report(*url, "expected an http:// or https:// URL, got " + Describe(url->node));
+        } else {
+          Assign(text, &check->url);
+        }
+      } else {
+        reader_.ReportMissing(*f, "url", "e.g. http://127.0.0.1:8080/healthz");
+      }
+      Assign(Narrow<int>(reader_.Integer(f->Get("expect_status"), 100, 599)),
+             &check->expect_status);
+      break;
+    case HealthCheckType::kCommand:
+      if (const Value* command = f->Get("command")) {
+        if (command->node.IsSequence()) {
+          std::optional<std::vector<std::string>> argv = reader_.StringList(command);
+          if (argv && argv->empty()) reader_.Report(*command, "expected a non-empty list");
+          Assign(argv, &check->command);
+        } else if (command->node.IsScalar()) {
+          std::optional<std::string> text = reader_.String(command);
+          if (text && text->empty()) reader_.Report(*command, "expected a non-empty command");
+          // Docker's HEALTHCHECK CMD-SHELL: a string runs through the container's shell.
+          if (text) check->command = {"/bin/sh", "-c", *text};
+        } else {
+          reader_.Report(*command,
+                         "expected a string or a list of strings, got " + Describe(command->node));
+        }
+      } else {
+        reader_.ReportMissing(*f, "command", "a string for /bin/sh -c, or a list of strings");
+      }
+      break;
+  }
+}
+
+void SpecParser::ParseRestartPolicy(const Value* value, RestartPolicy* policy) {
+  std::optional<Fields> f = reader_.Map(value, {"kind", "max_attempts", "delay"});
+  if (!f) return;
+  Assign(reader_.Enum<RestartKind>(
+             f->Get("kind"), {RestartKind::kNo, RestartKind::kAlways, RestartKind::kUnlessStopped,
+                              RestartKind::kOnFailure}),
+         &policy->kind);
+  Assign(Narrow<uint32_t>(reader_.Integer(f->Get("max_attempts"), 0, UINT32_MAX)),
+         &policy->max_attempts);
+  Assign(reader_.Duration(f->Get("delay"), /*allow_zero=*/false), &policy->delay);
+}
+
+void SpecParser::ParseDepends(const std::string& service, const Value* value,
+                              std::vector<Dependency>* depends) {
+  auto items = reader_.List(value);
+  if (!items) return;
+  std::set<std::string> seen;
+  for (const Value& item : *items) {
+    std::optional<Fields> f = reader_.Map(&item, {"service", "condition", "timeout", "on_timeout"});
+    if (!f) continue;
+    Dependency dependency;
+    if (const Value* target = f->Get("service")) {
+      if (std::optional<std::string> name = reader_.String(target)) {
+        if (!seen.insert(*name).second) {
+          reader_.Report(*target, fmt::format("\"{}\" is listed twice", *name));
+        } else {
+          dependency_refs_.push_back(DependencyRef{service, *name, *target});
+        }
+        dependency.service = *name;
+      }
+    } else {
+      reader_.ReportMissing(*f, "service", "the name of another service of this deployment");
+    }
+    Assign(reader_.Enum<DependencyCondition>(
+               f->Get("condition"), {DependencyCondition::kStarted, DependencyCondition::kHealthy,
+                                     DependencyCondition::kReady}),
+           &dependency.condition);
+    Assign(reader_.Duration(f->Get("timeout"), /*allow_zero=*/false), &dependency.timeout);
+    Assign(reader_.Enum<TimeoutAction>(
+               f->Get("on_timeout"),
+               {TimeoutAction::kFail, TimeoutAction::kWarn, TimeoutAction::kContinue}),
+           &dependency.on_timeout);
+    depends->push_back(std::move(dependency));
+  }
+}
+
+void SpecParser::ParseStorage(const Value* value, std::vector<Storage>* storage) {
+  auto items = reader_.List(value);
+  if (!items) return;
+  std::map<std::string, YAML::Mark> targets;
+  for (const Value& item : *items) {
+    std::optional<Fields> f =
+        reader_.Map(&item, {"type", "source", "target", "readonly", "name", "size", "mode"},
+                    {"tier", "bucket", "prefix", "endpoint", "credentials"});
+    if (!f) continue;
+    const Value* type_value = f->Get("type");
+    if (type_value == nullptr) {
+      reader_.ReportMissing(*f, "type", "bind, named, anonymous or tmpfs");
+      continue;
+    }
+    std::optional<StorageType> type = reader_.Enum<StorageType>(
+        type_value,
+        {StorageType::kBind, StorageType::kNamed, StorageType::kAnonymous, StorageType::kTmpfs},
+        {"s3"});
+    if (!type) continue;
+    CheckVariantKeys(reader_, *f, "type", Name(*type),
+                     {{"bind", {"source", "target", "readonly"}},
+                      {"named", {"name", "target", "readonly"}, {"size"}},
+                      {"anonymous", {"target"}},
+                      {"tmpfs", {"target", "size", "mode"}}});
+
+    std::string target;
+    if (const Value* target_value = f->Get("target")) {
+      std::optional<std::string> text = reader_.String(target_value);
+      std::optional<std::string> problem = text ? ContainerPathProblem(*text) : std::nullopt;
+      if (problem) {
+        reader_.Report(*target_value, *problem + ", got " + Describe(target_value->node));
+      } else if (text) {
+        auto [previous, inserted] = targets.emplace(*text, target_value->mark);
+        if (!inserted) {
+          reader_.Report(*target_value, fmt::format("\"{}\" is already mounted (line {})", *text,
+                                                    previous->second.line + 1));
+        }
+        target = *text;
+      }
+    } else {
+      reader_.ReportMissing(*f, "target", "an absolute path in the container");
+    }
+    bool readonly = false;
+    Assign(reader_.Bool(f->Get("readonly")), &readonly);
+
+    switch (*type) {
+      case StorageType::kBind: {
+        BindMount bind{.source = {}, .target = target, .readonly = readonly};
+        if (const Value* source = f->Get("source")) {
+          std::optional<std::string> text = reader_.String(source);
+          if (text && (text->empty() || text->front() != '/')) {
+            reader_.Report(*source,
+                           "expected an absolute path on the node, got " + Describe(source->node));
+          }
+          Assign(text, &bind.source);
+        } else {
+          reader_.ReportMissing(*f, "source", "an absolute path on the node");
+        }
+        storage->push_back(std::move(bind));
+        break;
+      }
+      case StorageType::kNamed: {
+        NamedVolume named{.name = {}, .target = target, .readonly = readonly};
+        if (const Value* name = f->Get("name")) {
+          std::optional<std::string> text = reader_.String(name);
+          if (text && !IsVolumeName(*text)) {
+            reader_.Report(*name,
+                           "expected a volume name matching [A-Za-z0-9][A-Za-z0-9_.-]*, got " +
+                               Describe(name->node));
+          }
+          Assign(text, &named.name);
+        } else {
+          reader_.ReportMissing(*f, "name", "the volume's name");
+        }
+        storage->push_back(std::move(named));
+        break;
+      }
+      case StorageType::kAnonymous:
+        storage->push_back(AnonymousVolume{.target = target});
+        break;
+      case StorageType::kTmpfs: {
+        TmpfsMount tmpfs{.target = target, .size_bytes = {}, .mode = {}};
+        Assign(reader_.Size(f->Get("size")), &tmpfs.size_bytes);
+        if (const Value* mode = f->Get("mode")) {
+          std::optional<std::string> text = reader_.String(mode);
+          std::string_view digits = text ? std::string_view(*text) : std::string_view();
+          if (digits.starts_with("0o")) digits.remove_prefix(2);
+          uint32_t bits = 0;
+          bool octal = !digits.empty() && digits.size() <= 5 &&
+                       digits.find_first_not_of("01234567") == std::string_view::npos;
+          if (octal) bits = static_cast<uint32_t>(std::stoul(std::string(digits), nullptr, 8));
+          if (text && (!octal || bits > 07777)) {
+            reader_.Report(*mode, "expected permission bits in octal such as 1777 or 0755, got " +
+                                      Describe(mode->node));
+          } else if (text) {
+            tmpfs.mode = bits;
+          }
+        }
+        storage->push_back(std::move(tmpfs));
+        break;
+      }
+    }
+  }
+}
+
+void SpecParser::ParseLabels(const Value* value, std::map<std::string, std::string>* labels) {
+  auto entries = reader_.Entries(value);
+  if (!entries) return;
+  for (const auto& [key, item] : *entries) {
+    std::optional<std::string> text = reader_.String(&item);
+    if (!text) continue;
+    bool reserved =
+        std::any_of(std::begin(kReservedLabelPrefixes), std::end(kReservedLabelPrefixes),
+                    [&](std::string_view prefix) { return key.starts_with(prefix); });
+    if (reserved) {
+      reader_.Report(
+          item.key_mark, item.path,
+          "labels starting with zlayer., io.zlayer. or containerd.io/ are the node's own");
+    } else if (key.size() + text->size() > kMaxLabelBytes) {
+      reader_.Report(item, fmt::format("key and value have {} bytes; containerd allows at most {}",
+                                       key.size() + text->size(), kMaxLabelBytes));
+    } else {
+      labels->emplace(key, std::move(*text));
+    }
+  }
+}
+
+void SpecParser::ParseCapabilities(const Value* value, std::vector<std::string>* capabilities) {
+  auto items = reader_.List(value);
+  if (!items) return;
+  for (const Value& item : *items) {
+    std::optional<std::string> text = reader_.String(&item);
+    if (!text) continue;
+    if (std::optional<std::string> canonical = CanonicalCapability(*text)) {
+      capabilities->push_back(std::move(*canonical));
+    } else {
+      reader_.Report(item, fmt::format("expected a capability such as NET_ADMIN, CAP_SYS_TIME or "
+                                       "ALL, got {}",
+                                       Describe(item.node)));
+    }
+  }
+}
+
+std::optional<uint64_t> SpecParser::ReadRlimit(const Value* value) {
+  if (IsText(value, "unlimited")) return Ulimit::kUnlimited;
+  std::optional<int64_t> number = reader_.Integer(value, -1, INT64_MAX);
+  if (!number) return std::nullopt;
+  return *number == -1 ? Ulimit::kUnlimited : static_cast<uint64_t>(*number);
+}
+
+void SpecParser::ParseUlimits(const Value* value, std::map<std::string, Ulimit>* ulimits) {
+  auto entries = reader_.Entries(value);
+  if (!entries) return;
+  for (const auto& [name, item] : *entries) {
+    if (!UlimitResource(name)) {
+      reader_.Report(
+          item.key_mark, item.path,
+          fmt::format("unknown ulimit (expected one of {})", fmt::join(UlimitNames(), ", ")));
+      continue;
+    }
+    std::optional<Fields> f = reader_.Map(&item, {"soft", "hard"});
+    if (!f) continue;
+    if (f->Get("soft") == nullptr)
+      reader_.ReportMissing(*f, "soft", "-1 or unlimited for no limit");
+    if (f->Get("hard") == nullptr)
+      reader_.ReportMissing(*f, "hard", "-1 or unlimited for no limit");
+    std::optional<uint64_t> soft = ReadRlimit(f->Get("soft"));
+    std::optional<uint64_t> hard = ReadRlimit(f->Get("hard"));
+    if (soft && hard && *soft > *hard) {
+      reader_.Report(*f->Get("soft"), "the soft limit cannot exceed the hard limit");
+    } else if (soft && hard) {
+      ulimits->emplace(name, Ulimit{*soft, *hard});
+    }
+  }
+}
+
+void SpecParser::CheckContainerIds(const Deployment& deployment) {
+  if (deployment.name.empty()) return;  // the deployment name was reported already
+  constexpr std::string_view kIdRule =
+      "which containerd refuses: no '-' at the end of a name or two in a row";
+  // Each name is tried beside a harmless other name, so the problem lands on the name at
+  // fault; length is judged on the longest id a service can get.
+  std::string example = "web";
+  for (const auto& [name, value] : service_values_) {
+    if (IsValidName(name) && ValidateContainerId(ContainerId("app", name, 0)).ok()) {
+      example = name;
+      break;
+    }
+  }
+  if (!ValidateContainerId(ContainerId(deployment.name, example, 0)).ok() && deployment_value_) {
+    reader_.Report(*deployment_value_,
+                   fmt::format("makes container ids such as \"{}\", {}",
+                               ContainerId(deployment.name, example, 0), kIdRule));
+    return;
+  }
+  for (const auto& [name, value] : service_values_) {
+    if (!IsValidName(name)) continue;
+    std::string first = ContainerId(deployment.name, name, 0);
+    std::string last = ContainerId(deployment.name, name, kMaxReplicas - 1);
+    if (!ValidateContainerId(ContainerId("app", name, 0)).ok()) {
+      reader_.Report(value.key_mark, value.path,
+                     fmt::format("makes container ids such as \"{}\", {}", first, kIdRule));
+    } else if (last.size() > kMaxContainerIdLength) {
+      reader_.Report(value.key_mark, value.path,
+                     fmt::format("container ids \"{}\" to \"{}\" would be up to {} characters "
+                                 "long; containerd allows {}: shorten the deployment or service "
+                                 "name by {} characters",
+                                 first, last, last.size(), kMaxContainerIdLength,
+                                 last.size() - kMaxContainerIdLength));
+    }
+  }
+}
+
+void SpecParser::CheckDependencies(const Deployment& deployment) {
+  std::map<std::string, std::vector<const DependencyRef*>> graph;
+  for (const DependencyRef& ref : dependency_refs_) {
+    if (ref.to == ref.from) {
+      reader_.Report(ref.value, "a service cannot depend on itself");
+    } else if (deployment.services.count(ref.to) == 0) {
+      reader_.Report(ref.value, fmt::format("no service named \"{}\" in this deployment", ref.to));
+    } else {
+      graph[ref.from].push_back(&ref);
+    }
+  }
+  // Depth-first search; each edge back into the current path closes one cycle.
+  enum class Mark { kUnseen, kOnPath, kDone };
+  std::map<std::string, Mark> marks;
+  std::vector<std::string> path;
+  auto visit = [&](auto& self, const std::string& service) -> void {
+    marks[service] = Mark::kOnPath;
+    path.push_back(service);
+    for (const DependencyRef* ref : graph[service]) {
+      Mark mark = marks[ref->to];
+      if (mark == Mark::kOnPath) {
+        auto start = std::find(path.begin(), path.end(), ref->to);
+        std::vector<std::string> cycle(start, path.end());
+        cycle.push_back(ref->to);
+        reader_.Report(ref->value, fmt::format("dependency cycle: {}", fmt::join(cycle, " -> ")));
+      } else if (mark == Mark::kUnseen) {
+        self(self, ref->to);
+      }
+    }
+    path.pop_back();
+    marks[service] = Mark::kDone;
+  };
+  for (const auto& [service, edges] : deployment.services) {
+    if (marks[service] == Mark::kUnseen) visit(visit, service);
+  }
+}
+
+// yaml-cpp's complaint about a tab-indented line does not mention the tab.
+bool IndentedWithTab(std::string_view text, int line) {
+  for (int i = 0; i < line; ++i) {
+    size_t newline = text.find('\n');
+    if (newline == std::string_view::npos) return false;
+    text.remove_prefix(newline + 1);
+  }
+  size_t indent_end = text.find_first_not_of(" \t");
+  return text.substr(0, indent_end).find('\t') != std::string_view::npos;
+}
+
+}  // namespace
+
+ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
+                      const Environment& env) {
+  Reader reader{std::string(file_name)};
+  ParseResult result;
+  if (yaml_text.size() > kMaxSpecBytes) {
+    reader.ReportFile(fmt::format("the spec has {} bytes; at most {} are accepted",
+                                  yaml_text.size(), kMaxSpecBytes));
+    result.problems = reader.TakeProblems();
+    return result;
+  }
+  Deployment deployment;
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
+    if (documents.empty()) {
+      reader.Report(YAML::Mark(), "",
+                    "the spec is empty; expected version, deployment and services");
+    } else {
+      if (documents.size() > 1) {
+        reader.Report(documents[1].Mark(), "",
+                      "a spec is one YAML document; remove this second one (or the ---)");
+      }
+      if (documents[0].IsNull()) {
+        reader.Report(YAML::Mark(), "",
+                      "the spec is empty; expected version, deployment and services");
+      } else {
+        SpecParser parser(reader, env);
+        deployment = parser.Parse(Value{documents[0], documents[0].Mark(), YAML::Mark(), ""});
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    std::string message = "invalid YAML: " + e.msg;
+    if (IndentedWithTab(yaml_text, e.mark.line))
+      message += " (YAML does not allow tabs for indentation)";
+    reader.Report(e.mark, "", std::move(message));
+  } catch (const std::exception& e) {
+    // Node access is guarded; this is yaml-cpp failing in a way the parser did not foresee.
+    reader.ReportFile(std::string("cannot read the spec: ") + e.what());
+  }
+  if (!reader.HasProblems()) result.deployment = std::move(deployment);
+  result.problems = reader.TakeProblems();
+  return result;
+}
+
+ParseResult ParseSpecFile(const std::string& path, const Environment& env) {
+  auto unreadable = [&](int error) {
+    ParseResult result;
+    result.problems.push_back(Problem{path, 0, 0, "", ErrnoError("cannot read", error).message()});
+    return result;
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return unreadable(errno);
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || S_ISDIR(info.st_mode)) {
+    int error = S_ISDIR(info.st_mode) ? EISDIR : errno;
+    ::close(fd);
+    return unreadable(error);
+  }
+  std::string text;
+  char buffer[65536];
+  while (text.size() <= kMaxSpecBytes) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int error = errno;
+      ::close(fd);
+      return unreadable(error);
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return ParseSpec(text, path, env);
+}
+
+}  // namespace zlayer::spec
