@@ -883,16 +883,10 @@ void SpecParser::CheckContainerIds(const Deployment& deployment) {
   if (deployment.name.empty()) return;  // the deployment name was reported already
   constexpr std::string_view kIdRule =
       "which containerd refuses: no '-' at the end of a name or two in a row";
-  // Each name is tried beside a harmless other name, so the problem lands on the name at
-  // fault; length is judged on the longest id a service can get.
-  std::string example = "web";
-  for (const auto& [name, value] : service_values_) {
-    if (IsValidName(name) && ValidateContainerId(ContainerId("app", name, 0)).ok()) {
-      example = name;
-      break;
-    }
-  }
-  if (!ValidateContainerId(ContainerId(deployment.name, example, 0)).ok() && deployment_value_) {
+  // Syntax is judged beside a one-letter stand-in, so that the problem lands on the name at
+  // fault and length (judged on the longest id a service can get) does not interfere.
+  if (!ValidateContainerId(ContainerId(deployment.name, "a", 0)).ok() && deployment_value_) {
+    std::string example = service_values_.empty() ? "web" : service_values_.begin()->first;
     reader_.Report(*deployment_value_,
                    fmt::format("makes container ids such as \"{}\", {}",
                                ContainerId(deployment.name, example, 0), kIdRule));
@@ -902,7 +896,7 @@ void SpecParser::CheckContainerIds(const Deployment& deployment) {
     if (!IsValidName(name)) continue;
     std::string first = ContainerId(deployment.name, name, 0);
     std::string last = ContainerId(deployment.name, name, kMaxReplicas - 1);
-    if (!ValidateContainerId(ContainerId("app", name, 0)).ok()) {
+    if (!ValidateContainerId(ContainerId("a", name, 0)).ok()) {
       reader_.Report(value.key_mark, value.path,
                      fmt::format("makes container ids such as \"{}\", {}", first, kIdRule));
     } else if (last.size() > kMaxContainerIdLength) {
@@ -992,7 +986,8 @@ ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
                       "the spec is empty; expected version, deployment and services");
       } else {
         SpecParser parser(reader, env);
-        deployment = parser.Parse(Value{documents[0], documents[0].Mark(), YAML::Mark(), ""});
+        deployment =
+            parser.Parse(Value{documents[0], documents[0].Mark(), documents[0].Mark(), ""});
       }
     }
   } catch (const YAML::Exception& e) {

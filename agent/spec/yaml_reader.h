@@ -104,7 +104,7 @@ class Reader {
   static constexpr size_t kMaxProblems = 500;
   // Aliases can make a small text expand into a huge tree; reading stops beyond this many
   // values.
-  static constexpr size_t kMaxValues = 1'000'000;
+  static constexpr size_t kMaxValues = 200'000;
 
  private:
   // The scalar's text, or nullopt after reporting "expected <what>, got ...".
