@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "agent/spec/kernel_names.h"
+#include "agent/spec/parser.h"
 
 using nlohmann::json;
 using zlayer::StatusCode;
@@ -326,4 +327,42 @@ TEST_CASE("A context without container id or namespace is refused") {
   ctx = Context();
   ctx.namespace_name.clear();
   CHECK_FALSE(BuildRuntimeSpec(Busybox(), BusyboxImage(), ctx).ok());
+}
+
+TEST_CASE(
+    "The example spec of spec-v1.md, parsed, runs httpd with the image's env and the spec's") {
+  const char* yaml = R"(version: v1
+deployment: hello
+services:
+  web:
+    image:
+      name: 127.0.0.1:5000/busybox:latest
+    command:
+      entrypoint: ["/bin/httpd"]
+      args: ["-f", "-p", "8080", "-h", "/www"]
+    env:
+      GREETING: hello
+    cap_add: [NET_ADMIN, SYS_RESOURCE]
+    ulimits:
+      nofile: {soft: 65536, hard: 65536}
+    storage:
+      - type: tmpfs
+        target: /www
+        size: 1Mi
+)";
+  auto parsed = zlayer::spec::ParseSpec(yaml, "hello.yaml", {});
+  REQUIRE(parsed.ok());
+  const Service& web = parsed.deployment->services.at("web");
+  ImageConfig image = BusyboxImage();
+  image.entrypoint = Strings{"/bin/sh"};
+
+  json spec = Build(web, image);
+  CHECK(spec["hostname"] == "web");
+  CHECK(spec["process"]["args"] == Strings{"/bin/httpd", "-f", "-p", "8080", "-h", "/www"});
+  CHECK(spec["process"]["env"] == Strings{"PATH=/bin", "GREETING=hello"});
+  CHECK(spec["process"]["rlimits"][0]["soft"] == 20000);
+  const json& bounding = spec["process"]["capabilities"]["bounding"];
+  CHECK(std::find(bounding.begin(), bounding.end(), "CAP_NET_ADMIN") != bounding.end());
+  CHECK(std::find(bounding.begin(), bounding.end(), "CAP_SYS_RESOURCE") == bounding.end());
+  CHECK(MountAt(spec, "/www")["options"] == Strings{"nosuid", "nodev", "size=1048576"});
 }
