@@ -240,6 +240,16 @@ std::optional<std::string> Reader::String(const Value* value) {
   return Scalar(*value, "expected a string");
 }
 
+std::optional<std::string> Reader::String(const Value* value, bool (*valid)(std::string_view),
+                                          std::string_view expected) {
+  std::optional<std::string> text = String(value);
+  if (text && !valid(*text)) {
+    Report(*value, fmt::format("{}, got {}", expected, Describe(value->node)));
+    return std::nullopt;
+  }
+  return text;
+}
+
 std::optional<std::vector<std::string>> Reader::StringList(const Value* value) {
   if (value == nullptr) return std::nullopt;
   if (!value->node.IsSequence()) {

@@ -82,6 +82,9 @@ class Reader {
 
   // Any scalar, quoted or not: `8080` read as a string is "8080".
   std::optional<std::string> String(const Value* value);
+  // A string for which `valid` holds; otherwise "<expected>, got \"...\"" is reported.
+  std::optional<std::string> String(const Value* value, bool (*valid)(std::string_view),
+                                    std::string_view expected);
   std::optional<std::vector<std::string>> StringList(const Value* value);
   std::optional<std::map<std::string, std::string>> StringMap(const Value* value);
   // Plain (unquoted) decimal integers in [min, max].

@@ -53,6 +53,22 @@ TEST_CASE("Deployment and service names are lower case letters, digits and dashe
   }
 }
 
+TEST_CASE("Host names are RFC 1123 labels within Linux's 64 characters") {
+  for (const std::string& name :
+       {std::string("web"), std::string("api.internal"), std::string("a-1.B-2"),
+        std::string(63, 'a'), std::string(31, 'a') + "." + std::string(32, 'b')}) {
+    INFO(name);
+    CHECK(IsValidHostname(name));
+  }
+  for (const std::string& name :
+       {std::string(""), std::string("-web"), std::string("web-"), std::string("a..b"),
+        std::string(".web"), std::string("web_1"), std::string(64, 'a'),
+        std::string(32, 'a') + "." + std::string(32, 'b')}) {
+    INFO(name);
+    CHECK_FALSE(IsValidHostname(name));
+  }
+}
+
 TEST_CASE("Image references are checked the way Docker and containerd parse them") {
   const std::string digest = "sha256:" + std::string(64, 'a');
   for (const std::string& reference :

@@ -2,6 +2,7 @@
 // edges (hostile YAML, huge inputs, unreadable files).
 #include "agent/spec/parser.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -233,7 +234,9 @@ TEST_CASE("A spec over 1 MiB is refused before it is parsed") {
   ParseResult result = ParseSpec(huge, "huge.yaml", {});
   REQUIRE(result.problems.size() == 1);
   CHECK(result.problems[0].line == 0);
-  CHECK_THAT(FormatProblem(result.problems[0]), Catch::StartsWith("huge.yaml: the spec has "));
+  CHECK_THAT(
+      FormatProblem(result.problems[0]),
+      Catch::Equals("huge.yaml: the spec has more than 1048576 bytes, the most a spec may have"));
 }
 
 TEST_CASE("Aliases that expand into a huge tree stop the reading with a problem") {
@@ -254,6 +257,35 @@ TEST_CASE("Aliases that expand into a huge tree stop the reading with a problem"
     stopped = stopped || problem.message.find("stopped reading") != std::string::npos;
   }
   CHECK(stopped);
+}
+
+TEST_CASE("A chain of thousands of dependent services is checked within a small thread stack") {
+  std::string spec = "version: v1\ndeployment: d\nservices:\n";
+  constexpr int kServices = 5000;
+  for (int i = 0; i < kServices; ++i) {
+    spec += "  s" + std::to_string(i) + ": {image: {name: x}";
+    if (i + 1 < kServices) spec += ", depends: [{service: s" + std::to_string(i + 1) + "}]";
+    spec += "}\n";
+  }
+  // 256 KiB would not hold 5000 frames of a recursive search.
+  struct Job {
+    const std::string* spec;
+    ParseResult result;
+  } job{&spec, {}};
+  pthread_attr_t attributes;
+  REQUIRE(pthread_attr_init(&attributes) == 0);
+  REQUIRE(pthread_attr_setstacksize(&attributes, 256 * 1024) == 0);
+  pthread_t thread;
+  auto run = [](void* arg) -> void* {
+    auto* job = static_cast<Job*>(arg);
+    job->result = ParseSpec(*job->spec, "chain.yaml", {});
+    return nullptr;
+  };
+  REQUIRE(pthread_create(&thread, &attributes, run, &job) == 0);
+  REQUIRE(pthread_join(thread, nullptr) == 0);
+  pthread_attr_destroy(&attributes);
+  CHECK(job.result.ok());
+  CHECK(job.result.deployment->services.size() == kServices);
 }
 
 TEST_CASE("A spec with more problems than the limit reports the limit as its last problem") {
