@@ -7,6 +7,7 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 
@@ -22,6 +23,7 @@ struct FifoDrain::State {
   State(asio::io_context& io, std::string fifo_path, Stream stream, LogSink& log_sink,
         FifoDrainOptions opts)
       : descriptor(io),
+        partial_timer(io),
         path(std::move(fifo_path)),
         sink(&log_sink),
         options(std::move(opts)),
@@ -56,9 +58,26 @@ struct FifoDrain::State {
     return Drained::kMore;
   }
 
+  // Bounds how long read text without a newline stays in memory only.
+  static void ArmPartialFlush(const std::shared_ptr<State>& self) {
+    if (self->partial_timer_armed || self->framer.pending_bytes() == 0 ||
+        self->options.partial_flush_after.count() <= 0) {
+      return;
+    }
+    self->partial_timer_armed = true;
+    self->partial_timer.expires_after(self->options.partial_flush_after);
+    self->partial_timer.async_wait([self](const boost::system::error_code& ec) {
+      self->partial_timer_armed = false;
+      if (self->closed || ec) return;
+      self->framer.Flush(self->options.clock());
+    });
+  }
+
   static void Turn(const std::shared_ptr<State>& self) {
     if (self->closed) return;
-    switch (self->ReadAvailable(kMaxReadsPerTurn)) {
+    Drained drained = self->ReadAvailable(kMaxReadsPerTurn);
+    ArmPartialFlush(self);
+    switch (drained) {
       case Drained::kEmpty:
         // The pipe is empty now, so the next write raises a new readiness
         // edge, which this wait (queued before the loop polls again) gets.
@@ -87,6 +106,8 @@ struct FifoDrain::State {
   }
 
   asio::posix::stream_descriptor descriptor;
+  asio::steady_timer partial_timer;
+  bool partial_timer_armed = false;
   std::string path;
   LogSink* sink;
   FifoDrainOptions options;
@@ -138,6 +159,7 @@ void FifoDrain::Close() {
   state_->framer.Flush(state_->options.clock());
   state_->closed = true;
   boost::system::error_code ignored;
+  state_->partial_timer.cancel();
   state_->descriptor.cancel(ignored);
   state_->descriptor.close(ignored);
 }

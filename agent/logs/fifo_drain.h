@@ -20,6 +20,13 @@
 // handler. At most kMaxReadsPerTurn reads per turn of the loop; a busy pipe
 // then yields to other handlers and continues.
 //
+// Durability: a complete line is appended to the sink in the same handler
+// that took it out of the pipe, so a kill -9 of the agent loses no complete
+// line: what was not read yet stays in the kernel's pipe buffer for the next
+// agent. Only an unterminated line already read is held in memory, for at
+// most `partial_flush_after`, after which it is written as a partial record
+// (no '\n'); the rest of that line follows as another record.
+//
 // Thread safety: none. Create, use and Close on the io_context's single
 // thread, which must be the only thread running that io_context (a read
 // readiness edge consumed by another thread's epoll_wait could be missed).
@@ -51,6 +58,9 @@ struct FifoDrainOptions {
   // Stamps records; system_clock::now when empty.
   Clock clock;
   size_t max_record_text = kMaxRecordText;
+  // How long read text without a newline may wait for the rest of its line
+  // before it is written as a partial record. Zero: until Close only.
+  std::chrono::milliseconds partial_flush_after{1000};
   // Where read errors are reported; may be null.
   Logger* logger = nullptr;
 };
