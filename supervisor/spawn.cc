@@ -1,11 +1,13 @@
 #include "supervisor/spawn.h"
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdint>
 
 #include <cerrno>
 #include <fmt/format.h>
@@ -13,7 +15,7 @@
 namespace zlayer::init {
 namespace {
 
-// posix_spawn* functions return an error number instead of setting errno.
+// Turns the errno of a failed exec into the Status callers map to 127/126.
 Status SpawnError(const std::string& what, int err) {
   if (err == ENOENT) return NotFoundError(what + ": program not found");
   if (err == EACCES || err == ENOEXEC || err == EPERM) {
@@ -25,23 +27,8 @@ Status SpawnError(const std::string& what, int err) {
 }  // namespace
 
 Result<pid_t> Spawn(const SpawnRequest& request) {
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_init(&actions);
-
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-  if (request.new_session) flags |= POSIX_SPAWN_SETSID;
-  posix_spawnattr_setflags(&attr, flags);
-  posix_spawnattr_setsigmask(&attr, &request.signal_mask);
-  sigset_t all;
-  sigfillset(&all);
-  posix_spawnattr_setsigdefault(&attr, &all);
-
-  if (request.null_stdin) posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  if (request.stdout_fd >= 0) posix_spawn_file_actions_adddup2(&actions, request.stdout_fd, 1);
-  if (request.stderr_fd >= 0) posix_spawn_file_actions_adddup2(&actions, request.stderr_fd, 2);
-
+  // Everything the child needs is prepared before fork: after it, only
+  // async-signal-safe calls.
   std::vector<char*> argv;
   for (const std::string& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -52,11 +39,62 @@ Result<pid_t> Spawn(const SpawnRequest& request) {
   for (std::string& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  pid_t pid = 0;
-  int err = posix_spawn(&pid, request.program.c_str(), &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return SpawnError(request.program, err);
+  // The child reports a failed exec through this pipe (closed on success).
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return ErrnoError("pipe for " + request.program);
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int err = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    return ErrnoError("fork for " + request.program, err);
+  }
+  if (pid == 0) {
+    // Default dispositions for every signal, through the raw system call:
+    // glibc's sigaction (and posix_spawn's SETSIGDEF) refuse its internal
+    // signals 32 and 33, which would then stay ignored in the child.
+    struct KernelSigaction {
+      void (*handler)(int);
+      unsigned long flags;
+      void (*restorer)(void);
+      uint64_t mask;
+    } dfl{SIG_DFL, 0, nullptr, 0};
+    for (int sig = 1; sig <= 64; ++sig) {
+      if (sig == SIGKILL || sig == SIGSTOP) continue;
+      ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(uint64_t));
+    }
+    if (request.new_session) ::setsid();
+    int err = 0;
+    if (request.null_stdin) {
+      int fd = ::open("/dev/null", O_RDONLY);
+      if (fd < 0 || ::dup2(fd, 0) < 0) err = errno;
+      if (fd > 0) ::close(fd);
+    }
+    if (err == 0 && request.stdout_fd >= 0 && ::dup2(request.stdout_fd, 1) < 0) err = errno;
+    if (err == 0 && request.stderr_fd >= 0 && ::dup2(request.stderr_fd, 2) < 0) err = errno;
+    if (err == 0) {
+      ::sigprocmask(SIG_SETMASK, &request.signal_mask, nullptr);
+      ::execve(request.program.c_str(), argv.data(), envp.data());
+      err = errno;
+    }
+    (void)!::write(report[1], &err, sizeof(err));
+    ::_exit(127);
+  }
+  ::close(report[1]);
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(report[0], &child_errno, sizeof(child_errno));
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof(child_errno))) {
+    // The child exited with 127 after reporting; reap it here, since no one
+    // else will ever hear of this pid.
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return SpawnError(request.program, child_errno);
+  }
   return pid;
 }
 

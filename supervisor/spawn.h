@@ -1,8 +1,9 @@
-// Starting child programs cleanly (posix_spawn): the supervisor's blocked
+// Starting child programs cleanly (fork + execve): the supervisor's blocked
 // signal mask is replaced by the original one, every signal disposition is
-// reset to its default (SIGPIPE included), the child gets its own session
-// when asked, and only the descriptors named here are inherited (everything
-// the supervisor opens is close-on-exec).
+// reset to its default (SIGPIPE and glibc's internal 32/33 included, which
+// posix_spawn cannot reset), the child gets its own session when asked, and
+// only the descriptors named here are inherited (everything the supervisor
+// opens is close-on-exec).
 #pragma once
 
 #include <signal.h>

@@ -491,6 +491,7 @@ void Supervisor::Impl::OnReady(Slot& slot) {
 }
 
 void Supervisor::Impl::ArmWatchdog(Slot& slot) {
+  if (slot.watchdog_timeout <= nanoseconds(0)) return;  // watchdog off
   slot.watchdog_timer.expires_after(slot.watchdog_timeout);
   slot.watchdog_timer.async_wait([this, &slot, run = slot.run](boost::system::error_code ec) {
     if (ec || slot.run != run || slot.state != State::kReady) return;

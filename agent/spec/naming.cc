@@ -37,6 +37,22 @@ bool IsPathComponent(std::string_view s) {
   }
 }
 
+// DNS labels joined by dots: 1 to 63 letters, digits or '-' each, no '-' at either end.
+bool AreHostLabels(std::string_view s) {
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t dot = s.find('.', start);
+    if (dot == std::string_view::npos) dot = s.size();
+    std::string_view label = s.substr(start, dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-' ||
+        !std::all_of(label.begin(), label.end(), [](char c) { return IsAlnum(c) || c == '-'; })) {
+      return false;
+    }
+    start = dot + 1;
+  }
+  return true;
+}
+
 // A host name (labels separated by dots) or a bracketed IPv6 address, with an optional port.
 bool IsDomain(std::string_view s) {
   std::string_view host = s;
@@ -61,18 +77,7 @@ bool IsDomain(std::string_view s) {
     return !inner.empty() &&
            std::all_of(inner.begin(), inner.end(), [](char c) { return IsHex(c) || c == ':'; });
   }
-  size_t start = 0;
-  while (start <= host.size()) {
-    size_t dot = host.find('.', start);
-    if (dot == std::string_view::npos) dot = host.size();
-    std::string_view label = host.substr(start, dot - start);
-    if (label.empty() || label.front() == '-' || label.back() == '-') return false;
-    if (!std::all_of(label.begin(), label.end(), [](char c) { return IsAlnum(c) || c == '-'; })) {
-      return false;
-    }
-    start = dot + 1;
-  }
-  return true;
+  return AreHostLabels(host);
 }
 
 bool IsTag(std::string_view s) {
@@ -102,6 +107,10 @@ bool IsDigest(std::string_view s) {
 bool IsValidName(std::string_view name) {
   if (name.empty() || name.size() > 63 || !IsLowerAlnum(name.front())) return false;
   return std::all_of(name.begin(), name.end(), [](char c) { return IsLowerAlnum(c) || c == '-'; });
+}
+
+bool IsValidHostname(std::string_view hostname) {
+  return hostname.size() <= 64 && AreHostLabels(hostname);
 }
 
 std::string ContainerId(std::string_view deployment, std::string_view service,

@@ -23,6 +23,10 @@ inline constexpr uint32_t kMaxReplicas = 1000;
 // ValidateContainerId says so.
 bool IsValidName(std::string_view name);
 
+// True for an RFC 1123 host name (dot-separated labels of letters, digits and '-', neither
+// starting nor ending with '-') within Linux's HOST_NAME_MAX of 64 characters.
+bool IsValidHostname(std::string_view hostname);
+
 // "<deployment>-<service>-<replica_index>", e.g. "hello-web-0". Never fails; the result is a
 // valid containerd id when ValidateContainerId accepts it (ParseSpec checks this for every
 // replica index below kMaxReplicas).

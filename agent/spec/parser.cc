@@ -146,9 +146,11 @@ void CheckVariantKeys(Reader& reader, const Fields& fields, std::string_view tag
   }
 }
 
+bool IsAbsolute(std::string_view path) { return !path.empty() && path.front() == '/'; }
+
 // Why `path` cannot be a mount target inside a container, or nullopt when it can.
 std::optional<std::string> ContainerPathProblem(std::string_view path) {
-  if (path.empty() || path.front() != '/') return "expected an absolute path";
+  if (!IsAbsolute(path)) return "expected an absolute path";
   if (path.find_first_not_of('/') == std::string_view::npos) return "cannot mount over /";
   size_t start = 0;
   while (start < path.size()) {
@@ -169,25 +171,11 @@ bool IsUserOrGroup(std::string_view s) {
          std::all_of(s.begin(), s.end(), [&](char c) { return ok(c) || c == '-'; });
 }
 
-// RFC 1123 labels joined by dots, within Linux's HOST_NAME_MAX (64).
-bool IsHostname(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t dot = s.find('.', start);
-    if (dot == std::string_view::npos) dot = s.size();
-    std::string_view label = s.substr(start, dot - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    if (!std::all_of(label.begin(), label.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
-        })) {
-      return false;
-    }
-    start = dot + 1;
-  }
-  return true;
+// uid, uid:gid, user or user:group.
+bool IsUser(std::string_view s) {
+  size_t colon = s.find(':');
+  return IsUserOrGroup(s.substr(0, colon)) &&
+         (colon == std::string_view::npos || IsUserOrGroup(s.substr(colon + 1)));
 }
 
 bool IsHttpUrl(std::string_view url) {
@@ -230,7 +218,6 @@ class SpecParser {
   Deployment Parse(const Value& root);
 
  private:
-  std::optional<std::string> ReadName(const Value* value, std::string_view what);
   Service ParseService(const std::string& name, const Value& value);
   void ParseImage(const Fields& service, Image* image);
   void ParseCommand(const Value* value, Command* command);
@@ -274,16 +261,16 @@ Deployment SpecParser::Parse(const Value& root) {
   if (!top) return deployment;
 
   if (const Value* version = top->Get("version")) {
-    std::optional<std::string> text = reader_.String(version);
-    if (text && *text != "v1") {
-      reader_.Report(*version, "expected \"v1\", got " + Describe(version->node));
-    }
+    reader_.String(
+        version, [](std::string_view v) { return v == "v1"; }, "expected \"v1\"");
   } else {
     reader_.ReportMissing(*top, "version", "write version: v1");
   }
 
   if (const Value* name = top->Get("deployment")) {
-    Assign(ReadName(name, "a deployment name"), &deployment.name);
+    Assign(reader_.String(name, IsValidName,
+                          fmt::format("expected a deployment name matching {}", kNameRule)),
+           &deployment.name);
     deployment_value_ = *name;
   } else {
     reader_.ReportMissing(*top, "deployment", "the deployment's name");
@@ -307,16 +294,6 @@ Deployment SpecParser::Parse(const Value& root) {
   CheckContainerIds(deployment);
   CheckDependencies(deployment);
   return deployment;
-}
-
-std::optional<std::string> SpecParser::ReadName(const Value* value, std::string_view what) {
-  std::optional<std::string> name = reader_.String(value);
-  if (name && !IsValidName(*name)) {
-    reader_.Report(*value, fmt::format("expected {} matching {}, got {}", what, kNameRule,
-                                       Describe(value->node)));
-    return std::nullopt;
-  }
-  return name;
 }
 
 Service SpecParser::ParseService(const std::string& name, const Value& value) {
@@ -350,28 +327,12 @@ Service SpecParser::ParseService(const std::string& name, const Value& value) {
   ParseDepends(name, f.Get("depends"), &service.depends);
   ParseStorage(f.Get("storage"), &service.storage);
 
-  if (const Value* user = f.Get("user")) {
-    std::optional<std::string> text = reader_.String(user);
-    size_t colon = text ? text->find(':') : std::string::npos;
-    if (text && (!IsUserOrGroup(text->substr(0, colon)) ||
-                 (colon != std::string::npos && !IsUserOrGroup(text->substr(colon + 1))))) {
-      reader_.Report(*user,
-                     "expected uid, uid:gid, user or user:group, got " + Describe(user->node));
-    } else {
-      Assign(text, &service.user);
-    }
-  }
-  if (const Value* hostname = f.Get("hostname")) {
-    std::optional<std::string> text = reader_.String(hostname);
-    if (text && !IsHostname(*text)) {
-      reader_.Report(*hostname,
-                     "expected a host name: labels of letters, digits and '-' joined by '.', "
-                     "at most 64 characters, got " +
-                         Describe(hostname->node));
-    } else {
-      Assign(text, &service.hostname);
-    }
-  }
+  Assign(reader_.String(f.Get("user"), IsUser, "expected uid, uid:gid, user or user:group"),
+         &service.user);
+  Assign(reader_.String(f.Get("hostname"), IsValidHostname,
+                        "expected a host name: labels of letters, digits and '-' joined by '.', "
+                        "at most 64 characters"),
+         &service.hostname);
   ParseLabels(f.Get("labels"), &service.labels);
   Assign(reader_.Bool(f.Get("privileged")), &service.privileged);
   ParseCapabilities(f.Get("cap_add"), &service.cap_add);
@@ -412,15 +373,10 @@ void SpecParser::ParseImage(const Fields& service, Image* image) {
   std::optional<Fields> f = reader_.Map(value, {"name", "pull_policy"});
   if (!f) return;
   if (const Value* name = f->Get("name")) {
-    std::optional<std::string> text = reader_.String(name);
-    if (text && !IsValidImageReference(*text)) {
-      reader_.Report(*name,
-                     "expected an image reference such as nginx, nginx:1.25, "
-                     "127.0.0.1:5000/app:v1 or app@sha256:<64 hex digits>, got " +
-                         Describe(name->node));
-    } else {
-      Assign(text, &image->name);
-    }
+    Assign(reader_.String(name, IsValidImageReference,
+                          "expected an image reference such as nginx, nginx:1.25, "
+                          "127.0.0.1:5000/app:v1 or app@sha256:<64 hex digits>"),
+           &image->name);
   } else {
     reader_.ReportMissing(*f, "name", "the image to run, e.g. nginx:1.25");
   }
@@ -435,14 +391,8 @@ void SpecParser::ParseCommand(const Value* value, Command* command) {
   if (!f) return;
   Assign(reader_.StringList(f->Get("entrypoint")), &command->entrypoint);
   Assign(reader_.StringList(f->Get("args")), &command->args);
-  if (const Value* workdir = f->Get("workdir")) {
-    std::optional<std::string> text = reader_.String(workdir);
-    if (text && (text->empty() || text->front() != '/')) {
-      reader_.Report(*workdir, "expected an absolute path, got " + Describe(workdir->node));
-    } else {
-      Assign(text, &command->workdir);
-    }
-  }
+  Assign(reader_.String(f->Get("workdir"), IsAbsolute, "expected an absolute path"),
+         &command->workdir);
 }
 
 void SpecParser::ParseEnv(const Value* value, std::map<std::string, std::string>* env) {
@@ -557,12 +507,12 @@ void SpecParser::ParseEndpoints(const Value* value, std::vector<Endpoint>* endpo
                        "only allowed with protocol: http, https or websocket");
         continue;
       }
-      std::optional<std::string> text = reader_.String(field);
-      if (text && key == "path" && (text->empty() || text->front() != '/')) {
-        reader_.Report(*field, "expected a path starting with '/', got " + Describe(field->node));
-        continue;
+      if (key == "path") {
+        Assign(reader_.String(field, IsAbsolute, "expected a path starting with '/'"),
+               &endpoint.path);
+      } else {
+        Assign(reader_.String(field), &endpoint.host);
       }
-      Assign(text, key == "path" ? &endpoint.path : &endpoint.host);
     }
     Assign(reader_.Enum<Exposure>(f->Get("expose"), {Exposure::kPublic, Exposure::kInternal}),
            &endpoint.expose);
@@ -623,12 +573,7 @@ void SpecParser::ParseHealthCheck(const Value& value, std::optional<uint16_t> de
       break;
     case HealthCheckType::kHttp:
       if (const Value* url = f->Get("url")) {
-        std::optional<std::string> text = reader_.String(url);
-        if (text && !IsHttpUrl(*text)) {
-          reader_.Report(*url, "expected an http:// or https:// URL, got " + Describe(url->node));
-        } else {
-          Assign(text, &check->url);
-        }
+        Assign(reader_.String(url, IsHttpUrl, "expected an http:// or https:// URL"), &check->url);
       } else {
         reader_.ReportMissing(*f, "url", "e.g. http://127.0.0.1:8080/healthz");
       }
@@ -752,12 +697,8 @@ void SpecParser::ParseStorage(const Value* value, std::vector<Storage>* storage)
       case StorageType::kBind: {
         BindMount bind{.source = {}, .target = target, .readonly = readonly};
         if (const Value* source = f->Get("source")) {
-          std::optional<std::string> text = reader_.String(source);
-          if (text && (text->empty() || text->front() != '/')) {
-            reader_.Report(*source,
-                           "expected an absolute path on the node, got " + Describe(source->node));
-          }
-          Assign(text, &bind.source);
+          Assign(reader_.String(source, IsAbsolute, "expected an absolute path on the node"),
+                 &bind.source);
         } else {
           reader_.ReportMissing(*f, "source", "an absolute path on the node");
         }
@@ -767,13 +708,9 @@ void SpecParser::ParseStorage(const Value* value, std::vector<Storage>* storage)
       case StorageType::kNamed: {
         NamedVolume named{.name = {}, .target = target, .readonly = readonly};
         if (const Value* name = f->Get("name")) {
-          std::optional<std::string> text = reader_.String(name);
-          if (text && !IsVolumeName(*text)) {
-            reader_.Report(*name,
-                           "expected a volume name matching [A-Za-z0-9][A-Za-z0-9_.-]*, got " +
-                               Describe(name->node));
-          }
-          Assign(text, &named.name);
+          Assign(reader_.String(name, IsVolumeName,
+                                "expected a volume name matching [A-Za-z0-9][A-Za-z0-9_.-]*"),
+                 &named.name);
         } else {
           reader_.ReportMissing(*f, "name", "the volume's name");
         }
@@ -883,16 +820,10 @@ void SpecParser::CheckContainerIds(const Deployment& deployment) {
   if (deployment.name.empty()) return;  // the deployment name was reported already
   constexpr std::string_view kIdRule =
       "which containerd refuses: no '-' at the end of a name or two in a row";
-  // Each name is tried beside a harmless other name, so the problem lands on the name at
-  // fault; length is judged on the longest id a service can get.
-  std::string example = "web";
-  for (const auto& [name, value] : service_values_) {
-    if (IsValidName(name) && ValidateContainerId(ContainerId("app", name, 0)).ok()) {
-      example = name;
-      break;
-    }
-  }
-  if (!ValidateContainerId(ContainerId(deployment.name, example, 0)).ok() && deployment_value_) {
+  // Syntax is judged beside a one-letter stand-in, so that the problem lands on the name at
+  // fault and length (judged on the longest id a service can get) does not interfere.
+  if (!ValidateContainerId(ContainerId(deployment.name, "a", 0)).ok() && deployment_value_) {
+    std::string example = service_values_.empty() ? "web" : service_values_.begin()->first;
     reader_.Report(*deployment_value_,
                    fmt::format("makes container ids such as \"{}\", {}",
                                ContainerId(deployment.name, example, 0), kIdRule));
@@ -902,7 +833,7 @@ void SpecParser::CheckContainerIds(const Deployment& deployment) {
     if (!IsValidName(name)) continue;
     std::string first = ContainerId(deployment.name, name, 0);
     std::string last = ContainerId(deployment.name, name, kMaxReplicas - 1);
-    if (!ValidateContainerId(ContainerId("app", name, 0)).ok()) {
+    if (!ValidateContainerId(ContainerId("a", name, 0)).ok()) {
       reader_.Report(value.key_mark, value.path,
                      fmt::format("makes container ids such as \"{}\", {}", first, kIdRule));
     } else if (last.size() > kMaxContainerIdLength) {
@@ -927,29 +858,35 @@ void SpecParser::CheckDependencies(const Deployment& deployment) {
       graph[ref.from].push_back(&ref);
     }
   }
-  // Depth-first search; each edge back into the current path closes one cycle.
+  // Depth-first search with an explicit stack (a chain of thousands of services must not
+  // exhaust a thread's stack); each edge back into the current path closes one cycle.
   enum class Mark { kUnseen, kOnPath, kDone };
   std::map<std::string, Mark> marks;
-  std::vector<std::string> path;
-  auto visit = [&](auto& self, const std::string& service) -> void {
-    marks[service] = Mark::kOnPath;
-    path.push_back(service);
-    for (const DependencyRef* ref : graph[service]) {
+  for (const auto& [start, unused] : deployment.services) {
+    if (marks[start] != Mark::kUnseen) continue;
+    marks[start] = Mark::kOnPath;
+    std::vector<std::pair<std::string, size_t>> path = {{start, 0}};  // service, next edge
+    while (!path.empty()) {
+      const std::vector<const DependencyRef*>& edges = graph[path.back().first];
+      if (path.back().second == edges.size()) {
+        marks[path.back().first] = Mark::kDone;
+        path.pop_back();
+        continue;
+      }
+      const DependencyRef* ref = edges[path.back().second++];
       Mark mark = marks[ref->to];
-      if (mark == Mark::kOnPath) {
-        auto start = std::find(path.begin(), path.end(), ref->to);
-        std::vector<std::string> cycle(start, path.end());
+      if (mark == Mark::kUnseen) {
+        marks[ref->to] = Mark::kOnPath;
+        path.emplace_back(ref->to, 0);
+      } else if (mark == Mark::kOnPath) {
+        auto from = std::find_if(path.begin(), path.end(),
+                                 [&](const auto& entry) { return entry.first == ref->to; });
+        std::vector<std::string> cycle;
+        for (auto it = from; it != path.end(); ++it) cycle.push_back(it->first);
         cycle.push_back(ref->to);
         reader_.Report(ref->value, fmt::format("dependency cycle: {}", fmt::join(cycle, " -> ")));
-      } else if (mark == Mark::kUnseen) {
-        self(self, ref->to);
       }
     }
-    path.pop_back();
-    marks[service] = Mark::kDone;
-  };
-  for (const auto& [service, edges] : deployment.services) {
-    if (marks[service] == Mark::kUnseen) visit(visit, service);
   }
 }
 
@@ -971,34 +908,30 @@ ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
   Reader reader{std::string(file_name)};
   ParseResult result;
   if (yaml_text.size() > kMaxSpecBytes) {
-    reader.ReportFile(fmt::format("the spec has {} bytes; at most {} are accepted",
-                                  yaml_text.size(), kMaxSpecBytes));
+    reader.ReportFile(
+        fmt::format("the spec has more than {} bytes, the most a spec may have", kMaxSpecBytes));
     result.problems = reader.TakeProblems();
     return result;
   }
   Deployment deployment;
   try {
     std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
-    if (documents.empty()) {
+    if (documents.empty() || documents[0].IsNull()) {
       reader.Report(YAML::Mark(), "",
                     "the spec is empty; expected version, deployment and services");
     } else {
-      if (documents.size() > 1) {
-        reader.Report(documents[1].Mark(), "",
-                      "a spec is one YAML document; remove this second one (or the ---)");
-      }
-      if (documents[0].IsNull()) {
-        reader.Report(YAML::Mark(), "",
-                      "the spec is empty; expected version, deployment and services");
-      } else {
-        SpecParser parser(reader, env);
-        deployment = parser.Parse(Value{documents[0], documents[0].Mark(), YAML::Mark(), ""});
-      }
+      SpecParser parser(reader, env);
+      deployment = parser.Parse(Value{documents[0], documents[0].Mark(), documents[0].Mark(), ""});
+    }
+    if (documents.size() > 1) {
+      reader.Report(documents[1].Mark(), "",
+                    "a spec is one YAML document; remove this second one (or the ---)");
     }
   } catch (const YAML::Exception& e) {
     std::string message = "invalid YAML: " + e.msg;
-    if (IndentedWithTab(yaml_text, e.mark.line))
+    if (IndentedWithTab(yaml_text, e.mark.line)) {
       message += " (YAML does not allow tabs for indentation)";
+    }
     reader.Report(e.mark, "", std::move(message));
   } catch (const std::exception& e) {
     // Node access is guarded; this is yaml-cpp failing in a way the parser did not foresee.

@@ -42,19 +42,24 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 std::string UnknownKeyMessage(std::string_view key, std::initializer_list<std::string_view> known) {
+  if (key == "<<") return "unknown key (YAML merge keys are not supported; repeat the keys)";
+  // A typo (a small edit distance) or a longer spelling of a key ("enviroment" for "env").
   std::string_view best;
-  size_t best_distance = key.size() <= 3 ? 1 : 2;  // what still reads as a typo
+  size_t best_distance = key.size() <= 3 ? 2 : 3;
   for (std::string_view candidate : known) {
     size_t distance = EditDistance(key, candidate);
-    if (distance <= best_distance && (best.empty() || distance < best_distance)) {
+    if (distance < best_distance) {
       best = candidate;
       best_distance = distance;
     }
   }
-  if (key == "<<") return "unknown key (YAML merge keys are not supported; repeat the keys)";
+  for (std::string_view candidate : known) {
+    if (best.empty() && candidate.size() >= 3 && key.starts_with(candidate)) best = candidate;
+  }
   if (!best.empty()) return fmt::format("unknown key; did you mean \"{}\"?", best);
-  if (known.size() <= 8)
+  if (known.size() <= 8) {
     return fmt::format("unknown key (expected one of {})", fmt::join(known, ", "));
+  }
   return "unknown key";
 }
 
@@ -152,8 +157,9 @@ std::optional<Fields> Reader::Map(const Value* value, std::initializer_list<std:
   if (!Visit(*value, value->node.size())) return std::nullopt;
   Fields fields{value->path, value->key_mark, {}};
   std::map<std::string, YAML::Mark, std::less<>> seen;
-  for (auto it = value->node.begin(); it != value->node.end(); ++it) {
-    const YAML::Node& key = it->first;
+  // yaml-cpp's iterators hand out temporaries: copy the nodes (cheap handles) out of them.
+  for (const auto& entry : value->node) {
+    YAML::Node key = entry.first;
     if (!key.IsScalar()) {
       Report(key.Mark(), value->path, "expected a key, got " + Describe(key));
       continue;
@@ -173,7 +179,7 @@ std::optional<Fields> Reader::Map(const Value* value, std::initializer_list<std:
       Report(key.Mark(), path, UnknownKeyMessage(name, known));
       continue;
     }
-    fields.values.emplace(name, Item(it->second, key.Mark(), path));
+    fields.values.emplace(name, Item(entry.second, key.Mark(), path));
   }
   return fields;
 }
@@ -187,8 +193,9 @@ std::optional<std::vector<std::pair<std::string, Value>>> Reader::Entries(const 
   if (!Visit(*value, value->node.size())) return std::nullopt;
   std::vector<std::pair<std::string, Value>> entries;
   std::map<std::string, YAML::Mark, std::less<>> seen;
-  for (auto it = value->node.begin(); it != value->node.end(); ++it) {
-    const YAML::Node& key = it->first;
+  // yaml-cpp's iterators hand out temporaries: copy the nodes (cheap handles) out of them.
+  for (const auto& entry : value->node) {
+    YAML::Node key = entry.first;
     if (!key.IsScalar() || key.Scalar().empty()) {
       Report(key.Mark(), value->path, "expected a non-empty key, got " + Describe(key));
       continue;
@@ -199,7 +206,7 @@ std::optional<std::vector<std::pair<std::string, Value>>> Reader::Entries(const 
              fmt::format("duplicate key (first at line {})", previous->second.line + 1));
       continue;
     }
-    entries.emplace_back(key.Scalar(), Item(it->second, key.Mark(), path));
+    entries.emplace_back(key.Scalar(), Item(entry.second, key.Mark(), path));
   }
   return entries;
 }
@@ -213,9 +220,9 @@ std::optional<std::vector<Value>> Reader::List(const Value* value) {
   if (!Visit(*value, value->node.size())) return std::nullopt;
   std::vector<Value> items;
   size_t index = 0;
-  for (auto it = value->node.begin(); it != value->node.end(); ++it, ++index) {
-    YAML::Mark mark = it->IsNull() ? value->mark : it->Mark();
-    items.push_back(Item(*it, mark, fmt::format("{}[{}]", value->path, index)));
+  for (const YAML::Node& node : value->node) {
+    YAML::Mark mark = node.IsNull() ? value->mark : node.Mark();
+    items.push_back(Item(node, mark, fmt::format("{}[{}]", value->path, index++)));
   }
   return items;
 }
@@ -231,6 +238,16 @@ std::optional<std::string> Reader::Scalar(const Value& value, std::string_view w
 std::optional<std::string> Reader::String(const Value* value) {
   if (value == nullptr) return std::nullopt;
   return Scalar(*value, "expected a string");
+}
+
+std::optional<std::string> Reader::String(const Value* value, bool (*valid)(std::string_view),
+                                          std::string_view expected) {
+  std::optional<std::string> text = String(value);
+  if (text && !valid(*text)) {
+    Report(*value, fmt::format("{}, got {}", expected, Describe(value->node)));
+    return std::nullopt;
+  }
+  return text;
 }
 
 std::optional<std::vector<std::string>> Reader::StringList(const Value* value) {

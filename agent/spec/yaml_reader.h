@@ -82,6 +82,9 @@ class Reader {
 
   // Any scalar, quoted or not: `8080` read as a string is "8080".
   std::optional<std::string> String(const Value* value);
+  // A string for which `valid` holds; otherwise "<expected>, got \"...\"" is reported.
+  std::optional<std::string> String(const Value* value, bool (*valid)(std::string_view),
+                                    std::string_view expected);
   std::optional<std::vector<std::string>> StringList(const Value* value);
   std::optional<std::map<std::string, std::string>> StringMap(const Value* value);
   // Plain (unquoted) decimal integers in [min, max].
@@ -104,7 +107,7 @@ class Reader {
   static constexpr size_t kMaxProblems = 500;
   // Aliases can make a small text expand into a huge tree; reading stops beyond this many
   // values.
-  static constexpr size_t kMaxValues = 1'000'000;
+  static constexpr size_t kMaxValues = 200'000;
 
  private:
   // The scalar's text, or nullopt after reporting "expected <what>, got ...".

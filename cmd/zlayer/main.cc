@@ -1,24 +1,12 @@
-// zlayer, placeholder until the agent API lands: answers `version` and
-// `--help`, and says clearly that every other command needs the agent.
-#include <cstdio>
+// zlayer: the command-line client of zlayer-agent. All logic is in zlayer_cli (cli.h).
 #include <string>
+#include <vector>
 
-#include "common/version.h"
+#include "cmd/zlayer/cli.h"
+#include "common/config.h"
 
 int main(int argc, char** argv) {
-  std::string command = argc > 1 ? argv[1] : "--help";
-  if (command == "version" || command == "--version") {
-    std::printf("zlayer %s\n", zlayer::kVersion);
-    return 0;
-  }
-  if (command == "--help" || command == "-h" || command == "help") {
-    std::printf(
-        "usage: zlayer COMMAND\n\n"
-        "  version    print the version\n\n"
-        "The agent API (deploy, ps, logs, ...) is not built yet.\n");
-    return 0;
-  }
-  std::fprintf(stderr, "zlayer: '%s' needs the agent API, which is not built yet\n",
-               command.c_str());
-  return 1;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  zlayer::cli::Io io = zlayer::cli::Io::Standard();
+  return zlayer::cli::Run(args, zlayer::CurrentEnvironment(), io);
 }

@@ -1,0 +1,60 @@
+// Platforms (os/architecture/variant) and choosing one manifest from an index for
+// the host, as containerd's default platform matcher does (containerd-client-notes.md
+// §5 step 6): normalise both sides, compare os, architecture and variant exactly, and
+// prefer the host's own platform over its fallbacks (amd64 → 386; arm64 → arm/v8 … v5;
+// arm/vN → arm/vN-1 … v5).
+//
+// Thread safety: plain values and pure functions (HostPlatform reads uname once per call).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/containerd/types.h"
+#include "common/status.h"
+
+namespace zlayer::images {
+
+struct Platform {
+  std::string os;            // "linux"
+  std::string architecture;  // "amd64", "arm64", "arm", "386"
+  std::string variant;       // "" or "v5".."v8" for arm
+  bool operator==(const Platform&) const = default;
+};
+
+// "linux/amd64", "linux/arm/v7".
+std::string PlatformString(const Platform& platform);
+
+// Canonical form: os lower-cased; x86_64/x86-64 → amd64 (variant v1 → ""),
+// i386 → 386, aarch64 → arm64 (v8/8 → ""), armhf → arm/v7, armel → arm/v6,
+// arm with no variant → arm/v7, a bare variant number N → vN.
+Platform NormalizePlatform(Platform platform);
+
+// The platform of a machine named as `uname -m` does (x86_64, aarch64, armv7l,
+// armv6l, i686, ...), for os linux, normalised. Unknown names are kept as the
+// architecture.
+Platform PlatformFromMachine(std::string_view machine);
+
+// The host's platform from uname(2). kInternal if uname fails.
+Result<Platform> HostPlatform();
+
+// Whether an image for `candidate` runs on `host`, and how well: 0 for the
+// host's own platform, 1.. for its fallbacks in preference order, nullopt
+// when it does not match. Both are normalised first.
+std::optional<int> PlatformRank(const Platform& host, const Platform& candidate);
+
+// One entry of an index (or Docker manifest list).
+struct IndexEntry {
+  containerd::Descriptor descriptor;
+  std::optional<Platform> platform;  // absent when the entry carries none
+};
+
+// The manifest to use on `host`: among entries whose platform matches (or
+// that carry none), the best ranked; entries without a platform come last;
+// ties keep index order. kNotFound "no match for platform linux/amd64 in
+// index (offers linux/arm64/v8, ...)" when nothing matches.
+Result<IndexEntry> ChooseManifest(const std::vector<IndexEntry>& entries, const Platform& host);
+
+}  // namespace zlayer::images

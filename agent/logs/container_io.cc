@@ -1,0 +1,58 @@
+#include "agent/logs/container_io.h"
+
+#include <fmt/format.h>
+
+namespace zlayer::agent::logs {
+
+ContainerLog::ContainerLog(std::string container_id, std::unique_ptr<LogFile> file, LogHub& hub,
+                           Logger* logger)
+    : container_id_(std::move(container_id)), file_(std::move(file)), hub_(&hub), logger_(logger) {}
+
+void ContainerLog::Write(const LogRecord& record) {
+  Status s = file_->Append(record);
+  if (!s.ok()) {
+    if (dropped_ == 0 && logger_) {
+      logger_->Error("container {}: log lines are being lost: {}", container_id_, s.message());
+    }
+    ++dropped_;
+  } else if (dropped_ > 0) {
+    if (logger_) {
+      logger_->Warn("container {}: log writable again after losing {} records", container_id_,
+                    dropped_);
+    }
+    dropped_ = 0;
+  }
+  hub_->Publish(container_id_, record);
+}
+
+Result<std::unique_ptr<ContainerIo>> ContainerIo::Open(boost::asio::io_context& io,
+                                                       const ContainerIoPaths& paths, LogHub& hub,
+                                                       ContainerIoOptions options) {
+  std::string context = fmt::format("container {}", paths.container_id);
+  if (Status s = PrepareContainerIo(paths); !s.ok()) return s.Wrap(context);
+  auto file = LogFile::Open(paths.log_dir, paths.container_id, options.file);
+  if (!file.ok()) return file.status().Wrap(context);
+
+  auto log = std::make_unique<ContainerLog>(paths.container_id, std::move(*file), hub,
+                                            options.drain.logger);
+  std::unique_ptr<ContainerIo> result(new ContainerIo(paths, std::move(log)));
+  auto out = FifoDrain::Open(io, paths.stdout_fifo, Stream::kStdout, *result->log_, options.drain);
+  if (!out.ok()) return out.status().Wrap(context);
+  result->stdout_ = std::move(*out);
+  auto err = FifoDrain::Open(io, paths.stderr_fifo, Stream::kStderr, *result->log_, options.drain);
+  if (!err.ok()) return err.status().Wrap(context);
+  result->stderr_ = std::move(*err);
+  return result;
+}
+
+ContainerIo::ContainerIo(ContainerIoPaths paths, std::unique_ptr<ContainerLog> log)
+    : paths_(std::move(paths)), log_(std::move(log)) {}
+
+ContainerIo::~ContainerIo() { Close(); }
+
+void ContainerIo::Close() {
+  if (stdout_) stdout_->Close();
+  if (stderr_) stderr_->Close();
+}
+
+}  // namespace zlayer::agent::logs

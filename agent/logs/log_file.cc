@@ -1,0 +1,157 @@
+#include "agent/logs/log_file.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+namespace zlayer::agent::logs {
+namespace {
+
+Result<int> OpenForAppend(const std::string& path) {
+  // Read-write only so that Open can look at the last byte.
+  int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return ErrnoError(fmt::format("open {}", path));
+  return fd;
+}
+
+// Writes all of `data`; returns the errno of the first failure, 0 on success.
+int WriteFully(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+// True when the last byte of a non-empty file is not '\n'.
+bool EndsTorn(int fd, uint64_t size) {
+  if (size == 0) return false;
+  char last = '\n';
+  return ::pread(fd, &last, 1, static_cast<off_t>(size - 1)) == 1 && last != '\n';
+}
+
+// Removes <id>.log.N for every N >= keep_from.
+void RemoveRotatedFrom(const std::string& dir, const std::string& id, int keep_from) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    auto index = LogFileIndex(it->path().filename().string(), id);
+    if (index && *index >= keep_from) ::unlink(it->path().c_str());
+  }
+}
+
+}  // namespace
+
+std::string LogFilePath(const std::string& dir, const std::string& id, int index) {
+  if (index == 0) return fmt::format("{}/{}.log", dir, id);
+  return fmt::format("{}/{}.log.{}", dir, id, index);
+}
+
+std::optional<int> LogFileIndex(std::string_view file_name, std::string_view id) {
+  if (file_name.size() < id.size() + 4 || file_name.substr(0, id.size()) != id ||
+      file_name.substr(id.size(), 4) != ".log") {
+    return std::nullopt;
+  }
+  std::string_view rest = file_name.substr(id.size() + 4);
+  if (rest.empty()) return 0;
+  std::string_view digits = rest.substr(1);
+  if (rest[0] != '.' || digits.empty() || digits.size() > 6 ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  int index = 0;
+  for (char c : digits) index = index * 10 + (c - '0');
+  return index == 0 ? std::nullopt : std::optional<int>(index);
+}
+
+Result<std::unique_ptr<LogFile>> LogFile::Open(std::string dir, std::string id,
+                                               LogFileOptions options) {
+  if (options.max_size == 0 || options.max_files < 1) {
+    return InvalidArgumentError(fmt::format("log {}: max_size must be > 0 and max_files >= 1", id));
+  }
+  std::string path = LogFilePath(dir, id);
+  auto fd = OpenForAppend(path);
+  if (!fd.ok()) return fd.status();
+  struct stat st {};
+  if (::fstat(*fd, &st) != 0) {
+    Status s = ErrnoError(fmt::format("fstat {}", path));
+    ::close(*fd);
+    return s;
+  }
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  // A torn last line (disk full, power loss) must not swallow the next record.
+  if (EndsTorn(*fd, size) && WriteFully(*fd, "\n") == 0) ++size;
+  RemoveRotatedFrom(dir, id, options.max_files);
+  return std::unique_ptr<LogFile>(new LogFile(std::move(dir), std::move(id), options, *fd, size));
+}
+
+LogFile::LogFile(std::string dir, std::string id, LogFileOptions options, int fd, uint64_t size)
+    : dir_(std::move(dir)),
+      id_(std::move(id)),
+      path_(LogFilePath(dir_, id_)),
+      options_(options),
+      fd_(fd),
+      size_(size) {}
+
+LogFile::~LogFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status LogFile::Append(const LogRecord& record) {
+  std::string line = EncodeRecord(record);
+  if (size_ > 0 && size_ + line.size() > options_.max_size) {
+    ZLAYER_RETURN_IF_ERROR(Rotate());
+  }
+  if (fd_ < 0) {
+    // An earlier rotation could not open the new file; try again now.
+    auto fd = OpenForAppend(path_);
+    if (!fd.ok()) return fd.status();
+    fd_ = *fd;
+    size_ = 0;
+  }
+  if (int err = WriteFully(fd_, line); err != 0) {
+    // Cut a partly written line away; with O_APPEND the next write lands at
+    // the new end.
+    (void)::ftruncate(fd_, static_cast<off_t>(size_));
+    return ErrnoError(fmt::format("write {}", path_), err);
+  }
+  size_ += line.size();
+  return Status::Ok();
+}
+
+Status LogFile::Rotate() {
+  if (options_.max_files == 1) {
+    // Nothing is kept: start the file over. Readers holding it open keep the
+    // old inode.
+    if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoError(fmt::format("rotate {}: unlink", path_));
+    }
+  } else {
+    // Oldest first, so that each rename replaces a file already copied one
+    // step further; the rename onto <id>.log.<max_files-1> drops the oldest.
+    for (int i = options_.max_files - 1; i >= 1; --i) {
+      std::string from = LogFilePath(dir_, id_, i - 1);
+      std::string to = LogFilePath(dir_, id_, i);
+      if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) {
+        return ErrnoError(fmt::format("rotate {}: rename to {}", from, to));
+      }
+    }
+  }
+  ::close(fd_);
+  fd_ = -1;
+  auto fd = OpenForAppend(path_);
+  if (!fd.ok()) return fd.status().Wrap("rotate");
+  fd_ = *fd;
+  size_ = 0;
+  return Status::Ok();
+}
+
+}  // namespace zlayer::agent::logs

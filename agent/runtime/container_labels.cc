@@ -1,0 +1,29 @@
+#include "agent/runtime/container_labels.h"
+
+#include <csignal>
+
+#include "agent/spec/kernel_names.h"
+
+namespace zlayer::runtime {
+
+int StopSignal(const spec::Service& service, const images::ImageConfig& image) {
+  if (service.stop_signal) return *service.stop_signal;
+  if (!image.stop_signal.empty()) {
+    if (std::optional<int> signal = spec::ParseSignal(image.stop_signal)) return *signal;
+  }
+  return SIGTERM;
+}
+
+containerd::Labels ContainerLabels(std::string_view deployment, const spec::Service& service,
+                                   uint32_t replica_index, std::string_view spec_hash,
+                                   const images::ImageConfig& image) {
+  containerd::Labels labels(service.labels.begin(), service.labels.end());
+  labels[kLabelDeployment] = std::string(deployment);
+  labels[kLabelService] = service.name;
+  labels[kLabelReplica] = std::to_string(replica_index);
+  labels[kLabelSpecHash] = std::string(spec_hash);
+  labels[containerd::kLabelStopSignal] = spec::SignalName(StopSignal(service, image));
+  return labels;
+}
+
+}  // namespace zlayer::runtime

@@ -1,0 +1,34 @@
+// The labels every zlayer container carries in containerd, so that the agent finds its own
+// containers after a restart and `ctr -n zlayer containers ls` tells a human what each is.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "agent/containerd/types.h"
+#include "agent/images/image_config.h"
+#include "agent/spec/model.h"
+
+namespace zlayer::runtime {
+
+inline constexpr const char* kLabelDeployment = "zlayer.deployment";
+inline constexpr const char* kLabelService = "zlayer.service";
+inline constexpr const char* kLabelReplica = "zlayer.replica";  // decimal index, "0"
+inline constexpr const char* kLabelSpecHash = "zlayer.spec-hash";
+
+// The signal that asks a replica to stop: the service's `stop_signal`, else the image's
+// STOPSIGNAL when it names a signal, else SIGTERM.
+int StopSignal(const spec::Service& service, const images::ImageConfig& image);
+
+// The service's own `labels`, then (overriding any of the same key) the four zlayer.* labels
+// above and containerd's `io.containerd.image.config.stop-signal` with StopSignal's name
+// ("SIGTERM", "SIGRTMIN+3"), the label containerd's tools read to stop a container.
+// `spec_hash` is spec::ServiceHash(service).
+containerd::Labels ContainerLabels(std::string_view deployment, const spec::Service& service,
+                                   uint32_t replica_index, std::string_view spec_hash,
+                                   const images::ImageConfig& image);
+
+}  // namespace zlayer::runtime

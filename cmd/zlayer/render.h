@@ -1,0 +1,77 @@
+// How the agent's answers are shown: pure functions from zlayer.v1 messages to text.
+// Relative times ("next restart in 1.6s", "12s ago") take `now` so tests are exact.
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "agent/spec/problem.h"
+#include "common/status.h"
+#include "zlayer/v1/agent.pb.h"
+
+namespace zlayer::cli {
+
+using Clock = std::chrono::system_clock;
+
+// The message as JSON for scripts: proto field names (`container_id`), enums by name,
+// zero values included, indented, ending in '\n'.
+// Errors: kInternal when protobuf cannot convert it (it should not happen).
+Result<std::string> ToJson(const google::protobuf::Message& message);
+
+// "running", "backoff", ... ("-" when unspecified).
+std::string ReplicaStateName(v1::Replica::State state);
+// "-" (no check), "starting", "healthy", "unhealthy".
+std::string HealthName(v1::Replica::Health health);
+// "converged", "progressing", "degraded", "rollout stopped", "deleting".
+std::string PhaseName(v1::Deployment::Phase phase);
+// "rolling", "stop-first".
+std::string StrategyName(v1::UpdateStrategy strategy);
+// "1 (Error)", "137/SIGKILL (OOMKilled)", "0 (Completed)".
+std::string FormatExit(const v1::ExitStatus& exit);
+
+// `zlayer ps`: CONTAINER SERVICE STATE HEALTH PID RESTARTS EXIT UPTIME IMAGE, one row
+// per replica in the response's order. UPTIME is "next restart in D" in back-off.
+std::string RenderReplicaTable(const v1::ListResponse& list, Clock::time_point now);
+
+// Lines under the ps table for what the table cannot say: each deployment that is not
+// converged (phase and message, rollouts in progress or stopped) and each replica
+// whose state has an explanation (pending, failed, exited, unknown, back-off).
+// Empty when everything is converged and running.
+std::string RenderListNotes(const v1::ListResponse& list);
+
+// `zlayer images`: NAME DIGEST SIZE UNPACKED.
+std::string RenderImageTable(const v1::ListImagesResponse& images);
+
+// `zlayer status`: node facts as "key: value" lines, then a deployment table.
+std::string RenderStatus(const v1::StatusResponse& status, Clock::time_point now);
+
+// `zlayer inspect`: one block per replica.
+std::string RenderInspect(const v1::InspectResponse& inspect, Clock::time_point now);
+
+// The first message of a Deploy: "deployment hello: generation 3 stored" and one line
+// per service change ("  web: update, rolling (2 replicas)").
+std::string RenderDeployAccepted(const v1::DeployAccepted& accepted);
+
+// A progress event of `deploy --wait` (service or replica) as one line, ending in '\n';
+// empty for other events.
+std::string RenderDeployProgress(const v1::DeployResponse& response);
+
+// "converged in 4.2s", "failed after 12s: <message>", "superseded: ...", "deleted: ...".
+std::string DescribeFinished(const v1::DeployFinished& finished);
+
+// The agent's problems in the local validator's form, so both read the same.
+std::vector<spec::Problem> ToProblems(
+    const google::protobuf::RepeatedPtrField<v1::SpecProblem>& problems);
+
+// Each problem formatted by spec::FormatProblem, one per line.
+std::string RenderProblems(const std::vector<spec::Problem>& problems);
+
+// Conversions at the protobuf edge.
+std::chrono::nanoseconds ToNanos(const google::protobuf::Duration& d);
+Clock::time_point ToTimePoint(const google::protobuf::Timestamp& t);
+google::protobuf::Timestamp ToTimestamp(Clock::time_point t);
+
+}  // namespace zlayer::cli

@@ -1,0 +1,260 @@
+#include "cmd/zlayer/render.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <catch2/catch.hpp>
+
+using namespace std::chrono_literals;
+using zlayer::cli::Clock;
+using zlayer::cli::ToTimestamp;
+namespace v1 = zlayer::v1;
+
+namespace {
+
+const Clock::time_point kNow = Clock::time_point(std::chrono::seconds(1'700'000'000));
+
+google::protobuf::Duration Span(std::chrono::nanoseconds d) {
+  google::protobuf::Duration out;
+  out.set_seconds(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+  out.set_nanos(static_cast<int32_t>((d % 1s).count()));
+  return out;
+}
+
+// hello: web with a running healthy replica and one in back-off after an OOM kill;
+// db converged; the deployment is degraded.
+v1::ListResponse SampleList() {
+  v1::ListResponse list;
+  auto* d = list.add_deployments();
+  d->set_name("hello");
+  d->set_generation(3);
+  d->set_observed_generation(3);
+  d->set_phase(v1::Deployment::PHASE_DEGRADED);
+  d->set_message("web: 1 of 2 replicas failing");
+  auto* web = d->add_services();
+  web->set_name("web");
+  web->set_image("busybox:latest");
+  web->set_desired_replicas(2);
+
+  auto* r0 = web->add_replicas();
+  r0->set_container_id("hello-web-0");
+  r0->set_state(v1::Replica::STATE_RUNNING);
+  r0->set_health(v1::Replica::HEALTH_HEALTHY);
+  r0->set_pid(4242);
+  r0->set_image("127.0.0.1:5000/busybox:latest");
+  *r0->mutable_uptime() = Span(3min + 12s);
+
+  auto* r1 = web->add_replicas();
+  r1->set_container_id("hello-web-1");
+  r1->set_index(1);
+  r1->set_state(v1::Replica::STATE_BACKOFF);
+  r1->set_health(v1::Replica::HEALTH_UNHEALTHY);
+  r1->set_restart_count(4);
+  r1->mutable_last_exit()->set_code(137);
+  r1->mutable_last_exit()->set_signal("SIGKILL");
+  r1->mutable_last_exit()->set_reason("OOMKilled");
+  *r1->mutable_next_restart_at() = ToTimestamp(kNow + 1600ms);
+  r1->set_message("back-off 1.6s after exit 137");
+
+  auto* db = d->add_services();
+  db->set_name("db");
+  db->set_image("redis:7");
+  auto* r2 = db->add_replicas();
+  r2->set_container_id("hello-db-0");
+  r2->set_state(v1::Replica::STATE_EXITED);
+  r2->mutable_last_exit()->set_code(0);
+  r2->mutable_last_exit()->set_reason("Completed");
+  return list;
+}
+
+}  // namespace
+
+TEST_CASE("ps renders one row per replica with state, health, exit and uptime") {
+  CHECK(
+      zlayer::cli::RenderReplicaTable(SampleList(), kNow) ==
+      "CONTAINER     SERVICE     STATE     HEALTH      PID    RESTARTS   EXIT                      "
+      "UPTIME                 IMAGE\n"
+      "hello-web-0   hello/web   running   healthy     4242   0          -                         "
+      "3m12s                  127.0.0.1:5000/busybox:latest\n"
+      "hello-web-1   hello/web   backoff   unhealthy   -      4          137/SIGKILL (OOMKilled)   "
+      "next restart in 1.6s   busybox:latest\n"
+      "hello-db-0    hello/db    exited    -           -      0          0 (Completed)             "
+      "-                      redis:7\n");
+}
+
+TEST_CASE("A replica whose restart is overdue shows `restarting`") {
+  auto list = SampleList();
+  auto* r1 = list.mutable_deployments(0)->mutable_services(0)->mutable_replicas(1);
+  *r1->mutable_next_restart_at() = ToTimestamp(kNow - 1s);
+  CHECK_THAT(zlayer::cli::RenderReplicaTable(list, kNow), Catch::Contains("restarting"));
+}
+
+TEST_CASE("An empty list renders the header only") {
+  CHECK(zlayer::cli::RenderReplicaTable(v1::ListResponse(), kNow) ==
+        "CONTAINER   SERVICE   STATE   HEALTH   PID   RESTARTS   EXIT   UPTIME   IMAGE\n");
+  CHECK(zlayer::cli::RenderListNotes(v1::ListResponse()).empty());
+}
+
+TEST_CASE("Notes under ps explain a degraded deployment, rollouts and failing replicas") {
+  auto list = SampleList();
+  auto* rollout = list.mutable_deployments(0)->mutable_services(0)->mutable_rollout();
+  rollout->set_state(v1::Rollout::STATE_STOPPED);
+  rollout->set_strategy(v1::UPDATE_STRATEGY_ROLLING);
+  rollout->set_generation(3);
+  rollout->set_updated(1);
+  rollout->set_total(2);
+  rollout->set_message("hello-web-2 never became healthy");
+  CHECK(zlayer::cli::RenderListNotes(list) ==
+        "hello: degraded (generation 3, observed 3): web: 1 of 2 replicas failing\n"
+        "hello/web: rollout of generation 3 stopped, 1/2 updated (rolling): hello-web-2 never "
+        "became healthy\n"
+        "hello-web-1: back-off 1.6s after exit 137\n");
+}
+
+TEST_CASE("JSON output keeps proto field names and zero values, and parses back") {
+  auto list = SampleList();
+  auto json = zlayer::cli::ToJson(list);
+  REQUIRE(json.ok());
+  CHECK_THAT(*json, Catch::Contains("\"container_id\": \"hello-web-0\""));
+  CHECK_THAT(*json, Catch::Contains("\"restart_count\": 0"));
+  CHECK_THAT(*json, Catch::Contains("\"state\": \"STATE_BACKOFF\""));
+  CHECK_THAT(*json, Catch::EndsWith("\n"));
+  v1::ListResponse back;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(*json, &back).ok());
+  CHECK(back.SerializeAsString() == list.SerializeAsString());
+
+  v1::HealthResponse unhealthy;
+  CHECK_THAT(*zlayer::cli::ToJson(unhealthy), Catch::Contains("\"healthy\": false"));
+}
+
+TEST_CASE("images renders name, short digest, human size and unpacked") {
+  v1::ListImagesResponse images;
+  auto* i = images.add_images();
+  i->set_name("docker.io/library/busybox:latest");
+  i->set_digest("sha256:3fbc632167424a6d997e74f52b878d7cc478225cffac6bc977eedfe51c7f4e79");
+  i->set_size(2'200'000);
+  i->set_unpacked(true);
+  CHECK(zlayer::cli::RenderImageTable(images) ==
+        "NAME                               DIGEST         SIZE     UNPACKED\n"
+        "docker.io/library/busybox:latest   3fbc63216742   2.1MiB   yes\n");
+}
+
+TEST_CASE("An accepted deploy shows the generation and each service's change") {
+  v1::DeployAccepted a;
+  a.set_deployment("hello");
+  a.set_generation(4);
+  a.set_changed(true);
+  auto add = [&](const char* name, v1::ServiceChange::Kind kind, uint32_t before, uint32_t after) {
+    auto* c = a.add_changes();
+    c->set_service(name);
+    c->set_kind(kind);
+    c->set_replicas_before(before);
+    c->set_replicas_after(after);
+    return c;
+  };
+  add("api", v1::ServiceChange::KIND_ADD, 0, 2);
+  auto* web = add("web", v1::ServiceChange::KIND_UPDATE, 2, 2);
+  web->set_strategy(v1::UPDATE_STRATEGY_STOP_FIRST);
+  web->set_strategy_reason("host port 8080 would collide");
+  add("worker", v1::ServiceChange::KIND_SCALE, 1, 3);
+  add("db", v1::ServiceChange::KIND_UNCHANGED, 1, 1);
+  add("old", v1::ServiceChange::KIND_REMOVE, 1, 0);
+  CHECK(zlayer::cli::RenderDeployAccepted(a) ==
+        "deployment hello: generation 4 accepted\n"
+        "  api: add, 2 replicas\n"
+        "  web: update, stop-first (host port 8080 would collide), 2 replicas\n"
+        "  worker: scale 1 -> 3 replicas\n"
+        "  db: unchanged\n"
+        "  old: remove, 1 replica\n");
+
+  a.clear_changes();
+  a.set_dry_run(true);
+  CHECK(zlayer::cli::RenderDeployAccepted(a) ==
+        "deployment hello: valid, would be generation 4 (dry run)\n");
+  a.set_dry_run(false);
+  a.set_changed(false);
+  CHECK(zlayer::cli::RenderDeployAccepted(a) ==
+        "deployment hello: unchanged, still generation 4\n");
+}
+
+TEST_CASE("deploy --wait progress and outcomes read as one line each") {
+  v1::DeployResponse service;
+  service.mutable_service()->set_service("web");
+  service.mutable_service()->set_message("pulling busybox:latest");
+  CHECK(zlayer::cli::RenderDeployProgress(service) == "web: pulling busybox:latest\n");
+
+  v1::DeployResponse replica;
+  replica.mutable_replica()->set_service("web");
+  auto* r = replica.mutable_replica()->mutable_replica();
+  r->set_container_id("hello-web-0");
+  r->set_state(v1::Replica::STATE_RUNNING);
+  r->set_health(v1::Replica::HEALTH_STARTING);
+  CHECK(zlayer::cli::RenderDeployProgress(replica) == "web: hello-web-0 running, starting\n");
+
+  v1::DeployFinished f;
+  f.set_outcome(v1::DeployFinished::OUTCOME_CONVERGED);
+  *f.mutable_elapsed() = Span(4200ms);
+  CHECK(zlayer::cli::DescribeFinished(f) == "converged in 4.2s");
+  f.set_outcome(v1::DeployFinished::OUTCOME_FAILED);
+  f.set_message("web: rollout stopped");
+  CHECK(zlayer::cli::DescribeFinished(f) == "failed after 4.2s: web: rollout stopped");
+}
+
+TEST_CASE("The agent's spec problems print like local ones") {
+  v1::DeployRejected rejected;
+  auto* p = rejected.add_problems();
+  p->set_source_name("app.yaml");
+  p->set_line(12);
+  p->set_column(7);
+  p->set_path("services.web.health.check.type");
+  p->set_message("expected one of tcp, http, command");
+  auto* q = rejected.add_problems();
+  q->set_source_name("app.yaml");
+  q->set_path("services");
+  q->set_message("missing");
+  CHECK(zlayer::cli::RenderProblems(zlayer::cli::ToProblems(rejected.problems())) ==
+        "app.yaml:12:7: services.web.health.check.type: expected one of tcp, http, command\n"
+        "app.yaml: services: missing\n");
+}
+
+TEST_CASE("status and inspect render the facts a user asks for") {
+  v1::StatusResponse s;
+  s.mutable_containerd()->set_reachable(true);
+  s.mutable_containerd()->set_version("1.6.20");
+  s.set_namespace_("zlayer");
+  s.mutable_counts()->set_deployments(1);
+  s.mutable_counts()->set_services(2);
+  s.mutable_counts()->set_replicas_desired(3);
+  s.mutable_counts()->set_replicas_running(2);
+  s.mutable_counts()->set_replicas_failing(1);
+  *s.mutable_agent_uptime() = Span(2h + 5min);
+  auto* d = s.add_deployments();
+  d->set_name("hello");
+  d->set_generation(3);
+  d->set_phase(v1::Deployment::PHASE_CONVERGED);
+  std::string text = zlayer::cli::RenderStatus(s, kNow);
+  CHECK_THAT(text, Catch::Contains("containerd:  reachable, version 1.6.20\n"));
+  CHECK_THAT(text, Catch::Contains("agent:       up 2h5m\n"));
+  CHECK_THAT(text, Catch::Contains("replicas:    2 of 3 running, 1 failing\n"));
+  CHECK_THAT(text, Catch::Contains("hello        3            converged"));
+
+  v1::InspectResponse inspect;
+  auto* detail = inspect.add_replicas();
+  detail->set_deployment("hello");
+  detail->set_service("web");
+  detail->mutable_replica()->set_container_id("hello-web-0");
+  detail->mutable_replica()->set_state(v1::Replica::STATE_RUNNING);
+  detail->mutable_config()->add_args("httpd");
+  detail->mutable_config()->add_args("-f");
+  detail->mutable_config()->set_memory_bytes(256 << 20);
+  auto* check = detail->add_health_history();
+  *check->mutable_started_at() = ToTimestamp(kNow - 12s);
+  check->set_ok(false);
+  check->set_code(1);
+  check->set_output("connection refused\n");
+  text = zlayer::cli::RenderInspect(inspect, kNow);
+  CHECK_THAT(text, Catch::StartsWith("hello-web-0 (hello/web, replica 0, generation 0)\n"));
+  CHECK_THAT(text, Catch::Contains("  args:       httpd -f\n"));
+  CHECK_THAT(text, Catch::Contains("  limits:     memory 256MiB\n"));
+  CHECK_THAT(text, Catch::Contains("12s ago      FAIL"));
+  CHECK_THAT(text, Catch::Contains("connection refused\n"));
+}
