@@ -235,6 +235,16 @@ std::optional<std::string> Reader::Scalar(const Value& value, std::string_view w
   return std::nullopt;
 }
 
+std::optional<std::string> Reader::UnquotedScalar(const Value& value, std::string_view what) {
+  std::optional<std::string> text = Scalar(value, what);
+  if (text && IsString(value.node)) {
+    Report(value, fmt::format("{}, got the string {} (write it without quotes)", what,
+                              Describe(value.node)));
+    return std::nullopt;
+  }
+  return text;
+}
+
 std::optional<std::string> Reader::String(const Value* value) {
   if (value == nullptr) return std::nullopt;
   return Scalar(*value, "expected a string");
@@ -288,13 +298,8 @@ std::optional<int64_t> Reader::Integer(const Value* value, int64_t min, int64_t 
   std::string expected = max == INT64_MAX
                              ? fmt::format("expected an integer ≥ {}", min)
                              : fmt::format("expected an integer between {} and {}", min, max);
-  std::optional<std::string> text = Scalar(*value, expected);
+  std::optional<std::string> text = UnquotedScalar(*value, expected);
   if (!text) return std::nullopt;
-  if (IsString(value->node)) {
-    Report(*value, fmt::format("{}, got the string {} (write it without quotes)", expected,
-                               Describe(value->node)));
-    return std::nullopt;
-  }
   std::string_view digits = *text;
   if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
   int64_t number = 0;
@@ -310,13 +315,8 @@ std::optional<int64_t> Reader::Integer(const Value* value, int64_t min, int64_t 
 std::optional<double> Reader::PositiveNumber(const Value* value) {
   if (value == nullptr) return std::nullopt;
   constexpr std::string_view kExpected = "expected a number > 0";
-  std::optional<std::string> text = Scalar(*value, kExpected);
+  std::optional<std::string> text = UnquotedScalar(*value, kExpected);
   if (!text) return std::nullopt;
-  if (IsString(value->node)) {
-    Report(*value, fmt::format("{}, got the string {} (write it without quotes)", kExpected,
-                               Describe(value->node)));
-    return std::nullopt;
-  }
   // from_chars also takes "inf" and "nan"; a spec means digits.
   bool plain = !text->empty() && text->find_first_not_of("0123456789.eE+-") == std::string::npos;
   double number = 0;

@@ -112,6 +112,8 @@ class Reader {
  private:
   // The scalar's text, or nullopt after reporting "expected <what>, got ...".
   std::optional<std::string> Scalar(const Value& value, std::string_view what);
+  // Scalar() for numbers: a quoted value is a string and reported as such.
+  std::optional<std::string> UnquotedScalar(const Value& value, std::string_view what);
   // Counts values read; false (reported once) beyond kMaxValues.
   bool Visit(const Value& value, size_t count);
 
