@@ -236,6 +236,10 @@ void Reconciler::PlanNow() {
 void Reconciler::Execute(const Action& action) {
   log_.Debug("{} {}", ActionKindName(action.kind), action.container_id);
   busy_.insert(action.container_id);
+  Replica& known = replicas_[action.container_id];
+  known.deployment = action.deployment;
+  known.service = action.service;
+  known.index = action.replica;
   switch (action.kind) {
     case ActionKind::kCreate: return RunCreate(action, false);
     case ActionKind::kReplace: return RunCreate(action, true);
@@ -473,6 +477,21 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     }
     if (IsRunning(c) && !busy_.count(id)) r.state = "running";
     view.replicas.push_back(std::move(r));
+  }
+  // Replicas without a container (creating, or creation failed): what we know.
+  for (const auto& [id, k] : replicas_) {
+    if (observed_.count(id) || k.deployment.empty() || !desired_.count(k.deployment)) continue;
+    ReplicaView r;
+    r.id = id;
+    r.deployment = k.deployment;
+    r.service = k.service;
+    r.replica = k.index;
+    if (const spec::Service* s = FindService(k.deployment, k.service)) r.image = s->image.name;
+    r.state = k.state;
+    r.reason = k.reason;
+    r.restarts = k.policy ? k.policy->restarts() : 0;
+    r.next_restart = k.next_restart_wall;
+    views[k.deployment].replicas.push_back(std::move(r));
   }
   std::vector<DeploymentView> out;
   for (auto& [name, view] : views) out.push_back(std::move(view));

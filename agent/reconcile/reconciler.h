@@ -96,6 +96,9 @@ class Reconciler {
 
  private:
   struct Replica {
+    std::string deployment;  // known once an action named it
+    std::string service;
+    uint32_t index = 0;
     std::optional<ReplicaRestartPolicy> policy;
     std::string state = "creating";
     std::string reason;

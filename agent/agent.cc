@@ -1,0 +1,650 @@
+#include "agent/agent.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
+#include <signal.h>
+
+#include <boost/asio/post.hpp>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "agent/api/agent_service.h"
+#include "agent/api/socket_listener.h"
+#include "agent/images/image_store.h"
+#include "agent/images/importer.h"
+#include "agent/lifecycle/replica_runtime.h"
+#include "agent/logs/container_io.h"
+#include "agent/logs/log_hub.h"
+#include "agent/logs/paths.h"
+#include "agent/spec/parser.h"
+#include "agent/spec/serialize.h"
+#include "agent/store/file_store.h"
+#include "common/duration.h"
+#include "common/sd_notify.h"
+#include "common/version.h"
+
+namespace zlayer::agent {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The image store as the lifecycle needs it: present and unpacked.
+class StoreImageSource : public lifecycle::ImageSource {
+ public:
+  explicit StoreImageSource(images::ImageStore& store) : store_(store) {}
+  Result<lifecycle::PreparedImage> Prepare(const std::string& reference) override {
+    auto image = store_.Resolve(reference);
+    if (!image.ok()) {
+      if (image.status().code() == StatusCode::kNotFound) {
+        return NotFoundError("image " + reference +
+                             " is not on the node; load it with `zlayer image import FILE`");
+      }
+      return image.status();
+    }
+    if (!image->unpacked) ZLAYER_RETURN_IF_ERROR(store_.Unpack(*image));
+    lifecycle::PreparedImage prepared;
+    prepared.name = image->record.name;
+    prepared.digest = image->manifest.digest;
+    prepared.config = image->config;
+    prepared.top_chain_id = image->TopChainId();
+    return prepared;
+  }
+
+ private:
+  images::ImageStore& store_;
+};
+
+// The FIFO drains of every container we run, on the loop.
+class OutputDrains : public reconcile::OutputAttacher {
+ public:
+  OutputDrains(asio::io_context& loop, const NodeConfig& config, logs::LogHub& hub, Logger& log)
+      : loop_(loop), config_(config), hub_(hub), log_(log) {}
+
+  Status Attach(const std::string& id) override {
+    if (open_.count(id)) return Status::Ok();
+    auto paths = logs::IoPathsFor(config_, id);
+    if (!paths.ok()) return paths.status();
+    logs::ContainerIoOptions options;
+    options.drain.logger = &log_;
+    auto io = logs::ContainerIo::Open(loop_, *paths, hub_, options);
+    if (!io.ok()) return io.status();
+    open_[id] = std::move(*io);
+    return Status::Ok();
+  }
+
+  void Detach(const std::string& id, bool remove_logs) override {
+    auto it = open_.find(id);
+    if (it != open_.end()) {
+      it->second->Close();
+      open_.erase(it);
+    }
+    if (!remove_logs) return;
+    auto paths = logs::IoPathsFor(config_, id);
+    if (paths.ok()) {
+      if (Status s = logs::RemoveContainerIo(*paths); !s.ok()) log_.Warn("{}", s.message());
+    }
+  }
+
+ private:
+  asio::io_context& loop_;
+  const NodeConfig& config_;
+  logs::LogHub& hub_;
+  Logger& log_;
+  std::map<std::string, std::unique_ptr<logs::ContainerIo>> open_;
+};
+
+ServiceChange::Kind ChangeKind(const spec::Service* before, const std::string& before_hash,
+                               const spec::Service* after, const std::string& after_hash) {
+  if (before == nullptr) return ServiceChange::Kind::kAdd;
+  if (after == nullptr) return ServiceChange::Kind::kRemove;
+  if (before_hash != after_hash) return ServiceChange::Kind::kUpdate;
+  if (before->scale.replicas != after->scale.replicas) return ServiceChange::Kind::kScale;
+  return ServiceChange::Kind::kUnchanged;
+}
+
+}  // namespace
+
+class Agent::Impl {
+ public:
+  Impl(Agent& agent, Environment env, Logger& log)
+      : agent_(agent),
+        config_(agent.config_),
+        env_(std::move(env)),
+        log_(log),
+        loop_(agent.loop_),
+        signals_(loop_, SIGTERM, SIGINT),
+        watchdog_timer_(loop_),
+        reconnect_timer_(loop_),
+        client_(containerd::NewGrpcClient({config_.containerd_socket, config_.namespace_name})),
+        image_store_(*client_, config_.snapshotter,
+                     images::HostPlatform().ok() ? *images::HostPlatform() : images::Platform{}),
+        importer_(*client_, image_store_),
+        image_source_(image_store_),
+        drains_(loop_, config_, hub_, log_),
+        started_at_(std::chrono::system_clock::now()) {}
+
+  int Run();
+  void Shutdown(const char* why);
+  void FeedWatchdog(std::chrono::milliseconds period);
+
+  // containerd connection.
+  void Connect();
+  void OnConnected(const containerd::VersionInfo& version);
+  void OnEventStreamEnded(const Status& status);
+  void LoadDesiredState();
+
+  Agent& agent_;
+  const NodeConfig& config_;
+  Environment env_;
+  Logger& log_;
+  asio::io_context& loop_;
+  asio::signal_set signals_;
+  asio::steady_timer watchdog_timer_;
+  asio::steady_timer reconnect_timer_;
+  asio::thread_pool workers_{4};
+
+  std::unique_ptr<containerd::Client> client_;
+  images::ImageStore image_store_;
+  images::Importer importer_;
+  StoreImageSource image_source_;
+  logs::LogHub hub_;
+  OutputDrains drains_;
+  // The store is not thread-safe and its calls (fsync) run on the pool.
+  std::mutex store_mu_;
+  std::unique_ptr<store::FileStore> store_;
+  std::unique_ptr<lifecycle::ReplicaRuntime> runtime_;
+  std::unique_ptr<reconcile::Reconciler> reconciler_;
+  std::unique_ptr<containerd::EventSubscription> events_;
+
+  std::unique_ptr<api::AgentService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<api::SocketListener> listener_;
+
+  // Known on the loop only.
+  bool containerd_up_ = false;
+  bool reconciler_started_ = false;
+  std::string containerd_version_;
+  std::string containerd_error_ = "not connected yet";
+  std::chrono::milliseconds reconnect_delay_{100};
+  std::map<std::string, store::StoredDeployment> stored_;  // by name
+  std::chrono::system_clock::time_point started_at_;
+  bool stopping_ = false;
+  int exit_code_ = 0;
+};
+
+int Agent::Impl::Run() {
+  // Signals first: a SIGTERM during start-up still stops us cleanly.
+  signals_.async_wait([this](boost::system::error_code ec, int signal) {
+    if (!ec) Shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  });
+
+  auto store = store::FileStore::Open(config_.data_dir);
+  if (!store.ok()) {
+    log_.Error("desired state: {}", store.status().message());
+    return 1;
+  }
+  store_ = std::move(*store);
+
+  auto facts = lifecycle::ReadNodeFacts();
+  if (!facts.ok()) {
+    log_.Error("reading the node's limits: {}", facts.status().message());
+    return 1;
+  }
+  runtime_ = std::make_unique<lifecycle::ReplicaRuntime>(*client_, image_source_, config_,
+                                                         *facts, log_);
+  reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, workers_, *runtime_, drains_, log_);
+
+  // The API serves from the start: List/Status/Health answer while containerd
+  // is still coming up.
+  service_ = std::make_unique<api::AgentService>(agent_);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(api::kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(api::kMaxMessageBytes);
+  server_ = builder.BuildAndStart();
+  if (!server_) {
+    log_.Error("cannot start the API server");
+    return 1;
+  }
+  listener_ = std::make_unique<api::SocketListener>(
+      config_.agent_socket, log_, [this](int fd) { grpc::AddInsecureChannelFromFd(server_.get(), fd); });
+  if (Status s = listener_->Start(); !s.ok()) {
+    log_.Error("{}", s.message());
+    server_->Shutdown();
+    return 1;
+  }
+  log_.Info("serving the zlayer.v1 API on {}", config_.agent_socket);
+
+  LoadDesiredState();
+  Connect();
+
+  // Watchdog pings come from the loop: if the loop is stuck, they stop.
+  if (auto interval = SdWatchdogInterval(env_)) {
+    FeedWatchdog(std::chrono::duration_cast<std::chrono::milliseconds>(*interval) / 3);
+  }
+  loop_.run();
+  return exit_code_;
+}
+
+void Agent::Impl::FeedWatchdog(std::chrono::milliseconds period) {
+  (void)SdNotify(env_, "WATCHDOG=1");
+  watchdog_timer_.expires_after(period);
+  watchdog_timer_.async_wait([this, period](boost::system::error_code ec) {
+    if (!ec) FeedWatchdog(period);
+  });
+}
+
+void Agent::Impl::LoadDesiredState() {
+  auto loaded = store_->LoadAll();
+  if (!loaded.ok()) {
+    log_.Error("desired state: {}", loaded.status().message());
+    return;
+  }
+  for (const store::LoadProblem& p : loaded->problems) {
+    log_.Error("desired state: {}: {}", p.path, p.status.message());
+  }
+  for (store::StoredDeployment& d : loaded->deployments) stored_[d.name] = std::move(d);
+  log_.Info("desired state: {} deployment(s) from {}", stored_.size(), config_.data_dir);
+}
+
+void Agent::Impl::Connect() {
+  asio::post(workers_, [this] {
+    auto version = client_->Version();
+    Status ns = version.ok() ? client_->EnsureNamespace(
+                                   {{containerd::kLabelDefaultSnapshotter, config_.snapshotter},
+                                    {containerd::kLabelDefaultRuntime, config_.runtime}})
+                             : version.status();
+    asio::post(loop_, [this, version, ns] {
+      if (stopping_) return;
+      if (!version.ok() || !ns.ok()) {
+        containerd_up_ = false;
+        containerd_error_ = (version.ok() ? ns : version.status()).message();
+        log_.Warn("containerd not reachable at {}: {}; retrying in {}", config_.containerd_socket,
+                  containerd_error_, FormatDuration(reconnect_delay_));
+        reconnect_timer_.expires_after(reconnect_delay_);
+        reconnect_delay_ = std::min(reconnect_delay_ * 2, std::chrono::milliseconds(5000));
+        reconnect_timer_.async_wait([this](boost::system::error_code ec) {
+          if (!ec) Connect();
+        });
+        return;
+      }
+      OnConnected(*version);
+    });
+  });
+}
+
+void Agent::Impl::OnConnected(const containerd::VersionInfo& version) {
+  containerd_up_ = true;
+  containerd_version_ = version.version;
+  containerd_error_.clear();
+  reconnect_delay_ = std::chrono::milliseconds(100);
+  log_.Info("connected to containerd {} at {} (namespace {})", version.version,
+            config_.containerd_socket, config_.namespace_name);
+  // Subscribe before acting: exits that happen from now on are seen.
+  events_ = client_->SubscribeEvents(
+      {"topic==\"/tasks/exit\"", "topic==\"/tasks/oom\""},
+      [this](const containerd::Event& event) {
+        asio::post(loop_, [this, event] {
+          if (!reconciler_started_) return;
+          if (event.topic == "/tasks/exit" && event.exec_id == event.container_id) {
+            reconciler_->OnTaskExit(event.container_id, event.pid, event.exit_status,
+                                    event.exited_at);
+          } else if (event.topic == "/tasks/oom") {
+            reconciler_->OnTaskOom(event.container_id);
+          }
+        });
+      },
+      [this](const Status& status) {
+        asio::post(loop_, [this, status] { OnEventStreamEnded(status); });
+      });
+
+  if (reconciler_started_) {
+    reconciler_->Resync();
+    return;
+  }
+  std::vector<reconcile::DesiredDeployment> desired;
+  for (const auto& [name, stored] : stored_) {
+    auto parsed = spec::ParseSpec(stored.spec_yaml, "stored spec of " + name, env_);
+    if (!parsed.ok()) {
+      for (const spec::Problem& p : parsed.problems) {
+        log_.Error("stored deployment {}: {}", name, spec::FormatProblem(p));
+      }
+      continue;
+    }
+    reconcile::DesiredDeployment d;
+    d.generation = stored.generation;
+    d.spec = std::move(*parsed.deployment);
+    for (const auto& [service_name, service] : d.spec.services) {
+      d.service_hashes[service_name] = spec::ServiceHash(service);
+    }
+    desired.push_back(std::move(d));
+  }
+  reconciler_->Start(std::move(desired), [this](Status s) {
+    if (!s.ok()) log_.Warn("first look at containerd failed: {}", s.message());
+  });
+  reconciler_started_ = true;
+  (void)SdNotify(env_, "READY=1\nSTATUS=serving; containerd " + containerd_version_);
+  log_.Info("ready");
+}
+
+void Agent::Impl::OnEventStreamEnded(const Status& status) {
+  if (stopping_) return;
+  events_.reset();
+  containerd_up_ = false;
+  containerd_error_ = status.ok() ? "event stream ended" : status.message();
+  log_.Warn("lost containerd ({}); reconnecting", containerd_error_);
+  reconnect_timer_.expires_after(reconnect_delay_);
+  reconnect_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) Connect();
+  });
+}
+
+void Agent::Impl::Shutdown(const char* why) {
+  if (stopping_) return;
+  stopping_ = true;
+  log_.Info("stopping ({}); containers keep running", why);
+  (void)SdNotify(env_, "STOPPING=1");
+  if (listener_) listener_->Stop();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (events_) events_->Cancel();
+  watchdog_timer_.cancel();
+  reconnect_timer_.cancel();
+  loop_.stop();
+}
+
+// ---- Agent ----------------------------------------------------------------------
+
+Agent::Agent(NodeConfig config, Environment env, Logger& log)
+    : config_(std::move(config)), impl_(std::make_unique<Impl>(*this, std::move(env), log)) {}
+
+Agent::~Agent() {
+  if (impl_) impl_->workers_.join();
+}
+
+int Agent::Run() { return impl_->Run(); }
+
+void Agent::Deploy(std::string yaml, std::string source, bool dry_run,
+                   std::function<void(Result<DeployResult>)> done) {
+  DeployResult result;
+  result.dry_run = dry_run;
+  spec::ParseResult parsed = spec::ParseSpec(yaml, source.empty() ? "<spec>" : source, impl_->env_);
+  if (!parsed.ok()) {
+    result.problems = std::move(parsed.problems);
+    return done(std::move(result));
+  }
+  reconcile::DesiredDeployment desired;
+  desired.spec = std::move(*parsed.deployment);
+  for (const auto& [name, service] : desired.spec.services) {
+    desired.service_hashes[name] = spec::ServiceHash(service);
+  }
+  const std::string name = desired.spec.name;
+  result.deployment = name;
+
+  // Compare with what is stored, service by service.
+  std::optional<spec::Deployment> before;
+  uint64_t generation = 0;
+  if (auto it = impl_->stored_.find(name); it != impl_->stored_.end()) {
+    generation = it->second.generation;
+    auto old = spec::ParseSpec(it->second.spec_yaml, "stored", impl_->env_);
+    if (old.ok()) before = std::move(old.deployment);
+  }
+  std::set<std::string> names;
+  if (before) for (const auto& [n, s] : before->services) names.insert(n);
+  for (const auto& [n, s] : desired.spec.services) names.insert(n);
+  bool changed = !before.has_value();
+  for (const std::string& n : names) {
+    const spec::Service* b = nullptr;
+    const spec::Service* a = nullptr;
+    if (before) {
+      auto it = before->services.find(n);
+      if (it != before->services.end()) b = &it->second;
+    }
+    auto it = desired.spec.services.find(n);
+    if (it != desired.spec.services.end()) a = &it->second;
+    ServiceChange change;
+    change.service = n;
+    change.kind = ChangeKind(b, b ? spec::ServiceHash(*b) : "", a,
+                             a ? desired.service_hashes[n] : "");
+    change.replicas_before = b ? b->scale.replicas : 0;
+    change.replicas_after = a ? a->scale.replicas : 0;
+    changed = changed || change.kind != ServiceChange::Kind::kUnchanged;
+    result.changes.push_back(change);
+  }
+  result.changed = changed;
+  result.generation = changed ? generation + 1 : generation;
+  if (dry_run || !changed) return done(std::move(result));
+
+  desired.generation = result.generation;
+  store::StoredDeployment stored;
+  stored.name = name;
+  stored.generation = result.generation;
+  stored.spec_yaml = std::move(yaml);
+  stored.applied_at = std::chrono::system_clock::now();
+  // fsync: on the pool, then back to the loop.
+  asio::post(impl_->workers_, [this, stored, desired = std::move(desired),
+                               result = std::move(result), done = std::move(done)]() mutable {
+    Status saved;
+    {
+      std::lock_guard lock(impl_->store_mu_);
+      saved = impl_->store_->Save(stored);
+    }
+    asio::post(loop_, [this, saved, stored = std::move(stored), desired = std::move(desired),
+                       result = std::move(result), done = std::move(done)]() mutable {
+      if (!saved.ok()) return done(saved.Wrap("store deployment " + stored.name));
+      impl_->stored_[stored.name] = stored;
+      if (impl_->reconciler_started_) {
+        impl_->reconciler_->Apply(std::move(desired));
+      }
+      // Before containerd is reachable the stored spec is picked up by
+      // OnConnected, which reads stored_.
+      done(std::move(result));
+    });
+  });
+}
+
+void Agent::WaitConverged(const std::string& name, uint64_t generation,
+                          std::function<void(Status)> done) {
+  impl_->reconciler_->WaitConverged(name, generation, std::move(done));
+}
+
+void Agent::Delete(const std::string& name, bool wait, std::function<void(Result<uint32_t>)> done) {
+  uint32_t replicas = 0;
+  bool exists = impl_->stored_.count(name) > 0;
+  for (const auto& d : impl_->reconciler_->Deployments()) {
+    if (d.name == name) {
+      exists = true;
+      replicas = static_cast<uint32_t>(d.replicas.size());
+    }
+  }
+  if (!exists) return done(NotFoundError("deployment " + name + " not found"));
+  asio::post(impl_->workers_, [this, name, wait, replicas, done = std::move(done)]() mutable {
+    Status removed;
+    {
+      std::lock_guard lock(impl_->store_mu_);
+      removed = impl_->store_->Remove(name);
+    }
+    // Containers without a stored spec (an earlier failed delete) still go.
+    if (removed.code() == StatusCode::kNotFound) removed = Status::Ok();
+    asio::post(loop_, [this, name, wait, replicas, removed, done = std::move(done)]() mutable {
+      if (!removed.ok()) return done(removed.Wrap("delete " + name));
+      impl_->stored_.erase(name);
+      impl_->log_.Info("deleting deployment {} ({} replica(s))", name, replicas);
+      if (!wait) {
+        impl_->reconciler_->Delete(name, [](Status) {});
+        return done(replicas);
+      }
+      impl_->reconciler_->Delete(name, [replicas, done = std::move(done)](Status s) mutable {
+        if (!s.ok()) return done(s);
+        done(replicas);
+      });
+    });
+  });
+}
+
+std::vector<reconcile::DeploymentView> Agent::Deployments() const {
+  auto views = impl_->reconciler_->Deployments();
+  // Stored but not yet known to the reconciler (containerd still away).
+  for (const auto& [name, stored] : impl_->stored_) {
+    bool known = false;
+    for (const auto& v : views) known = known || v.name == name;
+    if (!known) views.push_back({name, stored.generation, false, {}});
+  }
+  std::sort(views.begin(), views.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  return views;
+}
+
+Result<std::vector<std::string>> Agent::ResolveTarget(const std::string& target) const {
+  auto views = impl_->reconciler_->Deployments();
+  std::vector<std::string> ids;
+  for (const auto& d : views) {
+    for (const auto& r : d.replicas) {
+      if (r.id == target) return std::vector<std::string>{r.id};
+    }
+  }
+  auto slash = target.find('/');
+  std::set<std::string> deployments_with_service;
+  for (const auto& d : views) {
+    for (const auto& r : d.replicas) {
+      bool match = slash != std::string::npos
+                       ? (d.name == target.substr(0, slash) && r.service == target.substr(slash + 1))
+                       : (r.service == target || d.name == target);
+      if (match) {
+        ids.push_back(r.id);
+        if (r.service == target) deployments_with_service.insert(d.name);
+      }
+    }
+  }
+  if (deployments_with_service.size() > 1) {
+    std::string names;
+    for (const auto& n : deployments_with_service) names += (names.empty() ? "" : ", ") + n + "/" + target;
+    return InvalidArgumentError("target " + target + " is ambiguous: " + names);
+  }
+  if (ids.empty()) return NotFoundError("no replica matches " + target);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+logs::LogHub& Agent::log_hub() { return impl_->hub_; }
+
+NodeStatus Agent::CurrentStatus() const {
+  NodeStatus s;
+  s.containerd_reachable = impl_->containerd_up_;
+  s.containerd_version = impl_->containerd_version_;
+  s.containerd_error = impl_->containerd_error_;
+  s.namespace_name = config_.namespace_name;
+  s.snapshotter = config_.snapshotter;
+  s.runtime = config_.runtime;
+  s.socket = config_.agent_socket;
+  s.started_at = impl_->started_at_;
+  for (const auto& d : Deployments()) {
+    ++s.deployments;
+    for (const auto& r : d.replicas) {
+      ++s.replicas;
+      if (r.state == "running") ++s.running;
+    }
+  }
+  return s;
+}
+
+HealthInfo Agent::CurrentHealth() const {
+  if (!impl_->containerd_up_) {
+    return {false, "containerd not reachable: " + impl_->containerd_error_};
+  }
+  for (const auto& d : Deployments()) {
+    for (const auto& r : d.replicas) {
+      if (r.state == "failed") return {false, "replica " + r.id + " failed: " + r.reason};
+    }
+  }
+  return {true, ""};
+}
+
+void Agent::ImportImage(std::string path, std::string name,
+                        std::function<void(const ImportProgress&)> on_progress,
+                        std::function<void(Result<std::vector<ImageInfo>>)> done) {
+  asio::post(impl_->workers_, [this, path, name, on_progress, done = std::move(done)]() mutable {
+    images::ImportOptions options;
+    options.base_name = name;
+    auto names = impl_->importer_.Import(path, options, [this, on_progress](
+                                                            const images::ProgressEvent& event) {
+      if (event.kind == images::ProgressEvent::Kind::kImageStored) return;
+      ImportProgress progress;
+      progress.digest = event.blob.digest;
+      progress.media_type = event.blob.media_type;
+      progress.size = event.blob.size;
+      progress.offset = event.done;
+      switch (event.kind) {
+        case images::ProgressEvent::Kind::kBlobWriting: progress.phase = 2; break;
+        case images::ProgressEvent::Kind::kBlobWritten:
+          progress.phase = event.already_present ? 3 : 4;
+          progress.offset = event.blob.size;
+          break;
+        case images::ProgressEvent::Kind::kLayerUnpacked: progress.phase = 6; break;
+        case images::ProgressEvent::Kind::kImageStored: break;
+      }
+      asio::post(loop_, [on_progress, progress] { on_progress(progress); });
+    });
+    Result<std::vector<ImageInfo>> result = std::vector<ImageInfo>{};
+    if (!names.ok()) {
+      result = names.status();
+    } else {
+      std::vector<ImageInfo> infos;
+      auto listed = impl_->image_store_.List();
+      if (listed.ok()) {
+        for (const auto& image : *listed) {
+          if (std::find(names->begin(), names->end(), image.name) != names->end()) {
+            infos.push_back({image.name, image.digest, image.media_type, image.size, image.unpacked});
+          }
+        }
+      }
+      result = std::move(infos);
+    }
+    asio::post(loop_, [result = std::move(result), done = std::move(done)]() mutable {
+      done(std::move(result));
+    });
+  });
+}
+
+void Agent::ListImages(std::function<void(Result<std::vector<ImageInfo>>)> done) {
+  asio::post(impl_->workers_, [this, done = std::move(done)]() mutable {
+    auto listed = impl_->image_store_.List();
+    Result<std::vector<ImageInfo>> result = std::vector<ImageInfo>{};
+    if (!listed.ok()) {
+      result = listed.status();
+    } else {
+      std::vector<ImageInfo> infos;
+      for (const auto& image : *listed) {
+        infos.push_back({image.name, image.digest, image.media_type, image.size, image.unpacked});
+      }
+      result = std::move(infos);
+    }
+    asio::post(loop_, [result = std::move(result), done = std::move(done)]() mutable {
+      done(std::move(result));
+    });
+  });
+}
+
+void Agent::RemoveImage(std::string reference, bool force, std::function<void(zlayer::Status)> done) {
+  if (!force) {
+    // Refuse to remove an image a desired deployment uses.
+    std::string users;
+    for (const auto& d : impl_->reconciler_->Deployments()) {
+      for (const auto& r : d.replicas) {
+        if (r.image == reference) users += (users.empty() ? "" : ", ") + d.name + "/" + r.service;
+      }
+    }
+    if (!users.empty()) {
+      return done(FailedPreconditionError("image " + reference + " is used by " + users +
+                                          " (use --force to remove it anyway)"));
+    }
+  }
+  asio::post(impl_->workers_, [this, reference, done = std::move(done)]() mutable {
+    zlayer::Status removed = impl_->image_store_.Remove(reference);
+    asio::post(loop_, [removed, done = std::move(done)] { done(removed); });
+  });
+}
+
+}  // namespace zlayer::agent

@@ -1,0 +1,62 @@
+// The zlayer.v1.Agent gRPC service: a pure adapter between the API's
+// messages and the Agent.
+//
+// Every reaction validates its request, posts the work to the agent's event
+// loop and finishes (or streams) from there; none blocks a gRPC thread.
+// Errors become grpc::Status here, with zlayer's codes mapped one to one.
+// Scale, Inspect, Exec and PullImage answer UNIMPLEMENTED until the workload
+// lifecycle and registry pulls land.
+#pragma once
+
+#include "zlayer/v1/agent.grpc.pb.h"
+
+#include "common/status.h"
+
+namespace zlayer::agent {
+class Agent;
+}
+
+namespace zlayer::api {
+
+// Largest request or response the API accepts (a spec is at most 1 MiB).
+inline constexpr int kMaxMessageBytes = 8 << 20;
+
+grpc::Status ToGrpcStatus(const Status& status);
+
+class AgentService : public zlayer::v1::Agent::CallbackService {
+ public:
+  explicit AgentService(agent::Agent& agent) : agent_(agent) {}
+
+  grpc::ServerWriteReactor<v1::DeployResponse>* Deploy(grpc::CallbackServerContext* context,
+                                                       const v1::DeployRequest* request) override;
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context,
+                                   const v1::DeleteRequest* request,
+                                   v1::DeleteResponse* response) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
+                                 const v1::ListRequest* request,
+                                 v1::ListResponse* response) override;
+  grpc::ServerWriteReactor<v1::LogsResponse>* Logs(grpc::CallbackServerContext* context,
+                                                   const v1::LogsRequest* request) override;
+  grpc::ServerWriteReactor<v1::ImportImageResponse>* ImportImage(
+      grpc::CallbackServerContext* context, const v1::ImportImageRequest* request) override;
+  grpc::ServerUnaryReactor* ListImages(grpc::CallbackServerContext* context,
+                                       const v1::ListImagesRequest* request,
+                                       v1::ListImagesResponse* response) override;
+  grpc::ServerUnaryReactor* RemoveImage(grpc::CallbackServerContext* context,
+                                        const v1::RemoveImageRequest* request,
+                                        v1::RemoveImageResponse* response) override;
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
+                                   const v1::StatusRequest* request,
+                                   v1::StatusResponse* response) override;
+  grpc::ServerUnaryReactor* Health(grpc::CallbackServerContext* context,
+                                   const v1::HealthRequest* request,
+                                   v1::HealthResponse* response) override;
+  grpc::ServerUnaryReactor* Version(grpc::CallbackServerContext* context,
+                                    const v1::VersionRequest* request,
+                                    v1::VersionResponse* response) override;
+
+ private:
+  agent::Agent& agent_;
+};
+
+}  // namespace zlayer::api

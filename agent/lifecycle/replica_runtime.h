@@ -1,0 +1,79 @@
+// The reconciler's ReplicaOperations over containerd: how one replica's
+// container and task are created, started, stopped and removed.
+//
+// Every method blocks (containerd calls, mounts, file writes) and is meant
+// for the agent's worker pool; instances are safe to use from several pool
+// threads at once for different containers.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/containerd/client.h"
+#include "agent/images/image_config.h"
+#include "agent/reconcile/replica_operations.h"
+#include "agent/runtime/node_limits.h"
+#include "common/config.h"
+#include "common/log.h"
+
+namespace zlayer::lifecycle {
+
+// An image ready to run: on the node and unpacked into the snapshotter.
+struct PreparedImage {
+  std::string name;          // the full reference the container records
+  std::string digest;        // of the manifest
+  images::ImageConfig config;
+  std::string top_chain_id;  // the snapshot the container's rootfs starts from
+};
+
+// Where images come from (the image store; registry pulls later).
+class ImageSource {
+ public:
+  virtual ~ImageSource() = default;
+  // The image `reference` (as written in a spec), unpacked. kNotFound naming
+  // the image when the node does not have it.
+  virtual Result<PreparedImage> Prepare(const std::string& reference) = 0;
+};
+
+// What the node is, read once at start.
+struct NodeFacts {
+  runtime::CapabilitySet capabilities;  // the agent's bounding set
+  runtime::RlimitMap hard_limits;       // the agent's hard rlimits
+  std::string resolv_conf;              // the node's /etc/resolv.conf
+};
+Result<NodeFacts> ReadNodeFacts();
+
+class ReplicaRuntime : public reconcile::ReplicaOperations {
+ public:
+  // `client`, `images` and `log` must outlive this.
+  ReplicaRuntime(containerd::Client& client, ImageSource& images, NodeConfig config,
+                 NodeFacts facts, Logger& log);
+
+  Result<std::vector<reconcile::ObservedContainer>> ObserveAll() override;
+  Status Create(const std::string& id, const spec::Deployment& deployment,
+                const spec::Service& service, uint32_t replica,
+                const std::string& spec_hash) override;
+  Result<pid_t> Start(const std::string& id) override;
+  Status Stop(const std::string& id, int signal, std::chrono::nanoseconds grace) override;
+  Status Remove(const std::string& id) override;
+
+  // <state_dir>/<id>: FIFOs (agent/logs), generated /etc files, anonymous volumes.
+  std::string ContainerDir(const std::string& id) const;
+
+ private:
+  Status WaitForExit(const std::string& id, std::chrono::nanoseconds timeout);
+
+  containerd::Client& client_;
+  ImageSource& images_;
+  NodeConfig config_;
+  NodeFacts facts_;
+  Logger& log_;
+};
+
+// Reads `paths` (absolute, inside the image) from a snapshot by mounting
+// `mounts` on a temporary directory; a file the image lacks reads as "".
+// Needs the privilege to mount (the agent runs as root).
+Result<std::vector<std::string>> ReadFilesFromMounts(const std::vector<containerd::Mount>& mounts,
+                                                     const std::vector<std::string>& paths);
+
+}  // namespace zlayer::lifecycle
