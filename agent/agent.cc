@@ -19,6 +19,7 @@
 #include "agent/logs/paths.h"
 #include "agent/spec/parser.h"
 #include "agent/spec/serialize.h"
+#include "agent/spec/size.h"
 #include "agent/store/file_store.h"
 #include "common/duration.h"
 #include "common/sd_notify.h"
@@ -57,11 +58,36 @@ class StoreImageSource : public lifecycle::ImageSource {
   images::ImageStore& store_;
 };
 
+// Container log rotation from ZLAYER_LOG_MAX_SIZE ("10Mi", bytes, K/M/G and
+// Ki/Mi/Gi) and ZLAYER_LOG_MAX_FILES; a bad value is reported and the default kept.
+logs::LogFileOptions LogRotation(const Environment& env, Logger& log) {
+  logs::LogFileOptions options;
+  if (auto it = env.find("ZLAYER_LOG_MAX_SIZE"); it != env.end() && !it->second.empty()) {
+    auto size = spec::ParseSize(it->second);
+    if (size.ok() && *size > 0) {
+      options.max_size = *size;
+    } else {
+      log.Warn("ZLAYER_LOG_MAX_SIZE={}: expected a size such as 10Mi; using 10Mi", it->second);
+    }
+  }
+  if (auto it = env.find("ZLAYER_LOG_MAX_FILES"); it != env.end() && !it->second.empty()) {
+    int n = std::atoi(it->second.c_str());
+    if (n >= 1 && std::to_string(n) == it->second) {
+      options.max_files = n;
+    } else {
+      log.Warn("ZLAYER_LOG_MAX_FILES={}: expected a whole number of at least 1; using 3",
+               it->second);
+    }
+  }
+  return options;
+}
+
 // The FIFO drains of every container we run, on the loop.
 class OutputDrains : public reconcile::OutputAttacher {
  public:
-  OutputDrains(asio::io_context& loop, const NodeConfig& config, logs::LogHub& hub, Logger& log)
-      : loop_(loop), config_(config), hub_(hub), log_(log) {}
+  OutputDrains(asio::io_context& loop, const NodeConfig& config, logs::LogHub& hub, Logger& log,
+               logs::LogFileOptions rotation)
+      : loop_(loop), config_(config), hub_(hub), log_(log), rotation_(rotation) {}
 
   Status Attach(const std::string& id) override {
     if (open_.count(id)) return Status::Ok();
@@ -69,6 +95,7 @@ class OutputDrains : public reconcile::OutputAttacher {
     if (!paths.ok()) return paths.status();
     logs::ContainerIoOptions options;
     options.drain.logger = &log_;
+    options.file = rotation_;
     auto io = logs::ContainerIo::Open(loop_, *paths, hub_, options);
     if (!io.ok()) return io.status();
     open_[id] = std::move(*io);
@@ -93,6 +120,7 @@ class OutputDrains : public reconcile::OutputAttacher {
   const NodeConfig& config_;
   logs::LogHub& hub_;
   Logger& log_;
+  logs::LogFileOptions rotation_;
   std::map<std::string, std::unique_ptr<logs::ContainerIo>> open_;
 };
 
@@ -123,7 +151,7 @@ class Agent::Impl {
                      images::HostPlatform().ok() ? *images::HostPlatform() : images::Platform{}),
         importer_(*client_, image_store_),
         image_source_(image_store_),
-        drains_(loop_, config_, hub_, log_),
+        drains_(loop_, config_, hub_, log_, LogRotation(env_, log_)),
         started_at_(std::chrono::system_clock::now()) {}
 
   int Run();

@@ -43,6 +43,8 @@ const std::vector<ConfigVariable>& ConfigVariables() {
       {"ZLAYER_AGENT_BIN", "zlayer-agent beside zlayer-init", "program run in the agent's place"},
       {"ZLAYER_CLI_BIN", "zlayer beside zlayer-init", "CLI run for deploy and pass-through"},
       {"ZLAYER_INSECURE_REGISTRIES", "", "comma-separated host[:port] reached over plain HTTP"},
+      {"ZLAYER_LOG_MAX_SIZE", "10Mi", "size of one container log file before it rotates"},
+      {"ZLAYER_LOG_MAX_FILES", "3", "container log files kept, the current one included"},
   };
   return kVariables;
 }
