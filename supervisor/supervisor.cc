@@ -153,6 +153,9 @@ class Supervisor::Impl {
   void StartDeploy();
   Environment ChildEnvironment(const Slot* slot) const;
   Status RelayOutput(const std::string& name, int* child_stdout, int* child_stderr);
+  // Starts `program` with its stdout/stderr relayed under `name`.
+  Result<pid_t> SpawnRelayed(const std::string& name, const std::string& program,
+                             std::vector<std::string> argv, Environment env);
   void WritePidFile(const Slot& slot) const;
   void RemovePidFile(const Slot& slot) const;
 
@@ -397,26 +400,13 @@ void Supervisor::Impl::OnSlotExit(Slot& slot, int wait_status) {
 }
 
 void Supervisor::Impl::Start(Slot& slot) {
-  int out_fds[2] = {-1, -1};
-  int err_fds[2] = {-1, -1};
-  if (Status s = RelayOutput(slot.name, out_fds, err_fds); !s.ok()) {
-    log_.Error("{}: {}", slot.name, s.message());
-    BeginShutdown("cannot start " + slot.name, 1);
-    return;
-  }
-  SpawnRequest request;
-  request.program = slot.program;
-  request.argv = slot.args;
-  request.env = ChildEnvironment(&slot);
-  request.signal_mask = options_.child_signal_mask;
-  request.stdout_fd = out_fds[1];
-  request.stderr_fd = err_fds[1];
-  auto pid = Spawn(request);
-  ::close(out_fds[1]);
-  ::close(err_fds[1]);
+  auto pid = SpawnRelayed(slot.name, slot.program, slot.args, ChildEnvironment(&slot));
   if (!pid.ok()) {
     log_.Error("cannot start {}: {}", slot.name, pid.status().message());
-    BeginShutdown("cannot start " + slot.name, ExitCodeForStartFailure(pid.status()));
+    const bool missing = pid.status().code() == StatusCode::kNotFound ||
+                         pid.status().code() == StatusCode::kPermissionDenied;
+    BeginShutdown("cannot start " + slot.name,
+                  missing ? ExitCodeForStartFailure(pid.status()) : 1);
     return;
   }
   slot.pid = *pid;
@@ -429,6 +419,25 @@ void Supervisor::Impl::Start(Slot& slot) {
   WritePidFile(slot);
   log_.Info("started {} (pid {}): {}", slot.name, slot.pid, slot.program);
   ArmStartTimer(slot, options_.config.start_timeout);
+}
+
+Result<pid_t> Supervisor::Impl::SpawnRelayed(const std::string& name, const std::string& program,
+                                             std::vector<std::string> argv, Environment env) {
+  int out_fds[2] = {-1, -1};
+  int err_fds[2] = {-1, -1};
+  if (Status s = RelayOutput(name, out_fds, err_fds); !s.ok()) return s;
+  SpawnRequest request;
+  request.program = program;
+  request.argv = std::move(argv);
+  request.env = std::move(env);
+  request.signal_mask = options_.child_signal_mask;
+  request.stdout_fd = out_fds[1];
+  request.stderr_fd = err_fds[1];
+  auto pid = Spawn(request);
+  // The child has its copies; ours would keep the relays from seeing EOF.
+  ::close(out_fds[1]);
+  ::close(err_fds[1]);
+  return pid;
 }
 
 Status Supervisor::Impl::RelayOutput(const std::string& name, int* child_stdout,
@@ -527,23 +536,11 @@ void Supervisor::Impl::Signal(pid_t pid, int signal, const std::string& who) {
 
 void Supervisor::Impl::StartDeploy() {
   deploy_started_ = true;
-  int out_fds[2] = {-1, -1};
-  int err_fds[2] = {-1, -1};
-  if (Status s = RelayOutput("zlayer", out_fds, err_fds); !s.ok()) {
-    log_.Error("deploy: {}", s.message());
-    return;
-  }
-  SpawnRequest request;
-  request.program = options_.cli_program;
-  request.argv = {options_.cli_program, "deploy", "--spec", *options_.deploy_spec};
-  request.env = ChildEnvironment(nullptr);
-  request.env.erase("NOTIFY_SOCKET");
-  request.signal_mask = options_.child_signal_mask;
-  request.stdout_fd = out_fds[1];
-  request.stderr_fd = err_fds[1];
-  auto pid = Spawn(request);
-  ::close(out_fds[1]);
-  ::close(err_fds[1]);
+  Environment env = ChildEnvironment(nullptr);
+  env.erase("NOTIFY_SOCKET");
+  auto pid = SpawnRelayed(
+      "zlayer", options_.cli_program,
+      {options_.cli_program, "deploy", "--spec", *options_.deploy_spec}, std::move(env));
   if (!pid.ok()) {
     log_.Error("deploy: {}", pid.status().message());
     return;
