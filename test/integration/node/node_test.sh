@@ -84,7 +84,7 @@ check "zlayer deploy --wait converges" timeout 60 "$ZL" deploy --spec "$T/app.ya
 check "the httpd answers on the node's network" \
   wait_for 20 bash -c "curl -sf http://127.0.0.1:$PORT/ | grep -q 'hello from zlayer'"
 check "zlayer ps shows the web replica running" bash -c "'$ZL' ps | grep e2e-web-0 | grep -qi running"
-check "zlayer ps -o json is JSON" bash -c "'$ZL' ps -o json | python3 -m json.tool"
+check "zlayer ps -o json is JSON" bash -c "'$ZL' ps -o json | jq -e . >/dev/null"
 check "ctr lists both containers" bash -c \
   "${CTR[*]} containers ls | grep -q e2e-web-0 && ${CTR[*]} containers ls | grep -q e2e-ticker-0"
 check "containers carry the zlayer labels" bash -c \
