@@ -133,6 +133,10 @@ ServiceChange::Kind ChangeKind(const spec::Service* before, const std::string& b
   return ServiceChange::Kind::kUnchanged;
 }
 
+ImageInfo ToImageInfo(const images::ImageSummary& image) {
+  return {image.name, image.digest, image.media_type, image.size, image.unpacked};
+}
+
 }  // namespace
 
 class Agent::Impl {
@@ -160,6 +164,8 @@ class Agent::Impl {
 
   // containerd connection.
   void Connect();
+  // Blocking (waits for containerd to confirm the stream): pool only.
+  std::shared_ptr<containerd::EventSubscription> Subscribe();
   void OnConnected(const containerd::VersionInfo& version);
   void OnEventStreamEnded(const Status& status);
   void LoadDesiredState();
@@ -185,7 +191,7 @@ class Agent::Impl {
   std::unique_ptr<store::FileStore> store_;
   std::unique_ptr<lifecycle::ReplicaRuntime> runtime_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
-  std::unique_ptr<containerd::EventSubscription> events_;
+  std::shared_ptr<containerd::EventSubscription> events_;  // subscribed on the pool
 
   std::unique_ptr<api::AgentService> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -285,7 +291,11 @@ void Agent::Impl::Connect() {
                                    {{containerd::kLabelDefaultSnapshotter, config_.snapshotter},
                                     {containerd::kLabelDefaultRuntime, config_.runtime}})
                              : version.status();
-    asio::post(loop_, [this, version, ns] {
+    // Subscribing blocks until containerd confirms the stream, so it happens
+    // here on the pool, before the loop acts on anything (subscribe first).
+    std::shared_ptr<containerd::EventSubscription> events;
+    if (version.ok() && ns.ok()) events = Subscribe();
+    asio::post(loop_, [this, version, ns, events] {
       if (stopping_) return;
       if (!version.ok() || !ns.ok()) {
         containerd_up_ = false;
@@ -299,20 +309,14 @@ void Agent::Impl::Connect() {
         });
         return;
       }
+      events_ = events;
       OnConnected(*version);
     });
   });
 }
 
-void Agent::Impl::OnConnected(const containerd::VersionInfo& version) {
-  containerd_up_ = true;
-  containerd_version_ = version.version;
-  containerd_error_.clear();
-  reconnect_delay_ = std::chrono::milliseconds(100);
-  log_.Info("connected to containerd {} at {} (namespace {})", version.version,
-            config_.containerd_socket, config_.namespace_name);
-  // Subscribe before acting: exits that happen from now on are seen.
-  events_ = client_->SubscribeEvents(
+std::shared_ptr<containerd::EventSubscription> Agent::Impl::Subscribe() {
+  return client_->SubscribeEvents(
       {"topic==\"/tasks/exit\"", "topic==\"/tasks/oom\""},
       [this](const containerd::Event& event) {
         asio::post(loop_, [this, event] {
@@ -328,7 +332,15 @@ void Agent::Impl::OnConnected(const containerd::VersionInfo& version) {
       [this](const Status& status) {
         asio::post(loop_, [this, status] { OnEventStreamEnded(status); });
       });
+}
 
+void Agent::Impl::OnConnected(const containerd::VersionInfo& version) {
+  containerd_up_ = true;
+  containerd_version_ = version.version;
+  containerd_error_.clear();
+  reconnect_delay_ = std::chrono::milliseconds(100);
+  log_.Info("connected to containerd {} at {} (namespace {})", version.version,
+            config_.containerd_socket, config_.namespace_name);
   if (reconciler_started_) {
     reconciler_->Resync();
     return;
@@ -624,7 +636,7 @@ void Agent::ImportImage(std::string path, std::string name,
       if (listed.ok()) {
         for (const auto& image : *listed) {
           if (std::find(names->begin(), names->end(), image.name) != names->end()) {
-            infos.push_back({image.name, image.digest, image.media_type, image.size, image.unpacked});
+            infos.push_back(ToImageInfo(image));
           }
         }
       }
@@ -645,7 +657,7 @@ void Agent::ListImages(std::function<void(Result<std::vector<ImageInfo>>)> done)
     } else {
       std::vector<ImageInfo> infos;
       for (const auto& image : *listed) {
-        infos.push_back({image.name, image.digest, image.media_type, image.size, image.unpacked});
+        infos.push_back(ToImageInfo(image));
       }
       result = std::move(infos);
     }

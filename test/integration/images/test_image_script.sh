@@ -19,14 +19,16 @@ repo=$(cd "$here/../../.." && pwd)
 build_image=$repo/scripts/build-test-image.sh
 push_image=$repo/scripts/push-test-image.sh
 
+# scripts/test.sh runs as root after installing every tool: a missing one is
+# an install step to fix, so it fails the test instead of skipping it.
 if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIP: needs root (starts containerd, mounts overlayfs)"
-  exit 77
+  echo "FAIL: needs root (starts containerd, mounts overlayfs)"
+  exit 1
 fi
 for tool in umoci skopeo jq openssl containerd ctr runc docker-registry htpasswd curl ss flock; do
   if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool missing (scripts/install-deps.sh)"
-    exit 77
+    echo "FAIL: $tool missing (scripts/install-deps.sh installs it)"
+    exit 1
   fi
 done
 
