@@ -3,11 +3,13 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
 #include <signal.h>
+#include <string.h>
 
 #include <boost/asio/post.hpp>
 #include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "agent/api/agent_service.h"
 #include "agent/api/socket_listener.h"
@@ -17,6 +19,7 @@
 #include "agent/logs/container_io.h"
 #include "agent/logs/log_hub.h"
 #include "agent/logs/paths.h"
+#include "agent/spec/edit.h"
 #include "agent/spec/parser.h"
 #include "agent/spec/serialize.h"
 #include "agent/spec/size.h"
@@ -133,6 +136,38 @@ ServiceChange::Kind ChangeKind(const spec::Service* before, const std::string& b
   return ServiceChange::Kind::kUnchanged;
 }
 
+// Health checks until agent/health is wired: every replica counts as healthy
+// as soon as it runs.
+class ImmediateHealth : public reconcile::HealthWatcher {
+ public:
+  explicit ImmediateHealth(asio::io_context& loop) : loop_(loop) {}
+  void Watch(const std::string& id, const spec::Health&, OnChange on_change) override {
+    watched_.insert(id);
+    asio::post(loop_, [this, id, on_change] {
+      if (watched_.count(id)) on_change(Verdict::kHealthy, "");
+    });
+  }
+  void Unwatch(const std::string& id) override { watched_.erase(id); }
+  std::vector<reconcile::HealthCheckRecord> History(const std::string&) const override {
+    return {};
+  }
+
+ private:
+  asio::io_context& loop_;
+  std::set<std::string> watched_;
+};
+
+// ZLAYER_RESTART_UNHEALTHY: true (default) or false.
+bool RestartUnhealthy(const Environment& env, Logger& log) {
+  auto it = env.find("ZLAYER_RESTART_UNHEALTHY");
+  if (it == env.end() || it->second.empty() || it->second == "true" || it->second == "1") {
+    return true;
+  }
+  if (it->second == "false" || it->second == "0") return false;
+  log.Warn("ZLAYER_RESTART_UNHEALTHY={}: expected true or false; using true", it->second);
+  return true;
+}
+
 ImageInfo ToImageInfo(const images::ImageSummary& image) {
   return {image.name, image.digest, image.media_type, image.size, image.unpacked};
 }
@@ -156,6 +191,7 @@ class Agent::Impl {
         importer_(*client_, image_store_),
         image_source_(image_store_),
         drains_(loop_, config_, hub_, log_, LogRotation(env_, log_)),
+        health_(loop_),
         started_at_(std::chrono::system_clock::now()) {}
 
   int Run();
@@ -186,6 +222,8 @@ class Agent::Impl {
   StoreImageSource image_source_;
   logs::LogHub hub_;
   OutputDrains drains_;
+  ImmediateHealth health_;
+  std::thread stopper_;  // node shutdown: stops the containers off the loop
   // The store is not thread-safe and its calls (fsync) run on the pool.
   std::mutex store_mu_;
   std::unique_ptr<store::FileStore> store_;
@@ -229,7 +267,10 @@ int Agent::Impl::Run() {
   }
   runtime_ = std::make_unique<lifecycle::ReplicaRuntime>(*client_, image_source_, config_,
                                                          *facts, log_);
-  reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, workers_, *runtime_, drains_, log_);
+  reconcile::Reconciler::Options options;
+  options.restart_unhealthy = RestartUnhealthy(env_, log_);
+  reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, workers_, *runtime_, drains_,
+                                                        health_, log_, options);
 
   // The API serves from the start: List/Status/Health answer while containerd
   // is still coming up.
@@ -385,14 +426,32 @@ void Agent::Impl::OnEventStreamEnded(const Status& status) {
 void Agent::Impl::Shutdown(const char* why) {
   if (stopping_) return;
   stopping_ = true;
-  log_.Info("stopping ({}); containers keep running", why);
   (void)SdNotify(env_, "STOPPING=1");
   if (listener_) listener_->Stop();
-  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   if (events_) events_->Cancel();
   watchdog_timer_.cancel();
   reconnect_timer_.cancel();
-  loop_.stop();
+  // Node shutdown: every container gets its stop signal at once and its grace
+  // period, capped so that containerd still stops inside the supervisor's
+  // budget. Desired state stays on disk; the next start brings it all back.
+  const auto budget = config_.stop_timeout;
+  const auto cap = std::max(budget - std::chrono::seconds(2), budget / 2);
+  std::vector<reconcile::ReplicaOperations::StopRequest> requests;
+  if (reconciler_started_ && containerd_up_) requests = reconciler_->PrepareShutdown(cap);
+  log_.Info("stopping ({}): stopping {} container(s), grace at most {}", why, requests.size(),
+            FormatDuration(cap));
+  stopper_ = std::thread([this, requests = std::move(requests)] {
+    Status stopped = requests.empty() ? Status::Ok() : runtime_->StopAll(requests);
+    asio::post(loop_, [this, stopped, n = requests.size()] {
+      if (!stopped.ok()) {
+        log_.Warn("stopping containers: {}", stopped.message());
+      } else if (n > 0) {
+        log_.Info("{} container(s) stopped", n);
+      }
+      loop_.stop();
+    });
+  });
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
 }
 
 // ---- Agent ----------------------------------------------------------------------
@@ -401,7 +460,9 @@ Agent::Agent(NodeConfig config, Environment env, Logger& log)
     : config_(std::move(config)), impl_(std::make_unique<Impl>(*this, std::move(env), log)) {}
 
 Agent::~Agent() {
-  if (impl_) impl_->workers_.join();
+  if (!impl_) return;
+  if (impl_->stopper_.joinable()) impl_->stopper_.join();
+  impl_->workers_.join();
 }
 
 int Agent::Run() { return impl_->Run(); }
@@ -450,6 +511,7 @@ void Agent::Deploy(std::string yaml, std::string source, bool dry_run,
                              a ? desired.service_hashes[n] : "");
     change.replicas_before = b ? b->scale.replicas : 0;
     change.replicas_after = a ? a->scale.replicas : 0;
+    if (a != nullptr) change.strategy = reconcile::ChooseUpdateStrategy(*a);
     changed = changed || change.kind != ServiceChange::Kind::kUnchanged;
     result.changes.push_back(change);
   }
@@ -595,11 +657,84 @@ HealthInfo Agent::CurrentHealth() const {
     return {false, "containerd not reachable: " + impl_->containerd_error_};
   }
   for (const auto& d : Deployments()) {
+    if (!d.failure.empty()) return {false, "deployment " + d.name + ": " + d.failure};
     for (const auto& r : d.replicas) {
       if (r.state == "failed") return {false, "replica " + r.id + " failed: " + r.reason};
     }
   }
   return {true, ""};
+}
+
+void Agent::Scale(const std::string& deployment, const std::string& service, uint32_t replicas,
+                  std::function<void(Result<ScaleResult>)> done) {
+  auto stored = impl_->stored_.find(deployment);
+  if (stored == impl_->stored_.end()) {
+    return done(NotFoundError("deployment " + deployment + " not found"));
+  }
+  ScaleResult result;
+  result.generation = stored->second.generation;
+  auto current = spec::ParseSpec(stored->second.spec_yaml, "stored spec of " + deployment, impl_->env_);
+  if (current.ok()) {
+    auto it = current.deployment->services.find(service);
+    if (it == current.deployment->services.end()) {
+      return done(NotFoundError("service " + service + " not found in deployment " + deployment));
+    }
+    result.previous_replicas = it->second.scale.replicas;
+    if (result.previous_replicas == replicas) return done(result);
+  }
+  auto edited = spec::WithReplicas(stored->second.spec_yaml, service, replicas);
+  if (!edited.ok()) {
+    if (edited.status().code() == StatusCode::kNotFound) {
+      return done(NotFoundError("service " + service + " not found in deployment " + deployment));
+    }
+    return done(edited.status().Wrap("scale " + deployment + "/" + service));
+  }
+  impl_->log_.Info("scaling {}/{} from {} to {} replica(s)", deployment, service,
+                   result.previous_replicas, replicas);
+  Deploy(std::move(*edited), "scale of " + deployment + "/" + service, false,
+         [result, done = std::move(done)](Result<DeployResult> deployed) mutable {
+           if (!deployed.ok()) return done(deployed.status());
+           if (!deployed->problems.empty()) {
+             return done(InvalidArgumentError(spec::FormatProblem(deployed->problems.front())));
+           }
+           result.generation = deployed->generation;
+           done(result);
+         });
+}
+
+void Agent::Inspect(const std::string& target,
+                    std::function<void(Result<std::vector<ReplicaDetail>>)> done) {
+  auto ids = ResolveTarget(target);
+  if (!ids.ok()) return done(ids.status());
+  std::vector<ReplicaDetail> details;
+  for (const auto& d : impl_->reconciler_->Deployments()) {
+    for (const auto& r : d.replicas) {
+      if (std::find(ids->begin(), ids->end(), r.id) == ids->end()) continue;
+      ReplicaDetail detail;
+      detail.replica = r;
+      if (auto paths = logs::IoPathsFor(config_, r.id); paths.ok()) detail.log_path = paths->log_file;
+      int signal = SIGTERM;
+      detail.stop_grace_period = std::chrono::seconds(10);
+      if (const spec::Service* s = impl_->reconciler_->ServiceSpec(r.deployment, r.service)) {
+        signal = s->stop_signal.value_or(SIGTERM);
+        detail.stop_grace_period = s->stop_grace_period;
+      }
+      const char* abbrev = sigabbrev_np(signal);
+      detail.stop_signal = abbrev != nullptr ? std::string("SIG") + abbrev : std::to_string(signal);
+      detail.health_history = impl_->health_.History(r.id);
+      details.push_back(std::move(detail));
+    }
+  }
+  // The containers' records (OCI spec, image, labels) come from containerd.
+  asio::post(impl_->workers_, [this, details = std::move(details), done = std::move(done)]() mutable {
+    for (ReplicaDetail& detail : details) {
+      auto record = impl_->client_->GetContainer(detail.replica.id);
+      if (record.ok()) detail.container = std::move(*record);
+    }
+    asio::post(loop_, [details = std::move(details), done = std::move(done)]() mutable {
+      done(std::move(details));
+    });
+  });
 }
 
 void Agent::ImportImage(std::string path, std::string name,

@@ -45,6 +45,8 @@ struct ServiceChange {
   Kind kind = Kind::kUnchanged;
   uint32_t replicas_before = 0;
   uint32_t replicas_after = 0;
+  // kUpdate only: how replicas are replaced, and why (planner.h).
+  reconcile::StrategyChoice strategy;
 };
 
 struct DeployResult {
@@ -88,6 +90,23 @@ struct NodeStatus {
   size_t running = 0;
 };
 
+// `zlayer scale`: the count before, and the generation it made (unchanged when
+// the count already was `replicas`).
+struct ScaleResult {
+  uint32_t previous_replicas = 0;
+  uint64_t generation = 0;
+};
+
+// `zlayer inspect`: one replica, with the container as containerd holds it.
+struct ReplicaDetail {
+  reconcile::ReplicaView replica;
+  std::optional<containerd::ContainerRecord> container;  // unset if it has none (yet)
+  std::string log_path;
+  std::string stop_signal;  // e.g. "SIGTERM"
+  std::chrono::nanoseconds stop_grace_period{0};
+  std::vector<reconcile::HealthCheckRecord> health_history;
+};
+
 struct HealthInfo {
   bool healthy = false;
   std::string reason;  // one line, when not healthy
@@ -116,6 +135,12 @@ class Agent {
   // Forgets the deployment and removes its containers; `done` gets the number
   // of replicas stopped, after they are gone when `wait`.
   void Delete(const std::string& name, bool wait, std::function<void(Result<uint32_t>)> done);
+  // Sets the replica count of one service (stored like a deploy, as a new
+  // generation) and reconciles. kNotFound naming the deployment or service.
+  void Scale(const std::string& deployment, const std::string& service, uint32_t replicas,
+             std::function<void(Result<ScaleResult>)> done);
+  // Details of every replica `target` names (see ResolveTarget).
+  void Inspect(const std::string& target, std::function<void(Result<std::vector<ReplicaDetail>>)> done);
   std::vector<reconcile::DeploymentView> Deployments() const;
   // Container ids a target names: "<deployment>-<service>-<n>",
   // "DEPLOYMENT/SERVICE", "SERVICE" (unique across deployments) or

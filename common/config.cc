@@ -45,6 +45,7 @@ const std::vector<ConfigVariable>& ConfigVariables() {
       {"ZLAYER_INSECURE_REGISTRIES", "", "comma-separated host[:port] reached over plain HTTP"},
       {"ZLAYER_LOG_MAX_SIZE", "10Mi", "size of one container log file before it rotates"},
       {"ZLAYER_LOG_MAX_FILES", "3", "container log files kept, the current one included"},
+      {"ZLAYER_RESTART_UNHEALTHY", "true", "restart replicas whose health check fails (true/false)"},
   };
   return kVariables;
 }

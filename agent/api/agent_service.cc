@@ -4,7 +4,10 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
 #include "agent/api/stream_writer.h"
@@ -39,9 +42,16 @@ v1::Replica::State ReplicaState(const std::string& state) {
   if (state == "exited") return v1::Replica::STATE_EXITED;
   if (state == "failed") return v1::Replica::STATE_FAILED;
   if (state == "completed") return v1::Replica::STATE_COMPLETED;
-  if (state == "removing") return v1::Replica::STATE_STOPPING;
+  if (state == "removing" || state == "stopping") return v1::Replica::STATE_STOPPING;
   if (state == "created") return v1::Replica::STATE_PENDING;
   return v1::Replica::STATE_UNKNOWN;
+}
+
+v1::Replica::Health ReplicaHealth(const std::string& health) {
+  if (health == "starting") return v1::Replica::HEALTH_STARTING;
+  if (health == "healthy") return v1::Replica::HEALTH_HEALTHY;
+  if (health == "unhealthy") return v1::Replica::HEALTH_UNHEALTHY;
+  return v1::Replica::HEALTH_NONE;
 }
 
 void FillExit(uint32_t status, const std::string& reason, v1::ExitStatus* out) {
@@ -51,9 +61,9 @@ void FillExit(uint32_t status, const std::string& reason, v1::ExitStatus* out) {
     const char* abbrev = sigabbrev_np(sig);
     if (abbrev != nullptr) out->set_signal(std::string("SIG") + abbrev);
   }
-  out->set_reason(!reason.empty() && reason == "OOMKilled" ? "OOMKilled"
-                  : status == 0                            ? "Completed"
-                                                           : "Error");
+  out->set_reason(reason == "OOMKilled" || reason == "Unhealthy" ? reason
+                  : status == 0                                   ? "Completed"
+                                                                  : "Error");
 }
 
 void FillReplica(const reconcile::ReplicaView& r, v1::Replica* out) {
@@ -63,7 +73,16 @@ void FillReplica(const reconcile::ReplicaView& r, v1::Replica* out) {
   out->set_pid(static_cast<uint32_t>(r.pid));
   out->set_image(r.image);
   out->set_restart_count(r.restarts);
-  if (r.exit_status) FillExit(*r.exit_status, r.reason, out->mutable_last_exit());
+  out->set_health(ReplicaHealth(r.health));
+  out->set_generation(r.generation);
+  if (r.exit_status) {
+    std::string reason = r.reason;
+    if (!r.restart_history.empty() && r.restart_history.back().reason == "Unhealthy" &&
+        r.restart_history.back().exit_status == *r.exit_status) {
+      reason = "Unhealthy";
+    }
+    FillExit(*r.exit_status, reason, out->mutable_last_exit());
+  }
   if (r.next_restart && r.state == "backoff") {
     *out->mutable_next_restart_at() = ToProto(*r.next_restart);
   }
@@ -81,22 +100,134 @@ void FillDeployment(const reconcile::DeploymentView& d, v1::Deployment* out) {
   out->set_generation(d.generation);
   out->set_observed_generation(d.generation);
   bool failing = false;
+  bool rollout_stopped = false;
+  std::string message = d.failure;
   std::map<std::string, v1::Service*> services;
+  for (const reconcile::ServiceView& sv : d.services) {
+    v1::Service* service = out->add_services();
+    services[sv.name] = service;
+    service->set_name(sv.name);
+    service->set_type(sv.job ? v1::Service::TYPE_JOB : v1::Service::TYPE_SERVICE);
+    service->set_desired_replicas(sv.desired_replicas);
+    service->set_ready_replicas(sv.ready_replicas);
+    if (sv.has_rollout) {
+      v1::Rollout* rollout = service->mutable_rollout();
+      rollout->set_strategy(sv.strategy == "rolling" ? v1::UPDATE_STRATEGY_ROLLING
+                                                     : v1::UPDATE_STRATEGY_STOP_FIRST);
+      rollout->set_generation(sv.rollout_generation);
+      rollout->set_updated(sv.updated);
+      rollout->set_total(sv.desired_replicas);
+      rollout->set_state(sv.rollout_state == "in_progress" ? v1::Rollout::STATE_IN_PROGRESS
+                         : sv.rollout_state == "complete"  ? v1::Rollout::STATE_COMPLETE
+                                                           : v1::Rollout::STATE_STOPPED);
+      rollout->set_message(sv.rollout_message);
+      rollout_stopped = rollout_stopped || sv.rollout_state == "stopped";
+    }
+    failing = failing || sv.failed;
+    if (message.empty() && !sv.message.empty()) message = sv.name + ": " + sv.message;
+  }
   for (const reconcile::ReplicaView& r : d.replicas) {
     v1::Service*& service = services[r.service];
-    if (service == nullptr) {
+    if (service == nullptr) {  // a service no longer in the spec, being removed
       service = out->add_services();
       service->set_name(r.service);
       service->set_type(v1::Service::TYPE_SERVICE);
-      service->set_image(r.image);
     }
+    if (service->image().empty() || r.current) service->set_image(r.image);
     FillReplica(r, service->add_replicas());
-    if (r.state == "running") service->set_ready_replicas(service->ready_replicas() + 1);
-    failing = failing || r.state == "failed" || r.state == "backoff";
+    const bool failed = r.state == "failed" || r.state == "backoff" || r.health == "unhealthy";
+    failing = failing || failed;
+    if (message.empty() && failed) {
+      message = "replica " + r.id + " " + r.state + (r.reason.empty() ? "" : ": " + r.reason);
+    }
   }
-  out->set_phase(d.converged ? v1::Deployment::PHASE_CONVERGED
-                 : failing   ? v1::Deployment::PHASE_DEGRADED
-                             : v1::Deployment::PHASE_PROGRESSING);
+  out->set_phase(rollout_stopped ? v1::Deployment::PHASE_ROLLOUT_STOPPED
+                 : d.converged   ? v1::Deployment::PHASE_CONVERGED
+                 : failing       ? v1::Deployment::PHASE_DEGRADED
+                                 : v1::Deployment::PHASE_PROGRESSING);
+  if (!d.converged || rollout_stopped) out->set_message(message);
+}
+
+google::protobuf::Duration ToProtoDuration(std::chrono::nanoseconds d) {
+  return TimeUtil::NanosecondsToDuration(d.count());
+}
+
+// The container as containerd holds it: its OCI spec is the resolved config.
+void FillContainerConfig(const agent::ReplicaDetail& d, v1::ContainerConfig* out) {
+  out->set_stop_signal(d.stop_signal);
+  *out->mutable_stop_grace_period() = ToProtoDuration(d.stop_grace_period);
+  out->set_log_path(d.log_path);
+  if (!d.container) return;
+  const containerd::ContainerRecord& c = *d.container;
+  out->set_image(c.image);
+  out->set_runtime(c.runtime);
+  out->set_snapshotter(c.snapshotter);
+  for (const auto& [key, value] : c.labels) (*out->mutable_labels())[key] = value;
+  out->set_oci_spec_json(c.spec_json);
+  auto spec = nlohmann::json::parse(c.spec_json, nullptr, /*allow_exceptions=*/false);
+  if (spec.is_discarded() || !spec.is_object()) return;
+  const auto& process = spec.value("process", nlohmann::json::object());
+  for (const auto& arg : process.value("args", nlohmann::json::array())) {
+    if (arg.is_string()) out->add_args(arg.get<std::string>());
+  }
+  for (const auto& env : process.value("env", nlohmann::json::array())) {
+    if (env.is_string()) out->add_env(env.get<std::string>());
+  }
+  out->set_working_dir(process.value("cwd", ""));
+  if (process.contains("user") && process["user"].is_object()) {
+    out->set_user(fmt::format("{}:{}", process["user"].value("uid", 0u), process["user"].value("gid", 0u)));
+  }
+  out->set_hostname(spec.value("hostname", ""));
+  for (const auto& m : spec.value("mounts", nlohmann::json::array())) {
+    if (!m.is_object()) continue;
+    v1::Mount* mount = out->add_mounts();
+    std::string type = m.value("type", "");
+    bool read_only = false;
+    for (const auto& option : m.value("options", nlohmann::json::array())) {
+      if (option.is_string() && option.get<std::string>() == "ro") read_only = true;
+      if (option.is_string() && option.get<std::string>() == "rbind") type = "bind";
+    }
+    mount->set_type(type);
+    mount->set_source(m.value("source", ""));
+    mount->set_target(m.value("destination", ""));
+    mount->set_read_only(read_only);
+  }
+  const auto linux = spec.value("linux", nlohmann::json::object());
+  const auto resources = linux.value("resources", nlohmann::json::object());
+  const auto cpu = resources.value("cpu", nlohmann::json::object());
+  if (cpu.contains("quota") && cpu.contains("period") && cpu["period"].is_number() &&
+      cpu["quota"].is_number() && cpu["period"].get<double>() > 0 && cpu["quota"].get<double>() > 0) {
+    out->set_cpu(cpu["quota"].get<double>() / cpu["period"].get<double>());
+  }
+  const auto memory = resources.value("memory", nlohmann::json::object());
+  if (memory.contains("limit") && memory["limit"].is_number()) out->set_memory_bytes(memory["limit"].get<int64_t>());
+  const auto pids = resources.value("pids", nlohmann::json::object());
+  if (pids.contains("limit") && pids["limit"].is_number()) out->set_pids_limit(pids["limit"].get<int64_t>());
+}
+
+void FillDetail(const agent::ReplicaDetail& d, v1::ReplicaDetail* out) {
+  out->set_deployment(d.replica.deployment);
+  out->set_service(d.replica.service);
+  FillReplica(d.replica, out->mutable_replica());
+  FillContainerConfig(d, out->mutable_config());
+  if (d.container) out->mutable_replica()->set_image(d.container->image);
+  for (const reconcile::HealthCheckRecord& h : d.health_history) {
+    v1::HealthCheckResult* result = out->add_health_history();
+    *result->mutable_started_at() = ToProto(h.started_at);
+    *result->mutable_duration() = ToProtoDuration(h.duration);
+    result->set_ok(h.ok);
+    result->set_code(h.code);
+    result->set_output(h.output);
+    result->set_truncated(h.truncated);
+  }
+  for (const reconcile::RestartView& r : d.replica.restart_history) {
+    v1::RestartRecord* record = out->add_restart_history();
+    if (r.restarted_at) *record->mutable_restarted_at() = ToProto(*r.restarted_at);
+    FillExit(r.exit_status, r.reason, record->mutable_exit());
+    *record->mutable_exit()->mutable_exited_at() = ToProto(r.exited_at);
+    record->set_cause(r.cause);
+    *record->mutable_backoff() = ToProtoDuration(r.backoff);
+  }
 }
 
 void FillImage(const agent::ImageInfo& image, v1::Image* out) {
@@ -132,7 +263,7 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
       if (d.name != deployment) continue;
       std::string failure;
       for (const auto& r : d.replicas) {
-        std::string key = r.state + "|" + std::to_string(r.pid) + "|" + r.reason;
+        std::string key = r.state + "|" + std::to_string(r.pid) + "|" + r.reason + "|" + r.health;
         if (seen[r.id] != key) {
           seen[r.id] = key;
           v1::DeployResponse message;
@@ -146,6 +277,34 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
         if (r.state == "failed") failure = "replica " + r.id + " failed: " + r.reason;
       }
       if (d.generation > generation) return Finish(v1::DeployFinished::OUTCOME_SUPERSEDED, "a newer deploy replaced it");
+      if (failure.empty()) failure = d.failure;
+      for (const auto& sv : d.services) {
+        if (sv.has_rollout && sv.rollout_state != "complete") {
+          std::string key = sv.rollout_state + "|" + std::to_string(sv.updated);
+          if (seen["rollout/" + sv.name] != key) {
+            seen["rollout/" + sv.name] = key;
+            v1::DeployResponse message;
+            *message.mutable_time() = ToProto(WallClock::now());
+            auto* progress = message.mutable_service();
+            progress->set_deployment(d.name);
+            progress->set_service(sv.name);
+            progress->set_message(fmt::format("{} update: {} of {} replica(s) updated{}",
+                                              sv.strategy, sv.updated, sv.desired_replicas,
+                                              sv.rollout_message.empty() ? "" : "; " + sv.rollout_message));
+            stream->Push(std::move(message));
+          }
+        }
+        if (!sv.message.empty() && seen["deps/" + sv.name] != sv.message.substr(0, 12)) {
+          seen["deps/" + sv.name] = sv.message.substr(0, 12);
+          v1::DeployResponse message;
+          *message.mutable_time() = ToProto(WallClock::now());
+          auto* progress = message.mutable_service();
+          progress->set_deployment(d.name);
+          progress->set_service(sv.name);
+          progress->set_message(sv.message);
+          stream->Push(std::move(message));
+        }
+      }
       if (d.converged && failure.empty()) return Finish(v1::DeployFinished::OUTCOME_CONVERGED, "");
       if (!failure.empty()) return Finish(v1::DeployFinished::OUTCOME_FAILED, failure);
       return Again();
@@ -243,9 +402,10 @@ grpc::ServerWriteReactor<v1::DeployResponse>* AgentService::Deploy(
             change->set_replicas_before(c.replicas_before);
             change->set_replicas_after(c.replicas_after);
             if (c.kind == agent::ServiceChange::Kind::kUpdate) {
-              // Until rolling updates land, replicas are replaced in place.
-              change->set_strategy(v1::UPDATE_STRATEGY_STOP_FIRST);
-              change->set_strategy_reason("replicas are replaced in place");
+              change->set_strategy(c.strategy.strategy == reconcile::UpdateStrategy::kRolling
+                                       ? v1::UPDATE_STRATEGY_ROLLING
+                                       : v1::UPDATE_STRATEGY_STOP_FIRST);
+              change->set_strategy_reason(c.strategy.reason);
             }
           }
           stream->Push(std::move(message));
@@ -298,6 +458,41 @@ grpc::ServerUnaryReactor* AgentService::List(grpc::CallbackServerContext* contex
                                           "deployment " + request.deployment() + " not found"));
     }
     reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentService::Scale(grpc::CallbackServerContext* context,
+                                              const v1::ScaleRequest* request,
+                                              v1::ScaleResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  if (request->deployment().empty() || request->service().empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "scale: name the service as DEPLOYMENT/SERVICE"));
+    return reactor;
+  }
+  asio::post(agent_.loop(), [this, reactor, response, request = *request] {
+    agent_.Scale(request.deployment(), request.service(), request.replicas(),
+                 [reactor, response](Result<agent::ScaleResult> scaled) {
+                   if (!scaled.ok()) return reactor->Finish(ToGrpcStatus(scaled.status()));
+                   response->set_generation(scaled->generation);
+                   response->set_previous_replicas(scaled->previous_replicas);
+                   reactor->Finish(grpc::Status::OK);
+                 });
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentService::Inspect(grpc::CallbackServerContext* context,
+                                                const v1::InspectRequest* request,
+                                                v1::InspectResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  asio::post(agent_.loop(), [this, reactor, response, target = request->target()] {
+    agent_.Inspect(target, [reactor, response](Result<std::vector<agent::ReplicaDetail>> details) {
+      if (!details.ok()) return reactor->Finish(ToGrpcStatus(details.status()));
+      for (const agent::ReplicaDetail& d : *details) FillDetail(d, response->add_replicas());
+      reactor->Finish(grpc::Status::OK);
+    });
   });
   return reactor;
 }
@@ -468,6 +663,7 @@ grpc::ServerUnaryReactor* AgentService::Health(grpc::CallbackServerContext* cont
     response->set_containerd_reachable(status.containerd_reachable);
     response->set_loop_live(true);
     response->set_deployments_ok(health.healthy || !status.containerd_reachable);
+    // The loop answered this request, so it is live.
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;

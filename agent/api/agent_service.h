@@ -4,8 +4,7 @@
 // Every reaction validates its request, posts the work to the agent's event
 // loop and finishes (or streams) from there; none blocks a gRPC thread.
 // Errors become grpc::Status here, with zlayer's codes mapped one to one.
-// Scale, Inspect, Exec and PullImage answer UNIMPLEMENTED until the workload
-// lifecycle and registry pulls land.
+// Exec and PullImage answer UNIMPLEMENTED until they land.
 #pragma once
 
 #include "zlayer/v1/agent.grpc.pb.h"
@@ -35,6 +34,12 @@ class AgentService : public zlayer::v1::Agent::CallbackService {
   grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
                                  const v1::ListRequest* request,
                                  v1::ListResponse* response) override;
+  grpc::ServerUnaryReactor* Scale(grpc::CallbackServerContext* context,
+                                  const v1::ScaleRequest* request,
+                                  v1::ScaleResponse* response) override;
+  grpc::ServerUnaryReactor* Inspect(grpc::CallbackServerContext* context,
+                                    const v1::InspectRequest* request,
+                                    v1::InspectResponse* response) override;
   grpc::ServerWriteReactor<v1::LogsResponse>* Logs(grpc::CallbackServerContext* context,
                                                    const v1::LogsRequest* request) override;
   grpc::ServerWriteReactor<v1::ImportImageResponse>* ImportImage(

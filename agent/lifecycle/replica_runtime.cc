@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <algorithm>
 #include <thread>
 
 #include "agent/runtime/container_labels.h"
@@ -14,6 +15,7 @@
 #include "agent/runtime/runtime_spec.h"
 #include "agent/runtime/user.h"
 #include "agent/spec/model.h"
+#include "common/duration.h"
 
 namespace zlayer::lifecycle {
 namespace {
@@ -290,6 +292,63 @@ Status ReplicaRuntime::Remove(const std::string& id) {
   fs::remove_all(ContainerDir(id) + "/etc", ec);
   fs::remove_all(ContainerDir(id) + "/volumes", ec);
   return Status::Ok();
+}
+
+Status ReplicaRuntime::StopAll(const std::vector<StopRequest>& requests) {
+  using SteadyClock = std::chrono::steady_clock;
+  struct Pending {
+    const StopRequest* request;
+    SteadyClock::time_point deadline;
+    bool killed = false;
+  };
+  Status first = Status::Ok();
+  auto note = [&first](const Status& s) {
+    if (first.ok() && !s.ok()) first = s;
+  };
+  const auto now = SteadyClock::now();
+  std::vector<Pending> pending;
+  for (const StopRequest& request : requests) {
+    Status signalled = client_.KillTask(request.id, "", request.signal, false);
+    if (!signalled.ok() && !Missing(signalled)) note(signalled.Wrap("stop " + request.id));
+    pending.push_back({&request, now + request.grace});
+  }
+  // Wait for every task together; kill each one whose grace is over.
+  auto pause = std::chrono::milliseconds(10);
+  if (requests.empty()) return Status::Ok();
+  const auto give_up = now + std::chrono::seconds(10) +
+                       std::max_element(requests.begin(), requests.end(), [](auto& a, auto& b) {
+                         return a.grace < b.grace;
+                       })->grace;
+  while (!pending.empty() && SteadyClock::now() < give_up) {
+    for (auto it = pending.begin(); it != pending.end();) {
+      auto task = client_.GetTask(it->request->id);
+      const bool gone = !task.ok() || task->status == TaskStatus::kStopped;
+      if (!task.ok() && !Missing(task.status())) note(task.status().Wrap("stop " + it->request->id));
+      if (gone) {
+        it = pending.erase(it);
+        continue;
+      }
+      if (!it->killed && SteadyClock::now() >= it->deadline) {
+        log_.Warn("{} did not stop within {}; sending SIGKILL", it->request->id,
+                  FormatDuration(it->request->grace));
+        Status killed = client_.KillTask(it->request->id, "", SIGKILL, true);
+        if (!killed.ok() && !Missing(killed)) note(killed.Wrap("kill " + it->request->id));
+        it->killed = true;
+      }
+      ++it;
+    }
+    if (pending.empty()) break;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
+  for (const Pending& p : pending) {
+    note(DeadlineExceededError("task " + p.request->id + " still running after SIGKILL"));
+  }
+  for (const StopRequest& request : requests) {
+    auto deleted = client_.DeleteTask(request.id);
+    if (!deleted.ok() && !Missing(deleted.status())) note(deleted.status().Wrap("stop " + request.id));
+  }
+  return first;
 }
 
 }  // namespace zlayer::lifecycle

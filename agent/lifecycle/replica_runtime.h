@@ -56,6 +56,7 @@ class ReplicaRuntime : public reconcile::ReplicaOperations {
   Result<pid_t> Start(const std::string& id) override;
   Status Stop(const std::string& id, int signal, std::chrono::nanoseconds grace) override;
   Status Remove(const std::string& id) override;
+  Status StopAll(const std::vector<StopRequest>& requests) override;
 
   // <state_dir>/<id>: FIFOs (agent/logs), generated /etc files, anonymous volumes.
   std::string ContainerDir(const std::string& id) const;

@@ -4,16 +4,23 @@
 // agree. Level-triggered: called again after every change, and periodically,
 // it converges whatever events were missed.
 //
-// Rules:
-//   - Each wanted replica (deployment, service, index < replicas) has the
-//     container id <deployment>-<service>-<index>.
-//   - Missing container → kCreate. Container from another spec (hash
-//     differs) → kReplace. Container whose task is not running → kStart when
-//     the replica's restart policy allows it now, or a wake-up time when it
-//     allows it later; nothing when it is done (exited for good).
+// Rules, per service of every desired deployment (a "slot" is one replica
+// index; containers carry their deployment, service and slot as labels, so a
+// slot may hold two containers while a rolling update replaces one):
+//   - An empty slot below `replicas` → kCreate `<deployment>-<service>-<index>`,
+//     unless the service's dependencies block it (ServiceGate::blocked).
+//   - A slot whose only container has the current spec hash → kStart when its
+//     task is not running and the restart policy allows it now, or a wake-up
+//     time when it allows it later; nothing when it is done (exited for good).
+//   - Slots whose container has another hash are updated one at a time, and
+//     only while no slot of the service holds a current container that is not
+//     ready yet: rolling → kCreate the replacement beside the old container;
+//     stop-first → kReplace (stop, remove, create under the same id). Once the
+//     replacement is ready, the old container of the slot → kRemove.
 //   - A container carrying our labels that no spec wants (deployment
-//     deleted, service removed, index ≥ replicas) → kRemove. Containers are
-//     never adopted into a spec they do not carry the labels of.
+//     deleted, service removed, index ≥ replicas) → kRemove, highest index
+//     first. Containers are never adopted into a spec they do not carry the
+//     labels of.
 //   - A replica with an action in flight (`busy`) gets no new action.
 #pragma once
 
@@ -64,7 +71,45 @@ std::optional<ObservedContainer> Observe(const containerd::ContainerRecord& reco
 struct ReplicaMemory {
   bool exited_for_good = false;              // restart policy said no
   std::optional<SteadyTime> restart_not_before;  // back-off in progress
+  // False while the replica's health check has not passed for its current run
+  // (starting or unhealthy); true without a health check.
+  bool health_ok = true;
 };
+
+// How a service's replicas are replaced when its spec changes.
+enum class UpdateStrategy { kRolling, kStopFirst };
+const char* UpdateStrategyName(UpdateStrategy strategy);
+struct StrategyChoice {
+  UpdateStrategy strategy = UpdateStrategy::kRolling;
+  std::string reason;  // why, e.g. "host port 8080 would collide"
+};
+// Rolling (start the new replica, wait until it is ready, stop the old one)
+// unless two replicas of the service cannot run side by side: containers share
+// the node's network, so a service with an endpoint would bind its port twice.
+StrategyChoice ChooseUpdateStrategy(const spec::Service& service);
+
+// What the reconciler decided about a service beyond its containers.
+struct ServiceGate {
+  // Its dependencies are not met: no replica is created (running ones stay).
+  bool blocked = false;
+  // A rollout to this spec hash stopped (a new replica never became ready): no
+  // further replica is replaced, and a new replica that is not ready is removed
+  // so that the old one keeps serving its slot.
+  std::string stopped_rollout_hash;
+};
+
+// A replica is ready when it runs and its health check passed (or it has none),
+// or, for a job, when it completed.
+bool IsReady(const ObservedContainer& container, const ReplicaMemory* memory,
+             const spec::Service* service);
+bool IsRunning(const ObservedContainer& container);
+
+// The container ids a slot (deployment, service, index) may use: the plain
+// ContainerId, and for a rolling update the replacement, which must differ from
+// the container it replaces: `<id>-g<generation>` (or the plain id when free).
+std::string ReplacementContainerId(const std::string& deployment, const std::string& service,
+                                   uint32_t index, uint64_t generation,
+                                   const std::string& replaced_id);
 
 enum class ActionKind { kCreate, kStart, kReplace, kRemove };
 const char* ActionKindName(ActionKind kind);
@@ -82,9 +127,11 @@ struct Plan {
   std::optional<SteadyTime> wake_at;  // plan again then (a back-off ends)
 };
 
+// `gates` by "<deployment>/<service>"; a service without an entry is open.
 Plan PlanActions(const std::map<std::string, DesiredDeployment>& desired,
                  const std::map<std::string, ObservedContainer>& observed,
                  const std::map<std::string, ReplicaMemory>& memory,
-                 const std::set<std::string>& busy, SteadyTime now);
+                 const std::set<std::string>& busy, SteadyTime now,
+                 const std::map<std::string, ServiceGate>& gates = {});
 
 }  // namespace zlayer::reconcile

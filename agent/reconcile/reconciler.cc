@@ -2,9 +2,14 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <tuple>
+
 #include <boost/asio/post.hpp>
 
 #include "agent/spec/naming.h"
+#include <fmt/format.h>
+
 #include "common/duration.h"
 
 namespace zlayer::reconcile {
@@ -26,23 +31,49 @@ void OffLoop(asio::thread_pool& pool, asio::io_context& loop, Work work, Then th
   });
 }
 
-bool IsRunning(const ObservedContainer& c) {
-  return c.has_task && (c.task_status == containerd::TaskStatus::kRunning ||
-                        c.task_status == containerd::TaskStatus::kPaused ||
-                        c.task_status == containerd::TaskStatus::kPausing);
+constexpr size_t kRestartHistory = 20;
+
+std::string Key(const std::string& deployment, const std::string& service) {
+  return deployment + "/" + service;
+}
+
+const char* VerdictName(HealthWatcher::Verdict verdict) {
+  switch (verdict) {
+    case HealthWatcher::Verdict::kStarting: return "starting";
+    case HealthWatcher::Verdict::kHealthy: return "healthy";
+    case HealthWatcher::Verdict::kUnhealthy: return "unhealthy";
+  }
+  return "";
+}
+
+std::string ConditionWord(spec::DependencyCondition condition) {
+  switch (condition) {
+    case spec::DependencyCondition::kStarted: return "started";
+    case spec::DependencyCondition::kHealthy: return "healthy";
+    case spec::DependencyCondition::kReady: return "ready";
+  }
+  return "ready";
+}
+
+// The first line of `text`, at most 200 characters: for one-line messages.
+std::string OneLine(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  if (line.size() > 200) line = line.substr(0, 200) + "...";
+  return line;
 }
 
 }  // namespace
 
 Reconciler::Reconciler(asio::io_context& loop, asio::thread_pool& workers,
-                       ReplicaOperations& operations, OutputAttacher& output, Logger& log,
-                       std::chrono::nanoseconds resync_interval)
+                       ReplicaOperations& operations, OutputAttacher& output,
+                       HealthWatcher& health, Logger& log, Options options)
     : loop_(loop),
       workers_(workers),
       operations_(operations),
       output_(output),
+      health_(health),
       log_(log),
-      resync_interval_(resync_interval),
+      options_(options),
       plan_timer_(loop),
       wake_timer_(loop),
       resync_timer_(loop) {}
@@ -71,8 +102,23 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
             if (Status s = output_.Attach(c.id); !s.ok()) {
               log_.Warn("{}: re-attaching output: {}", c.id, s.message());
             }
-            Replica& r = ReplicaFor(c.id, FindService(c.deployment, c.service));
+            const spec::Service* service = FindService(c.deployment, c.service);
+            Replica& r = ReplicaFor(c.id, service);
             r.state = "running";
+            r.deployment = c.deployment;
+            r.service = c.service;
+            r.index = c.replica;
+            if (service != nullptr && service->health && c.spec_hash == desired_.at(c.deployment).service_hashes.at(c.service)) {
+              // Adopted replicas were ready before the agent restarted; their
+              // checks start over, as after any start.
+              r.ever_ready = true;
+              r.health = HealthWatcher::Verdict::kStarting;
+              r.memory.health_ok = true;
+              health_.Watch(c.id, *service->health,
+                            [this, id = c.id](HealthWatcher::Verdict v, const std::string& out) {
+                              OnHealth(id, v, out);
+                            });
+            }
             ++adopted;
           }
           observed_[c.id] = c;
@@ -81,7 +127,7 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
                   adopted);
         done(Status::Ok());
         MarkDirty();
-        resync_timer_.expires_after(resync_interval_);
+        resync_timer_.expires_after(options_.resync_interval);
         resync_timer_.async_wait([this](boost::system::error_code ec) {
           if (!ec) Resync();
         });
@@ -92,7 +138,54 @@ void Reconciler::Apply(DesiredDeployment deployment) {
   std::string name = deployment.spec.name;
   log_.Info("deployment {} generation {}: {} service(s)", name, deployment.generation,
             deployment.spec.services.size());
+  // A service whose spec changed while it has replicas starts a rollout.
+  for (const auto& [service_name, hash] : deployment.service_hashes) {
+    ServiceState& state = services_[Key(name, service_name)];
+    state.waiting_since.reset();
+    state.dependency_failed = false;
+    state.dependency_overridden = false;
+    state.dependency_message.clear();
+    bool outdated = false;
+    for (const auto& [id, c] : observed_) {
+      outdated = outdated || (c.deployment == name && c.service == service_name && c.spec_hash != hash);
+    }
+    if (outdated && state.rollout_hash != hash) {
+      const spec::Service& service = deployment.spec.services.at(service_name);
+      StrategyChoice choice = ChooseUpdateStrategy(service);
+      state.rollout_hash = hash;
+      state.rollout_generation = deployment.generation;
+      state.rollout_state = "in_progress";
+      state.rollout_message.clear();
+      log_.Info("{}/{}: rolling out generation {} ({}: {})", name, service_name,
+                deployment.generation, UpdateStrategyName(choice.strategy), choice.reason);
+    }
+  }
+  for (auto it = services_.begin(); it != services_.end();) {
+    const bool ours = it->first.compare(0, name.size() + 1, name + "/") == 0;
+    if (ours && !deployment.spec.services.count(it->first.substr(name.size() + 1))) {
+      it = services_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   desired_[name] = std::move(deployment);
+  // Health settings apply to running replicas without recreating them.
+  for (auto& [id, replica] : replicas_) {
+    auto o = observed_.find(id);
+    if (o == observed_.end() || o->second.deployment != name || !IsRunning(o->second)) continue;
+    const spec::Service* service = FindService(name, o->second.service);
+    if (service == nullptr || o->second.spec_hash != desired_[name].service_hashes[o->second.service]) continue;
+    if (service->health) {
+      replica.health = HealthWatcher::Verdict::kStarting;
+      health_.Watch(id, *service->health, [this, id = id](HealthWatcher::Verdict v, const std::string& out) {
+        OnHealth(id, v, out);
+      });
+    } else if (replica.health) {
+      Unwatch(id);
+      replica.health.reset();
+      replica.memory.health_ok = true;
+    }
+  }
   // A redeploy gives replicas that gave up a fresh start.
   for (auto& [id, replica] : replicas_) {
     auto o = observed_.find(id);
@@ -103,6 +196,9 @@ void Reconciler::Apply(DesiredDeployment deployment) {
 
 void Reconciler::Delete(const std::string& name, std::function<void(Status)> done) {
   desired_.erase(name);
+  for (auto it = services_.begin(); it != services_.end();) {
+    it = it->first.compare(0, name.size() + 1, name + "/") == 0 ? services_.erase(it) : std::next(it);
+  }
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->deployment == name && it->generation > 0) {
       it->done(Status(StatusCode::kAborted, "deployment " + name + " was deleted"));
@@ -130,6 +226,7 @@ std::optional<uint64_t> Reconciler::Generation(const std::string& name) const {
 
 void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_status,
                             WallClock::time_point exited_at) {
+  if (shutting_down_) return;
   auto found = observed_.find(id);
   if (found == observed_.end()) return;  // not ours
   ObservedContainer& c = found->second;
@@ -141,17 +238,24 @@ void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_stat
   if (pid > 0 && c.pid > 0 && pid != c.pid) return;  // an older task of this container
   if (!IsRunning(c)) return;  // already handled
   c.task_status = containerd::TaskStatus::kStopped;
+  c.exit_status = exit_status;
   c.pid = 0;
+  Unwatch(id);
   Replica& r = ReplicaFor(id, FindService(c.deployment, c.service));
   r.exit_status = exit_status;
   r.reason = r.oom_killed ? "OOMKilled" : "";
-  (void)exited_at;
+  if (!r.ever_ready) {
+    CheckRolloutFailure(id, fmt::format("exited with status {}{} before it was ready", exit_status,
+                                        r.oom_killed ? " (OOMKilled)" : ""));
+  }
   RestartDecision decision;
   if (r.policy) decision = r.policy->OnExit(exit_status, Clock::now());
   if (decision.restart) {
     r.state = "backoff";
     r.memory.restart_not_before = Clock::now() + decision.delay;
     r.next_restart_wall = WallClock::now() + decision.delay;
+    r.restart_history.push_back({std::nullopt, exited_at, exit_status, r.reason, "exit", decision.delay});
+    if (r.restart_history.size() > kRestartHistory) r.restart_history.pop_front();
     log_.Warn("{} exited with status {}{}; restarting in {}", id, exit_status,
               r.oom_killed ? " (OOMKilled)" : "", FormatDuration(decision.delay));
   } else {
@@ -169,6 +273,118 @@ void Reconciler::OnTaskOom(const std::string& id) {
   if (observed_.count(id)) ReplicaFor(id, nullptr).oom_killed = true;
 }
 
+void Reconciler::Unwatch(const std::string& id) {
+  auto r = replicas_.find(id);
+  if (r == replicas_.end() || !r->second.health) return;
+  health_.Unwatch(id);
+}
+
+void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
+                          const std::string& output) {
+  if (shutting_down_) return;
+  auto found = replicas_.find(id);
+  auto o = observed_.find(id);
+  if (found == replicas_.end() || o == observed_.end() || !IsRunning(o->second)) return;
+  Replica& r = found->second;
+  const bool changed = r.health != verdict;
+  r.health = verdict;
+  r.memory.health_ok = verdict == HealthWatcher::Verdict::kHealthy;
+  if (changed) log_.Info("{} is {}", id, VerdictName(verdict));
+  if (verdict == HealthWatcher::Verdict::kHealthy) {
+    r.ever_ready = true;
+    if (r.reason.rfind("unhealthy", 0) == 0) r.reason.clear();
+  } else if (verdict == HealthWatcher::Verdict::kUnhealthy) {
+    r.reason = "unhealthy: " + OneLine(output);
+    if (!r.ever_ready) CheckRolloutFailure(id, "unhealthy: " + OneLine(output));
+    const ServiceState* state = nullptr;
+    if (auto s = services_.find(Key(r.deployment, r.service)); s != services_.end()) state = &s->second;
+    const bool replacement_to_drop = state != nullptr && state->rollout_state == "stopped" &&
+                                     !r.ever_ready && o->second.spec_hash == state->rollout_hash;
+    if (options_.restart_unhealthy && !replacement_to_drop && !busy_.count(id)) {
+      RestartUnhealthy(id, output);
+    }
+  }
+  MarkDirty();
+}
+
+void Reconciler::RestartUnhealthy(const std::string& id, const std::string& output) {
+  Replica& r = replicas_.at(id);
+  const spec::Service* service = FindService(r.deployment, r.service);
+  int signal = service != nullptr ? service->stop_signal.value_or(SIGTERM) : SIGTERM;
+  std::chrono::nanoseconds grace =
+      service != nullptr ? service->stop_grace_period : std::chrono::seconds(10);
+  log_.Warn("{} is unhealthy ({}); restarting it", id, OneLine(output));
+  Unwatch(id);
+  busy_.insert(id);
+  r.state = "stopping";
+  OffLoop(
+      workers_, loop_, [this, id, signal, grace] { return operations_.Stop(id, signal, grace); },
+      [this, id](Status status) {
+        if (!status.ok()) log_.Error("restarting unhealthy {}: {}", id, status.message());
+        auto o = observed_.find(id);
+        if (o != observed_.end()) {
+          o->second.has_task = false;
+          o->second.task_status = containerd::TaskStatus::kStopped;
+          o->second.pid = 0;
+        }
+        Replica& r = ReplicaFor(id, nullptr);
+        const uint32_t status_code = 128 + SIGKILL;
+        r.exit_status = status_code;
+        RestartDecision decision;
+        if (r.policy) decision = r.policy->OnExit(status_code, Clock::now());
+        if (decision.restart) {
+          r.state = "backoff";
+          r.memory.restart_not_before = Clock::now() + decision.delay;
+          r.next_restart_wall = WallClock::now() + decision.delay;
+          r.restart_history.push_back(
+              {std::nullopt, WallClock::now(), status_code, "Unhealthy", "unhealthy", decision.delay});
+          if (r.restart_history.size() > kRestartHistory) r.restart_history.pop_front();
+        } else {
+          r.state = "failed";
+          r.memory.exited_for_good = true;
+          log_.Info("{} not restarted after failing its health check ({})", id, decision.reason);
+        }
+        FinishAction(id);
+      });
+}
+
+void Reconciler::CheckRolloutFailure(const std::string& id, const std::string& why) {
+  auto o = observed_.find(id);
+  if (o == observed_.end()) return;
+  auto s = services_.find(Key(o->second.deployment, o->second.service));
+  if (s == services_.end()) return;
+  ServiceState& state = s->second;
+  if (state.rollout_state != "in_progress" || o->second.spec_hash != state.rollout_hash) return;
+  state.rollout_state = "stopped";
+  state.rollout_message = "replica " + id + " " + why + "; old replicas keep serving";
+  log_.Error("{}/{}: rollout of generation {} stopped: {}", o->second.deployment,
+             o->second.service, state.rollout_generation, state.rollout_message);
+}
+
+std::vector<ReplicaOperations::StopRequest> Reconciler::PrepareShutdown(
+    std::chrono::nanoseconds max_grace) {
+  shutting_down_ = true;
+  plan_timer_.cancel();
+  wake_timer_.cancel();
+  resync_timer_.cancel();
+  std::vector<ReplicaOperations::StopRequest> requests;
+  for (const auto& [id, c] : observed_) {
+    Unwatch(id);
+    if (!IsRunning(c) && !busy_.count(id)) continue;
+    ReplicaOperations::StopRequest request;
+    request.id = id;
+    request.signal = SIGTERM;
+    request.grace = std::chrono::seconds(10);
+    if (const spec::Service* s = FindService(c.deployment, c.service)) {
+      request.signal = s->stop_signal.value_or(SIGTERM);
+      request.grace = s->stop_grace_period;
+    }
+    request.grace = std::min(request.grace, max_grace);
+    requests.push_back(request);
+  }
+  return requests;
+}
+
 void Reconciler::Resync() {
   if (observing_) return;
   observing_ = true;
@@ -176,7 +392,7 @@ void Reconciler::Resync() {
       workers_, loop_, [this] { return operations_.ObserveAll(); },
       [this](Result<std::vector<ObservedContainer>> result) {
         observing_ = false;
-        resync_timer_.expires_after(result.ok() ? resync_interval_ : std::chrono::seconds(2));
+        resync_timer_.expires_after(result.ok() ? options_.resync_interval : std::chrono::seconds(2));
         resync_timer_.async_wait([this](boost::system::error_code ec) {
           if (!ec) Resync();
         });
@@ -210,7 +426,7 @@ void Reconciler::Resync() {
 }
 
 void Reconciler::MarkDirty() {
-  if (!started_ || plan_scheduled_) return;
+  if (!started_ || plan_scheduled_ || shutting_down_) return;
   plan_scheduled_ = true;
   // Coalesce: everything that changes in this turn of the loop is one plan.
   asio::post(loop_, [this] {
@@ -220,10 +436,16 @@ void Reconciler::MarkDirty() {
 }
 
 void Reconciler::PlanNow() {
+  if (shutting_down_) return;
+  const SteadyTime now = Clock::now();
   std::map<std::string, ReplicaMemory> memory;
   for (const auto& [id, r] : replicas_) memory[id] = r.memory;
-  Plan plan = PlanActions(desired_, observed_, memory, busy_, Clock::now());
+  std::optional<SteadyTime> gate_wake;
+  std::map<std::string, ServiceGate> gates = Gates(now, gate_wake);
+  Plan plan = PlanActions(desired_, observed_, memory, busy_, now, gates);
   for (const Action& action : plan.actions) Execute(action);
+  UpdateRollouts();
+  if (gate_wake && (!plan.wake_at || *gate_wake < *plan.wake_at)) plan.wake_at = gate_wake;
   if (plan.wake_at) {
     wake_timer_.expires_at(*plan.wake_at);
     wake_timer_.async_wait([this](boost::system::error_code ec) {
@@ -240,6 +462,10 @@ void Reconciler::Execute(const Action& action) {
   known.deployment = action.deployment;
   known.service = action.service;
   known.index = action.replica;
+  if (action.kind == ActionKind::kCreate || action.kind == ActionKind::kReplace) {
+    known.generation = desired_.at(action.deployment).generation;
+    known.ever_ready = false;
+  }
   switch (action.kind) {
     case ActionKind::kCreate: return RunCreate(action, false);
     case ActionKind::kReplace: return RunCreate(action, true);
@@ -251,6 +477,7 @@ void Reconciler::Execute(const Action& action) {
 void Reconciler::RunCreate(const Action& action, bool replace) {
   const spec::Service* service = FindService(action.deployment, action.service);
   const DesiredDeployment& deployment = desired_.at(action.deployment);
+  if (replace) Unwatch(action.container_id);
   Replica& r = ReplicaFor(action.container_id, service);
   r.state = "creating";
   r.reason.clear();
@@ -301,7 +528,23 @@ void Reconciler::RunStart(const Action& action) {
         r.started_at = WallClock::now();
         r.next_restart_wall.reset();
         r.memory.restart_not_before.reset();
+        if (!r.restart_history.empty() && !r.restart_history.back().restarted_at) {
+          r.restart_history.back().restarted_at = r.started_at;
+        }
         if (r.policy) r.policy->OnStarted(Clock::now());
+        const spec::Service* service = FindService(r.deployment, r.service);
+        if (service != nullptr && service->health) {
+          r.health = HealthWatcher::Verdict::kStarting;
+          r.memory.health_ok = false;
+          health_.Watch(id, *service->health,
+                        [this, id](HealthWatcher::Verdict v, const std::string& out) {
+                          OnHealth(id, v, out);
+                        });
+        } else {
+          r.health.reset();
+          r.memory.health_ok = true;
+          r.ever_ready = true;
+        }
         auto found = observed_.find(id);
         if (found != observed_.end()) {
           found->second.has_task = true;
@@ -339,6 +582,7 @@ void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
 
 void Reconciler::RunRemove(const Action& action) {
   const std::string id = action.container_id;
+  Unwatch(id);
   auto& r = ReplicaFor(id, nullptr);
   r.state = "removing";
   // The spec is gone: stop with the defaults (SIGTERM, 10s) unless the
@@ -379,26 +623,152 @@ void Reconciler::FinishAction(const std::string& id) {
   CheckWaiters();
 }
 
+bool Reconciler::IsReplicaReady(const ObservedContainer& c) const {
+  auto r = replicas_.find(c.id);
+  return IsReady(c, r == replicas_.end() ? nullptr : &r->second.memory,
+                 FindService(c.deployment, c.service));
+}
+
+bool Reconciler::ServiceConverged(const std::string& name, const std::string& service_name) const {
+  auto d = desired_.find(name);
+  if (d == desired_.end()) return false;
+  auto service = d->second.spec.services.find(service_name);
+  if (service == d->second.spec.services.end()) return false;
+  const std::string& hash = d->second.service_hashes.at(service_name);
+  std::vector<int> per_slot(service->second.scale.replicas, 0);
+  for (const auto& [id, c] : observed_) {
+    if (c.deployment != name || c.service != service_name) continue;
+    if (c.replica >= per_slot.size() || busy_.count(id) || c.spec_hash != hash) return false;
+    auto r = replicas_.find(id);
+    const bool done_for_good = r != replicas_.end() && r->second.memory.exited_for_good;
+    if (!done_for_good && !IsReplicaReady(c)) return false;
+    ++per_slot[c.replica];
+  }
+  for (int n : per_slot) {
+    if (n != 1) return false;
+  }
+  return true;
+}
+
 bool Reconciler::Converged(const std::string& name) const {
   auto d = desired_.find(name);
   if (d == desired_.end()) return false;
-  for (const auto& [service_name, service] : d->second.spec.services) {
-    const std::string& hash = d->second.service_hashes.at(service_name);
-    for (uint32_t i = 0; i < service.scale.replicas; ++i) {
-      std::string id = spec::ContainerId(name, service_name, i);
-      auto o = observed_.find(id);
-      if (busy_.count(id) || o == observed_.end() || o->second.spec_hash != hash) return false;
-      auto r = replicas_.find(id);
-      const bool done_for_good = r != replicas_.end() && r->second.memory.exited_for_good;
-      if (!IsRunning(o->second) && !done_for_good) return false;
-    }
-  }
   for (const auto& [id, c] : observed_) {
-    if (c.deployment != name) continue;
-    auto s = d->second.spec.services.find(c.service);
-    if (s == d->second.spec.services.end() || c.replica >= s->second.scale.replicas) return false;
+    if (c.deployment == name && !d->second.spec.services.count(c.service)) return false;
+  }
+  for (const auto& [service_name, service] : d->second.spec.services) {
+    if (!ServiceConverged(name, service_name)) return false;
   }
   return true;
+}
+
+std::string Reconciler::Failure(const std::string& name) const {
+  auto d = desired_.find(name);
+  if (d == desired_.end()) return "";
+  for (const auto& [service_name, service] : d->second.spec.services) {
+    auto s = services_.find(Key(name, service_name));
+    if (s == services_.end()) continue;
+    if (s->second.rollout_state == "stopped" &&
+        s->second.rollout_hash == d->second.service_hashes.at(service_name)) {
+      return service_name + ": rollout stopped: " + s->second.rollout_message;
+    }
+    if (s->second.dependency_failed) return service_name + ": " + s->second.dependency_message;
+  }
+  return "";
+}
+
+uint32_t Reconciler::ReadyCount(const std::string& deployment, const std::string& service,
+                                bool running_is_enough) const {
+  std::set<uint32_t> slots;
+  for (const auto& [id, c] : observed_) {
+    if (c.deployment != deployment || c.service != service) continue;
+    if (running_is_enough ? IsRunning(c) || IsReplicaReady(c) : IsReplicaReady(c)) {
+      slots.insert(c.replica);
+    }
+  }
+  return static_cast<uint32_t>(slots.size());
+}
+
+bool Reconciler::DependencyMet(const std::string& deployment,
+                               const spec::Dependency& dependency) const {
+  const spec::Service* target = FindService(deployment, dependency.service);
+  if (target == nullptr) return true;  // the parser rejects unknown services
+  const bool started = dependency.condition == spec::DependencyCondition::kStarted;
+  return ReadyCount(deployment, dependency.service, started) >= target->scale.replicas;
+}
+
+std::map<std::string, ServiceGate> Reconciler::Gates(SteadyTime now,
+                                                     std::optional<SteadyTime>& wake_at) {
+  std::map<std::string, ServiceGate> gates;
+  for (const auto& [name, d] : desired_) {
+    for (const auto& [service_name, service] : d.spec.services) {
+      ServiceState& state = services_[Key(name, service_name)];
+      ServiceGate& gate = gates[Key(name, service_name)];
+      if (state.rollout_state == "stopped") gate.stopped_rollout_hash = state.rollout_hash;
+      if (service.depends.empty() || state.dependency_overridden) continue;
+      if (state.dependency_failed) {
+        gate.blocked = true;
+        continue;
+      }
+      const spec::Dependency* unmet = nullptr;
+      for (const spec::Dependency& dependency : service.depends) {
+        if (!DependencyMet(name, dependency)) {
+          unmet = &dependency;
+          break;
+        }
+      }
+      if (unmet == nullptr) {
+        if (state.waiting_since) log_.Info("{}/{}: dependencies met", name, service_name);
+        state.waiting_since.reset();
+        state.dependency_message.clear();
+        continue;
+      }
+      if (!state.waiting_since) state.waiting_since = now;
+      const auto waited = now - *state.waiting_since;
+      const std::string what = unmet->service + " to be " + ConditionWord(unmet->condition);
+      if (waited < unmet->timeout) {
+        gate.blocked = true;
+        state.dependency_message =
+            fmt::format("waiting for {} ({} of {})", what,
+                        FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(waited)),
+                        FormatDuration(unmet->timeout));
+        const SteadyTime deadline = *state.waiting_since + unmet->timeout;
+        if (!wake_at || deadline < *wake_at) wake_at = deadline;
+        continue;
+      }
+      switch (unmet->on_timeout) {
+        case spec::TimeoutAction::kFail:
+          state.dependency_failed = true;
+          state.dependency_message =
+              fmt::format("gave up waiting for {} after {}", what, FormatDuration(unmet->timeout));
+          log_.Error("{}/{}: {}", name, service_name, state.dependency_message);
+          gate.blocked = true;
+          break;
+        case spec::TimeoutAction::kWarn:
+          log_.Warn("{}/{}: {} did not happen within {}; starting anyway", name, service_name,
+                    what, FormatDuration(unmet->timeout));
+          state.dependency_overridden = true;
+          state.dependency_message.clear();
+          break;
+        case spec::TimeoutAction::kContinue:
+          state.dependency_overridden = true;
+          state.dependency_message.clear();
+          break;
+      }
+    }
+  }
+  return gates;
+}
+
+void Reconciler::UpdateRollouts() {
+  for (auto& [key, state] : services_) {
+    if (state.rollout_state != "in_progress") continue;
+    const size_t slash = key.find('/');
+    if (ServiceConverged(key.substr(0, slash), key.substr(slash + 1))) {
+      state.rollout_state = "complete";
+      log_.Info("{}: rollout of generation {} complete", key, state.rollout_generation);
+    }
+  }
 }
 
 void Reconciler::CheckWaiters() {
@@ -416,6 +786,13 @@ void Reconciler::CheckWaiters() {
         result = Status(StatusCode::kAborted, "deployment " + it->deployment + " was deleted");
       } else {
         finished = d->second.generation >= it->generation && Converged(it->deployment);
+        if (!finished && d->second.generation >= it->generation) {
+          std::string failure = Failure(it->deployment);
+          if (!failure.empty()) {
+            finished = true;
+            result = Status(StatusCode::kFailedPrecondition, failure);
+          }
+        }
       }
     }
     if (finished) {
@@ -449,10 +826,55 @@ Reconciler::Replica& Reconciler::ReplicaFor(const std::string& id, const spec::S
 std::vector<DeploymentView> Reconciler::Deployments() const {
   std::map<std::string, DeploymentView> views;
   for (const auto& [name, d] : desired_) {
-    views[name].name = name;
-    views[name].generation = d.generation;
-    views[name].converged = Converged(name);
+    DeploymentView& view = views[name];
+    view.name = name;
+    view.generation = d.generation;
+    view.converged = Converged(name);
+    view.failure = Failure(name);
+    for (const auto& [service_name, service] : d.spec.services) {
+      ServiceView sv;
+      sv.name = service_name;
+      sv.desired_replicas = service.scale.replicas;
+      sv.ready_replicas = ReadyCount(name, service_name, false);
+      sv.job = service.rtype == spec::ResourceType::kJob;
+      auto state = services_.find(Key(name, service_name));
+      if (state != services_.end()) {
+        const ServiceState& st = state->second;
+        sv.message = st.dependency_message;
+        sv.failed = st.dependency_failed;
+        if (!st.rollout_state.empty()) {
+          StrategyChoice choice = ChooseUpdateStrategy(service);
+          sv.has_rollout = true;
+          sv.strategy = UpdateStrategyName(choice.strategy);
+          sv.strategy_reason = choice.reason;
+          sv.rollout_state = st.rollout_state;
+          sv.rollout_message = st.rollout_message;
+          sv.rollout_generation = st.rollout_generation;
+          std::set<uint32_t> updated;
+          for (const auto& [id, c] : observed_) {
+            if (c.deployment == name && c.service == service_name &&
+                c.spec_hash == st.rollout_hash && IsReplicaReady(c)) {
+              updated.insert(c.replica);
+            }
+          }
+          sv.updated = static_cast<uint32_t>(updated.size());
+        }
+      }
+      view.services.push_back(std::move(sv));
+    }
   }
+  auto fill_known = [this](const Replica& k, ReplicaView& r) {
+    r.state = k.state;
+    r.exit_status = k.exit_status;
+    r.restarts = k.policy ? k.policy->restarts() : 0;
+    r.reason = k.reason;
+    r.started_at = k.started_at;
+    r.next_restart = k.next_restart_wall;
+    r.generation = k.generation;
+    if (k.health) r.health = VerdictName(*k.health);
+    r.restart_history.assign(k.restart_history.begin(), k.restart_history.end());
+    (void)this;
+  };
   for (const auto& [id, c] : observed_) {
     DeploymentView& view = views[c.deployment];
     view.name = c.deployment;
@@ -462,20 +884,18 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     r.service = c.service;
     r.replica = c.replica;
     if (const spec::Service* s = FindService(c.deployment, c.service)) r.image = s->image.name;
+    auto d = desired_.find(c.deployment);
+    r.current = d == desired_.end() || !d->second.service_hashes.count(c.service) ||
+                d->second.service_hashes.at(c.service) == c.spec_hash;
     r.pid = IsRunning(c) ? c.pid : 0;
     auto known = replicas_.find(id);
     if (known != replicas_.end()) {
-      const Replica& k = known->second;
-      r.state = k.state;
-      r.exit_status = k.exit_status;
-      r.restarts = k.policy ? k.policy->restarts() : 0;
-      r.reason = k.reason;
-      r.started_at = k.started_at;
-      r.next_restart = k.next_restart_wall;
+      fill_known(known->second, r);
     } else {
       r.state = IsRunning(c) ? "running" : (c.has_task ? "exited" : "created");
     }
     if (IsRunning(c) && !busy_.count(id)) r.state = "running";
+    if (!IsRunning(c)) r.health.clear();
     view.replicas.push_back(std::move(r));
   }
   // Replicas without a container (creating, or creation failed): what we know.
@@ -487,14 +907,18 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     r.service = k.service;
     r.replica = k.index;
     if (const spec::Service* s = FindService(k.deployment, k.service)) r.image = s->image.name;
-    r.state = k.state;
-    r.reason = k.reason;
-    r.restarts = k.policy ? k.policy->restarts() : 0;
-    r.next_restart = k.next_restart_wall;
+    fill_known(k, r);
+    r.health.clear();
     views[k.deployment].replicas.push_back(std::move(r));
   }
   std::vector<DeploymentView> out;
-  for (auto& [name, view] : views) out.push_back(std::move(view));
+  for (auto& [name, view] : views) {
+    std::sort(view.replicas.begin(), view.replicas.end(),
+              [](const ReplicaView& a, const ReplicaView& b) {
+                return std::tie(a.service, a.replica, a.id) < std::tie(b.service, b.replica, b.id);
+              });
+    out.push_back(std::move(view));
+  }
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -30,6 +31,16 @@
 namespace zlayer::reconcile {
 
 // What `zlayer ps` shows per replica.
+// One restart of a replica, for `zlayer inspect`.
+struct RestartView {
+  std::optional<std::chrono::system_clock::time_point> restarted_at;  // unset until it ran again
+  std::chrono::system_clock::time_point exited_at;
+  uint32_t exit_status = 0;
+  std::string reason;  // "OOMKilled", "Unhealthy", "" (plain exit)
+  std::string cause;   // "exit" (restart policy) or "unhealthy" (health checks)
+  std::chrono::nanoseconds backoff{0};
+};
+
 struct ReplicaView {
   std::string id;
   std::string deployment;
@@ -43,20 +54,52 @@ struct ReplicaView {
   std::string reason;  // why it is not running ("OOMKilled", an error, ...)
   std::optional<std::chrono::system_clock::time_point> started_at;
   std::optional<std::chrono::system_clock::time_point> next_restart;
+  std::string health;   // "", "starting", "healthy", "unhealthy"
+  bool current = true;  // runs the service's current spec (false: an old replica in a rollout)
+  uint64_t generation = 0;  // the deployment generation it was created for (0: unknown)
+  std::vector<RestartView> restart_history;  // oldest first, the last 20
+};
+
+struct ServiceView {
+  std::string name;
+  uint32_t desired_replicas = 0;
+  uint32_t ready_replicas = 0;
+  bool job = false;
+  // The last rollout (a spec change of a service that had replicas).
+  bool has_rollout = false;
+  std::string strategy;       // "rolling" or "stop-first"
+  std::string strategy_reason;
+  std::string rollout_state;  // "in_progress", "complete", "stopped"
+  std::string rollout_message;
+  uint64_t rollout_generation = 0;
+  uint32_t updated = 0;  // slots running the new spec
+  // Dependencies: "waiting for db to be healthy (12s of 300s)", or why they failed.
+  std::string message;
+  bool failed = false;  // a dependency timed out with on_timeout: fail
 };
 
 struct DeploymentView {
   std::string name;
   uint64_t generation = 0;
-  bool converged = false;  // every wanted replica exists with the current spec and runs
+  bool converged = false;  // every wanted replica exists with the current spec, ready
+  // Non-empty when the deployment cannot converge without a new spec: a rollout
+  // stopped, or a dependency timed out.
+  std::string failure;
   std::vector<ReplicaView> replicas;
+  std::vector<ServiceView> services;
 };
 
 class Reconciler {
  public:
+  struct Options {
+    std::chrono::nanoseconds resync_interval = std::chrono::seconds(30);
+    // Restart a replica whose health check says unhealthy (its restart policy
+    // then decides, as for an exit). ZLAYER_RESTART_UNHEALTHY.
+    bool restart_unhealthy = true;
+  };
   Reconciler(boost::asio::io_context& loop, boost::asio::thread_pool& workers,
-             ReplicaOperations& operations, OutputAttacher& output, Logger& log,
-             std::chrono::nanoseconds resync_interval = std::chrono::seconds(30));
+             ReplicaOperations& operations, OutputAttacher& output, HealthWatcher& health,
+             Logger& log, Options options);
 
   // Reads containerd (ObserveAll), re-attaches the FIFO drains of every
   // running container (adoption: nothing is restarted because the agent
@@ -74,7 +117,8 @@ class Reconciler {
   void Delete(const std::string& name, std::function<void(Status)> done);
 
   // Calls `done` once the deployment has converged at `generation` or later,
-  // or with kAborted when it is deleted. Progress is visible in Deployments().
+  // with kAborted when it is deleted, or kFailedPrecondition when it cannot
+  // converge (DeploymentView::failure). Progress is visible in Deployments().
   void WaitConverged(const std::string& name, uint64_t generation,
                      std::function<void(Status)> done);
 
@@ -87,7 +131,18 @@ class Reconciler {
   // containerd came back after being unreachable: re-read everything.
   void Resync();
 
+  // Node shutdown: stops planning, restarting and health checking, and returns
+  // how to stop every running task (each service's stop signal, its grace
+  // period capped at `max_grace`). Desired state is kept: after the next
+  // start the same replicas come back. The caller runs
+  // ReplicaOperations::StopAll with the answer.
+  std::vector<ReplicaOperations::StopRequest> PrepareShutdown(std::chrono::nanoseconds max_grace);
+
   bool HasDeployment(const std::string& name) const { return desired_.count(name) > 0; }
+  // The desired spec of a service; nullptr when there is none.
+  const spec::Service* ServiceSpec(const std::string& deployment, const std::string& service) const {
+    return FindService(deployment, service);
+  }
   std::optional<uint64_t> Generation(const std::string& name) const;
   std::vector<DeploymentView> Deployments() const;
   // The replicas (by container id) of a deployment or service, for `logs`.
@@ -99,6 +154,7 @@ class Reconciler {
     std::string deployment;  // known once an action named it
     std::string service;
     uint32_t index = 0;
+    uint64_t generation = 0;
     std::optional<ReplicaRestartPolicy> policy;
     std::string state = "creating";
     std::string reason;
@@ -107,6 +163,21 @@ class Reconciler {
     std::optional<std::chrono::system_clock::time_point> started_at;
     std::optional<std::chrono::system_clock::time_point> next_restart_wall;
     ReplicaMemory memory;
+    std::optional<HealthWatcher::Verdict> health;  // with a health check, of the current run
+    bool ever_ready = false;  // since it was created: rollouts wait for this
+    std::deque<RestartView> restart_history;
+  };
+
+  // Per "<deployment>/<service>": rollout and dependency state.
+  struct ServiceState {
+    std::string rollout_hash;  // the hash being (or last) rolled to
+    uint64_t rollout_generation = 0;
+    std::string rollout_state;  // "", "in_progress", "complete", "stopped"
+    std::string rollout_message;
+    std::optional<SteadyTime> waiting_since;  // dependencies not met since
+    std::string dependency_message;
+    bool dependency_failed = false;
+    bool dependency_overridden = false;  // timed out with warn/continue
   };
 
   void MarkDirty();
@@ -118,8 +189,21 @@ class Reconciler {
   void OnStartFailed(const std::string& id, const Status& status);
   void FinishAction(const std::string& id);
   void ObserveAndPlan();
+  void OnHealth(const std::string& id, HealthWatcher::Verdict verdict, const std::string& output);
+  void RestartUnhealthy(const std::string& id, const std::string& output);
+  // A replica of an in-progress rollout failed before it was ever ready.
+  void CheckRolloutFailure(const std::string& id, const std::string& why);
+  void UpdateRollouts();
+  std::map<std::string, ServiceGate> Gates(SteadyTime now, std::optional<SteadyTime>& wake_at);
+  bool DependencyMet(const std::string& deployment, const spec::Dependency& dependency) const;
+  uint32_t ReadyCount(const std::string& deployment, const std::string& service,
+                      bool running_is_enough) const;
+  bool IsReplicaReady(const ObservedContainer& c) const;
+  std::string Failure(const std::string& name) const;
+  void Unwatch(const std::string& id);
   void CheckWaiters();
   bool Converged(const std::string& name) const;
+  bool ServiceConverged(const std::string& name, const std::string& service) const;
   const spec::Service* FindService(const std::string& deployment, const std::string& service) const;
   Replica& ReplicaFor(const std::string& id, const spec::Service* service);
 
@@ -127,19 +211,22 @@ class Reconciler {
   boost::asio::thread_pool& workers_;
   ReplicaOperations& operations_;
   OutputAttacher& output_;
+  HealthWatcher& health_;
   Logger& log_;
-  std::chrono::nanoseconds resync_interval_;
+  Options options_;
   boost::asio::steady_timer plan_timer_;
   boost::asio::steady_timer wake_timer_;
   boost::asio::steady_timer resync_timer_;
   std::mt19937 rng_{std::random_device{}()};
 
   bool started_ = false;
+  bool shutting_down_ = false;
   bool plan_scheduled_ = false;
   bool observing_ = false;
   std::map<std::string, DesiredDeployment> desired_;
   std::map<std::string, ObservedContainer> observed_;
   std::map<std::string, Replica> replicas_;
+  std::map<std::string, ServiceState> services_;
   std::set<std::string> busy_;
   std::map<std::string, std::pair<pid_t, uint32_t>> early_exits_;  // id → (pid, status)
   struct Waiter {

@@ -1,12 +1,15 @@
-// What the reconciler asks of the outside world, in two narrow interfaces:
+// What the reconciler asks of the outside world, in three narrow interfaces:
 //   - ReplicaOperations: blocking container work in containerd (implemented
 //     by agent/runtime over containerd::Client); run on the worker pool.
 //   - OutputAttacher: the FIFO drains of a container (implemented by
 //     agent/logs); run on the event loop.
-// Fakes of both drive the reconciler's unit tests.
+//   - HealthWatcher: health checks of running replicas (agent/health); on
+//     the event loop.
+// Fakes of all three drive the reconciler's unit tests.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,6 +44,43 @@ class ReplicaOperations {
   // Deletes the container, its snapshot and its state directory. OK when it
   // does not exist. The task must be gone (Stop).
   virtual Status Remove(const std::string& id) = 0;
+
+  // Stops many tasks at once, as node shutdown needs: every task gets its
+  // signal first, then each is awaited until its own grace ends and killed,
+  // so the whole call takes about the longest grace, not their sum. Tasks
+  // are deleted; containers are kept. Returns the first error, after trying all.
+  struct StopRequest {
+    std::string id;
+    int signal = 15;
+    std::chrono::nanoseconds grace{0};
+  };
+  virtual Status StopAll(const std::vector<StopRequest>& requests) = 0;
+};
+
+// One health check's result, for `zlayer inspect`.
+struct HealthCheckRecord {
+  std::chrono::system_clock::time_point started_at;
+  std::chrono::nanoseconds duration{0};
+  bool ok = false;
+  int code = 0;        // command: exit code; http: status code; else 0
+  std::string output;  // bounded; error text for tcp/http
+  bool truncated = false;
+};
+
+// Health checks of running replicas (implemented by agent/health). Called on
+// the event loop; `on_change` runs on the loop whenever the verdict of the
+// replica's current run changes (starting → healthy, healthy → unhealthy, ...).
+class HealthWatcher {
+ public:
+  enum class Verdict { kStarting, kHealthy, kUnhealthy };
+  using OnChange = std::function<void(Verdict verdict, const std::string& output)>;
+  virtual ~HealthWatcher() = default;
+  // Starts checking a new run of `id` (verdict kStarting), replacing an earlier watch.
+  virtual void Watch(const std::string& id, const spec::Health& health, OnChange on_change) = 0;
+  // Stops checking `id`; a check in flight is ignored when it ends.
+  virtual void Unwatch(const std::string& id) = 0;
+  // The last results of `id`'s checks, oldest first.
+  virtual std::vector<HealthCheckRecord> History(const std::string& id) const = 0;
 };
 
 class OutputAttacher {

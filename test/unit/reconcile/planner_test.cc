@@ -61,11 +61,90 @@ TEST_CASE("Given every replica running with the current spec, the planner does n
   CHECK_FALSE(plan.wake_at);
 }
 
-TEST_CASE("A replica from an older spec is replaced") {
+TEST_CASE("A replica from an older spec gets its replacement beside it when replicas can run side by side") {
   auto plan = PlanActions({{"app", Deployment("app", 1, "h2")}},
                           {{"app-web-0", Running("app-web-0", "app", 0, "h1")}}, {}, {}, kNow);
   CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
+                           {ActionKind::kCreate, "app-web-0-g1"}});
+}
+
+TEST_CASE("A replica whose host port would collide with its replacement is replaced stop-first") {
+  auto desired = Deployment("app", 1, "h2");
+  spec::Endpoint http;
+  http.name = "http";
+  http.port = 8080;
+  http.target_port = 8080;
+  desired.spec.services["web"].endpoints.push_back(http);
+  CHECK(ChooseUpdateStrategy(desired.spec.services["web"]).reason == "host port 8080 would collide");
+  auto plan = PlanActions({{"app", desired}},
+                          {{"app-web-0", Running("app-web-0", "app", 0, "h1")}}, {}, {}, kNow);
+  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
                            {ActionKind::kReplace, "app-web-0"}});
+}
+
+TEST_CASE("A rolling update replaces one replica at a time") {
+  auto plan = PlanActions({{"app", Deployment("app", 2, "h2")}},
+                          {{"app-web-0", Running("app-web-0", "app", 0, "h1")},
+                           {"app-web-1", Running("app-web-1", "app", 1, "h1")}},
+                          {}, {}, kNow);
+  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
+                           {ActionKind::kCreate, "app-web-0-g1"}});
+}
+
+TEST_CASE("While a replacement is not healthy yet, the old replica stays and no other slot is rolled") {
+  std::map<std::string, ReplicaMemory> memory;
+  memory["app-web-0-g1"].health_ok = false;
+  auto plan = PlanActions({{"app", Deployment("app", 2, "h2")}},
+                          {{"app-web-0", Running("app-web-0", "app", 0, "h1")},
+                           {"app-web-0-g1", Running("app-web-0-g1", "app", 0, "h2")},
+                           {"app-web-1", Running("app-web-1", "app", 1, "h1")}},
+                          memory, {}, kNow);
+  CHECK(plan.actions.empty());
+}
+
+TEST_CASE("Once the replacement is ready, the old replica of its slot is removed") {
+  auto plan = PlanActions({{"app", Deployment("app", 2, "h2")}},
+                          {{"app-web-0", Running("app-web-0", "app", 0, "h1")},
+                           {"app-web-0-g1", Running("app-web-0-g1", "app", 0, "h2")},
+                           {"app-web-1", Running("app-web-1", "app", 1, "h1")}},
+                          {}, {}, kNow);
+  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
+                           {ActionKind::kRemove, "app-web-0"}});
+}
+
+TEST_CASE("A stopped rollout removes the replacement that never became ready and keeps the old replica") {
+  std::map<std::string, ReplicaMemory> memory;
+  memory["app-web-0-g1"].health_ok = false;
+  std::map<std::string, ServiceGate> gates;
+  gates["app/web"].stopped_rollout_hash = "h2";
+  auto plan = PlanActions({{"app", Deployment("app", 2, "h2")}},
+                          {{"app-web-0", Running("app-web-0", "app", 0, "h1")},
+                           {"app-web-0-g1", Running("app-web-0-g1", "app", 0, "h2")},
+                           {"app-web-1", Running("app-web-1", "app", 1, "h1")}},
+                          memory, {}, kNow, gates);
+  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
+                           {ActionKind::kRemove, "app-web-0-g1"}});
+}
+
+TEST_CASE("A service whose dependencies are not met gets no replicas") {
+  std::map<std::string, ServiceGate> gates;
+  gates["app/web"].blocked = true;
+  auto plan = PlanActions({{"app", Deployment("app", 2)}}, {}, {}, {}, kNow, gates);
+  CHECK(plan.actions.empty());
+}
+
+TEST_CASE("Scaling down removes the highest replica index first") {
+  auto plan = PlanActions({{"app", Deployment("app", 0)}},
+                          {{"app-web-0", Running("app-web-0", "app", 0)},
+                           {"app-web-1", Running("app-web-1", "app", 1)},
+                           {"app-web-10", Running("app-web-10", "app", 10)},
+                           {"app-web-2", Running("app-web-2", "app", 2)}},
+                          {}, {}, kNow);
+  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
+                           {ActionKind::kRemove, "app-web-10"},
+                           {ActionKind::kRemove, "app-web-2"},
+                           {ActionKind::kRemove, "app-web-1"},
+                           {ActionKind::kRemove, "app-web-0"}});
 }
 
 TEST_CASE("Scaling down removes the replicas above the new count") {

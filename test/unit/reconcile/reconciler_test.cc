@@ -2,6 +2,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <mutex>
 
 using namespace std::chrono_literals;
@@ -59,6 +60,10 @@ class FakeOperations : public ReplicaOperations {
     containers_.erase(id);
     return Status::Ok();
   }
+  Status StopAll(const std::vector<StopRequest>& requests) override {
+    for (const StopRequest& r : requests) ZLAYER_RETURN_IF_ERROR(Stop(r.id, r.signal, r.grace));
+    return Status::Ok();
+  }
 
   // The task of `id` exits; returns its pid.
   pid_t Exit(const std::string& id) {
@@ -97,6 +102,31 @@ class FakeOutput : public OutputAttacher {
   std::set<std::string> attached;
 };
 
+// Health checks driven by the test: Report() delivers a verdict.
+class FakeHealth : public HealthWatcher {
+ public:
+  void Watch(const std::string& id, const spec::Health&, OnChange on_change) override {
+    watched[id] = std::move(on_change);
+  }
+  void Unwatch(const std::string& id) override { watched.erase(id); }
+  std::vector<HealthCheckRecord> History(const std::string&) const override { return {}; }
+  bool Report(const std::string& id, Verdict verdict, const std::string& output = "") {
+    auto it = watched.find(id);
+    if (it == watched.end()) return false;
+    auto callback = it->second;
+    callback(verdict, output);
+    return true;
+  }
+  std::map<std::string, OnChange> watched;
+};
+
+spec::Health CommandCheck() {
+  spec::Health health;
+  health.check.type = spec::HealthCheckType::kCommand;
+  health.check.command = {"true"};
+  return health;
+}
+
 DesiredDeployment App(uint32_t replicas, spec::RestartKind kind = spec::RestartKind::kAlways) {
   DesiredDeployment d;
   d.generation = 1;
@@ -119,7 +149,14 @@ struct Harness {
   FakeOperations ops;
   FakeOutput output;
   Logger log{"test", LogLevel::kError};
-  Reconciler reconciler{loop, workers, ops, output, log, 1h};
+  FakeHealth health;
+  Reconciler reconciler{loop, workers, ops, output, health, log, Options()};
+
+  static Reconciler::Options Options() {
+    Reconciler::Options options;
+    options.resync_interval = 1h;
+    return options;
+  }
 
   ~Harness() {
     workers.join();
@@ -134,6 +171,17 @@ struct Harness {
     }
     return pred();
   }
+
+  const ReplicaView* View(const std::string& id) {
+    views_ = reconciler.Deployments();
+    for (const auto& d : views_) {
+      for (const auto& r : d.replicas) {
+        if (r.id == id) return &r;
+      }
+    }
+    return nullptr;
+  }
+  std::vector<DeploymentView> views_;
 
   std::string StateOf(const std::string& id) {
     for (const auto& d : reconciler.Deployments()) {
@@ -244,4 +292,168 @@ TEST_CASE("Scaling down through a new generation removes only the surplus replic
   REQUIRE(h.RunUntil([&] { return converged; }));
   CHECK(h.ops.Count("remove app-web-1") == 1);
   CHECK(h.ops.Count("remove app-web-0") == 0);
+}
+
+TEST_CASE("A replica with a health check is not converged until its check passes") {
+  Harness h;
+  auto app = App(1);
+  app.spec.services["web"].health = CommandCheck();
+  h.StartWith({app});
+  bool converged = false;
+  h.reconciler.WaitConverged("app", 1, [&](Status s) { converged = s.ok(); });
+  REQUIRE(h.RunUntil([&] { return h.health.watched.count("app-web-0") == 1; }));
+  h.RunUntil([] { return false; }, 50ms);
+  CHECK_FALSE(converged);
+  CHECK(h.View("app-web-0")->health == "starting");
+  h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy);
+  REQUIRE(h.RunUntil([&] { return converged; }));
+  CHECK(h.View("app-web-0")->health == "healthy");
+}
+
+TEST_CASE("An unhealthy replica is stopped and started again by its restart policy") {
+  Harness h;
+  auto app = App(1);
+  app.spec.services["web"].health = CommandCheck();
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.health.watched.count("app-web-0") == 1; }));
+  h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy);
+  h.health.Report("app-web-0", HealthWatcher::Verdict::kUnhealthy, "connection refused");
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 2; }));
+  CHECK(h.ops.Count("stop app-web-0") == 1);
+  REQUIRE(h.RunUntil([&] { return h.View("app-web-0")->restart_history.size() == 1; }));
+  const ReplicaView* r = h.View("app-web-0");
+  CHECK(r->restarts == 1);
+  CHECK(r->restart_history[0].cause == "unhealthy");
+  CHECK(r->restart_history[0].reason == "Unhealthy");
+}
+
+TEST_CASE("A rolling update starts the new replica first and removes the old one once it is healthy") {
+  Harness h;
+  auto app = App(1);
+  app.spec.services["web"].health = CommandCheck();
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy); }));
+  auto next = app;
+  next.generation = 2;
+  next.service_hashes["web"] = "h2";
+  h.reconciler.Apply(next);
+  REQUIRE(h.RunUntil([&] { return h.health.watched.count("app-web-0-g2") == 1; }));
+  CHECK(h.ops.Count("stop app-web-0") == 0);  // the old replica still serves
+  bool converged = false;
+  h.reconciler.WaitConverged("app", 2, [&](Status s) { converged = s.ok(); });
+  h.health.Report("app-web-0-g2", HealthWatcher::Verdict::kHealthy);
+  REQUIRE(h.RunUntil([&] { return converged; }));
+  CHECK(h.ops.Count("remove app-web-0") == 1);
+  auto views = h.reconciler.Deployments();
+  REQUIRE(views[0].services.size() == 1);
+  CHECK(views[0].services[0].rollout_state == "complete");
+}
+
+TEST_CASE("A rolling update whose new replica turns unhealthy stops, and the old replica keeps serving") {
+  Harness h;
+  auto app = App(2);
+  app.spec.services["web"].health = CommandCheck();
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.health.watched.size() == 2; }));
+  h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy);
+  h.health.Report("app-web-1", HealthWatcher::Verdict::kHealthy);
+  auto next = app;
+  next.generation = 2;
+  next.service_hashes["web"] = "h2";
+  h.reconciler.Apply(next);
+  Status outcome;
+  bool finished = false;
+  h.reconciler.WaitConverged("app", 2, [&](Status s) {
+    outcome = s;
+    finished = true;
+  });
+  REQUIRE(h.RunUntil([&] { return h.health.watched.count("app-web-0-g2") == 1; }));
+  h.health.Report("app-web-0-g2", HealthWatcher::Verdict::kUnhealthy, "exit 1");
+  REQUIRE(h.RunUntil([&] { return finished && h.ops.Count("remove app-web-0-g2") == 1; }));
+  CHECK(outcome.code() == StatusCode::kFailedPrecondition);
+  CHECK(h.ops.Count("stop app-web-0") == 0);
+  CHECK(h.ops.Count("create app-web-1-g2") == 0);
+  CHECK(h.StateOf("app-web-0") == "running");
+  CHECK(h.StateOf("app-web-1") == "running");
+  auto views = h.reconciler.Deployments();
+  CHECK(views[0].services[0].rollout_state == "stopped");
+  CHECK_THAT(views[0].failure, Catch::Contains("app-web-0-g2 unhealthy"));
+}
+
+TEST_CASE("A service waits for its dependency to be healthy before its replicas are created") {
+  Harness h;
+  auto app = App(1);
+  spec::Service db = app.spec.services["web"];
+  db.name = "db";
+  db.health = CommandCheck();
+  app.spec.services["db"] = db;
+  app.service_hashes["db"] = "d1";
+  spec::Dependency on_db;
+  on_db.service = "db";
+  app.spec.services["web"].depends.push_back(on_db);
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.health.watched.count("app-db-0") == 1; }));
+  h.RunUntil([] { return false; }, 50ms);
+  CHECK(h.ops.Count("create app-web-0") == 0);
+  auto views = h.reconciler.Deployments();
+  CHECK_THAT(views[0].services[1].message, Catch::StartsWith("waiting for db to be healthy"));
+  h.health.Report("app-db-0", HealthWatcher::Verdict::kHealthy);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 1; }));
+}
+
+TEST_CASE("A dependency that times out with on_timeout fail fails the deployment") {
+  Harness h;
+  auto app = App(1);
+  spec::Service db = app.spec.services["web"];
+  db.name = "db";
+  db.health = CommandCheck();
+  app.spec.services["db"] = db;
+  app.service_hashes["db"] = "d1";
+  spec::Dependency on_db;
+  on_db.service = "db";
+  on_db.timeout = 50ms;
+  app.spec.services["web"].depends.push_back(on_db);
+  h.StartWith({app});
+  Status outcome;
+  bool finished = false;
+  h.reconciler.WaitConverged("app", 1, [&](Status s) {
+    outcome = s;
+    finished = true;
+  });
+  REQUIRE(h.RunUntil([&] { return finished; }));
+  CHECK(outcome.code() == StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(outcome.message()), Catch::Contains("gave up waiting for db to be healthy"));
+  CHECK(h.ops.Count("create app-web-0") == 0);
+}
+
+TEST_CASE("A job that exits 0 is completed and not started again") {
+  Harness h;
+  auto app = App(1, spec::RestartKind::kOnFailure);
+  app.spec.services["web"].rtype = spec::ResourceType::kJob;
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  pid_t pid = h.ops.Exit("app-web-0");
+  h.reconciler.OnTaskExit("app-web-0", pid, 0, std::chrono::system_clock::now());
+  bool converged = false;
+  h.reconciler.WaitConverged("app", 1, [&](Status s) { converged = s.ok(); });
+  REQUIRE(h.RunUntil([&] { return converged; }));
+  CHECK(h.StateOf("app-web-0") == "completed");
+  CHECK(h.ops.Count("start app-web-0") == 1);
+}
+
+TEST_CASE("Node shutdown asks to stop every running replica with its own signal, grace capped, and plans nothing more") {
+  Harness h;
+  auto app = App(2);
+  app.spec.services["web"].stop_signal = SIGQUIT;
+  app.spec.services["web"].stop_grace_period = 30s;
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-1") == 1; }));
+  auto requests = h.reconciler.PrepareShutdown(5s);
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].signal == SIGQUIT);
+  CHECK(requests[0].grace == 5s);
+  pid_t pid = h.ops.Exit("app-web-0");
+  h.reconciler.OnTaskExit("app-web-0", pid, 143, std::chrono::system_clock::now());
+  h.RunUntil([] { return false; }, 50ms);
+  CHECK(h.ops.Count("start app-web-0") == 1);
 }
