@@ -66,8 +66,11 @@ bool IsRunning(const ObservedContainer& c) {
 }
 
 bool IsReady(const ObservedContainer& container, const ReplicaMemory* memory,
-             const spec::Service* service) {
-  if (IsRunning(container)) return memory == nullptr || memory->health_ok;
+             const spec::Service* service, SteadyTime now) {
+  if (IsRunning(container)) {
+    if (memory == nullptr) return true;
+    return memory->health_ok && (!memory->settles_at || *memory->settles_at <= now);
+  }
   const bool job = service != nullptr && service->rtype == spec::ResourceType::kJob;
   return job && memory != nullptr && memory->exited_for_good && container.has_task &&
          container.exit_status == 0;
@@ -186,8 +189,15 @@ class ServicePlanner {
     auto it = memory_.find(id);
     return it == memory_.end() ? nullptr : &it->second;
   }
-  bool Ready(const ObservedContainer& c) const { return IsReady(c, Memory(c.id), &service_); }
-  bool Done(const ObservedContainer& c) const {
+  bool Ready(const ObservedContainer& c) {
+    const ReplicaMemory* m = Memory(c.id);
+    if (IsRunning(c) && m != nullptr && m->settles_at && *m->settles_at > now_ &&
+        (!plan_.wake_at || *m->settles_at < *plan_.wake_at)) {
+      plan_.wake_at = m->settles_at;  // plan again when it has settled
+    }
+    return IsReady(c, m, &service_, now_);
+  }
+  bool Done(const ObservedContainer& c) {
     const ReplicaMemory* m = Memory(c.id);
     return !IsRunning(c) && m != nullptr && m->exited_for_good;
   }

@@ -74,6 +74,10 @@ struct ReplicaMemory {
   // False while the replica's health check has not passed for its current run
   // (starting or unhealthy); true without a health check.
   bool health_ok = true;
+  // A replacement in a rollout without a health check counts as ready only
+  // once it has kept running until then (Kubernetes' minReadySeconds): a
+  // replica that crashes right after its start must not pass for ready.
+  std::optional<SteadyTime> settles_at;
 };
 
 // How a service's replicas are replaced when its spec changes.
@@ -101,7 +105,7 @@ struct ServiceGate {
 // A replica is ready when it runs and its health check passed (or it has none),
 // or, for a job, when it completed.
 bool IsReady(const ObservedContainer& container, const ReplicaMemory* memory,
-             const spec::Service* service);
+             const spec::Service* service, SteadyTime now);
 bool IsRunning(const ObservedContainer& container);
 
 // The container ids a slot (deployment, service, index) may use: the plain

@@ -32,6 +32,9 @@ void OffLoop(asio::thread_pool& pool, asio::io_context& loop, Work work, Then th
 }
 
 constexpr size_t kRestartHistory = 20;
+// How long a rollout's replacement without a health check must keep running
+// before it counts as ready.
+constexpr std::chrono::seconds kRolloutSettle{1};
 
 std::string Key(const std::string& deployment, const std::string& service) {
   return deployment + "/" + service;
@@ -244,6 +247,8 @@ void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_stat
   Replica& r = ReplicaFor(id, FindService(c.deployment, c.service));
   r.exit_status = exit_status;
   r.reason = r.oom_killed ? "OOMKilled" : "";
+  if (r.memory.settles_at && *r.memory.settles_at <= Clock::now()) r.ever_ready = true;
+  r.memory.settles_at.reset();
   if (!r.ever_ready) {
     CheckRolloutFailure(id, fmt::format("exited with status {}{} before it was ready", exit_status,
                                         r.oom_killed ? " (OOMKilled)" : ""));
@@ -543,7 +548,18 @@ void Reconciler::RunStart(const Action& action) {
         } else {
           r.health.reset();
           r.memory.health_ok = true;
-          r.ever_ready = true;
+          // A replacement of a rollout must keep running a moment first.
+          auto o = observed_.find(id);
+          auto state = services_.find(Key(r.deployment, r.service));
+          const bool replacement = o != observed_.end() && state != services_.end() &&
+                                   state->second.rollout_state == "in_progress" &&
+                                   o->second.spec_hash == state->second.rollout_hash;
+          r.memory.settles_at.reset();
+          if (replacement && !r.ever_ready) {
+            r.memory.settles_at = Clock::now() + kRolloutSettle;
+          } else {
+            r.ever_ready = true;
+          }
         }
         auto found = observed_.find(id);
         if (found != observed_.end()) {
@@ -626,7 +642,7 @@ void Reconciler::FinishAction(const std::string& id) {
 bool Reconciler::IsReplicaReady(const ObservedContainer& c) const {
   auto r = replicas_.find(c.id);
   return IsReady(c, r == replicas_.end() ? nullptr : &r->second.memory,
-                 FindService(c.deployment, c.service));
+                 FindService(c.deployment, c.service), Clock::now());
 }
 
 bool Reconciler::ServiceConverged(const std::string& name, const std::string& service_name) const {

@@ -1,0 +1,74 @@
+# Shared by the node's end-to-end scripts (source it): TAP-like checks, and a
+# whole node (zlayer-init → containerd + zlayer-agent) in a private /tmp/zl-XXXX
+# directory with its own containerd namespace, removed again on exit.
+#   ROOT, BIN, ZL   the repository, the binaries, the CLI
+#   T, NS, CTR      the node's directory, namespace, and ctr for it
+#   start_node      starts zlayer-init serve and waits for "node is ready"
+#   stop_node       SIGTERM to zlayer-init; returns its exit code
+#   finish          prints "N passed, M failed" and exits non-zero on failures
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+BIN=${ZLAYER_BIN_DIR:-$ROOT/build/bin}
+ZL=$BIN/zlayer
+
+passed=0 failed=0
+pass() { passed=$((passed + 1)); echo "ok   - $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
+check() {  # check "description" command...
+  local what=$1; shift
+  if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
+}
+wait_for() {  # wait_for SECONDS command...: polls until the command succeeds
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [[ $SECONDS -ge $deadline ]] && return 1
+    sleep 0.1
+  done
+}
+finish() {
+  echo "$passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
+  exit
+}
+
+T=$(mktemp -d /tmp/zl-XXXX)
+NS=e2e$$
+export ZLAYER_RUN_DIR=$T/run ZLAYER_DATA_DIR=$T/data ZLAYER_STATE_DIR=$T/data/containers \
+  ZLAYER_CONTAINERD_ROOT=$T/root ZLAYER_CONTAINERD_STATE=$T/state CONTAINERD_SOCKET=$T/c.sock \
+  ZLAYER_SOCKET=$T/run/agent.sock ZLAYER_NAMESPACE=$NS ZLAYER_WATCHDOG_TIMEOUT=10s
+CTR=(ctr --address "$T/c.sock" -n "$NS")
+export T NS ZL BIN ROOT
+# ctr for this node; a function, so `bash -c` checks can use it too.
+node_ctr() { ctr --address "$T/c.sock" -n "$NS" "$@"; }
+export -f node_ctr wait_for
+init_pid=
+
+cleanup() {
+  if [[ -n $init_pid ]] && kill -0 "$init_pid" 2>/dev/null; then
+    kill -TERM "$init_pid"; wait "$init_pid" 2>/dev/null
+  fi
+  # Anything of this node still around (a failed test): shims, containers.
+  pkill -KILL -f "$T/c.sock" 2>/dev/null
+  grep " $T/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf "/run/containerd/runc/$NS" "$T"
+}
+trap cleanup EXIT
+
+start_node() {
+  local ready_before
+  ready_before=$(grep -c "node is ready" "$T/init.err" 2>/dev/null)
+  "$BIN/zlayer-init" serve >>"$T/init.out" 2>>"$T/init.err" &
+  init_pid=$!
+  wait_for 60 bash -c "[[ \$(grep -c 'node is ready' '$T/init.err') -gt ${ready_before:-0} ]]"
+}
+
+stop_node() {
+  local rc
+  kill -TERM "$init_pid"; wait "$init_pid"; rc=$?; init_pid=
+  return $rc
+}
+
+# The test image (busybox with /www/index.html), imported into the node.
+import_test_image() {
+  "$ROOT/scripts/build-test-image.sh" --format oci-archive "$T/busybox.tar" >/dev/null 2>&1 &&
+    "$ZL" image import "$T/busybox.tar" >/dev/null
+}
