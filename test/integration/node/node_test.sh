@@ -7,56 +7,17 @@
 # input changes nothing. Prints "N passed, M failed"; exits non-zero on any
 # failure. Needs root.
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-BIN=${ZLAYER_BIN_DIR:-$ROOT/build/bin}
-ZL=$BIN/zlayer
-
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok   - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-check() {  # check "description" command...
-  local what=$1; shift
-  if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
-}
-wait_for() {  # wait_for SECONDS command...: polls until the command succeeds
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [[ $SECONDS -ge $deadline ]] && return 1
-    sleep 0.1
-  done
-}
-
-T=$(mktemp -d /tmp/zl-XXXX)
-NS=e2e$$
-export ZLAYER_RUN_DIR=$T/run ZLAYER_DATA_DIR=$T/data ZLAYER_STATE_DIR=$T/data/containers \
-  ZLAYER_CONTAINERD_ROOT=$T/root ZLAYER_CONTAINERD_STATE=$T/state CONTAINERD_SOCKET=$T/c.sock \
-  ZLAYER_SOCKET=$T/run/agent.sock ZLAYER_NAMESPACE=$NS ZLAYER_WATCHDOG_TIMEOUT=10s
-CTR=(ctr --address "$T/c.sock" -n "$NS")
-init_pid=
-
-cleanup() {
-  if [[ -n $init_pid ]] && kill -0 "$init_pid" 2>/dev/null; then
-    kill -TERM "$init_pid"; wait "$init_pid" 2>/dev/null
-  fi
-  # Anything of this node still around (a failed test): shims, containers.
-  pkill -KILL -f "$T/c.sock" 2>/dev/null
-  grep " $T/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  rm -rf "/run/containerd/runc/$NS" "$T"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
 # --- start the node -----------------------------------------------------------
-"$BIN/zlayer-init" serve >"$T/init.out" 2>"$T/init.err" &
-init_pid=$!
-if wait_for 60 grep -q "node is ready" "$T/init.err"; then
+if start_node; then
   pass "zlayer-init starts containerd and the agent, and the node reports ready"
 else
-  fail "node did not become ready"; cat "$T/init.err"; echo "$passed passed, $((failed)) failed"; exit 1
+  fail "node did not become ready"; cat "$T/init.err"; finish
 fi
 
 # --- images ----------------------------------------------------------------------
-"$ROOT/scripts/build-test-image.sh" --format oci-archive "$T/busybox.tar" >/dev/null 2>&1
-check "zlayer image import loads an OCI archive" "$ZL" image import "$T/busybox.tar"
+check "zlayer image import loads an OCI archive" import_test_image
 check "zlayer images lists it" bash -c "'$ZL' images | grep -q 'docker.io/zlayer/busybox:latest'"
 check "ctr sees the image in the node's namespace" bash -c "${CTR[*]} images ls | grep -q zlayer/busybox"
 
@@ -147,11 +108,10 @@ check "no FIFO directory is left" bash -c "! ls '$ZLAYER_STATE_DIR' 2>/dev/null 
 check "the page is gone" bash -c "! curl -sf --max-time 2 http://127.0.0.1:$PORT/"
 
 # --- the node stops cleanly ----------------------------------------------------------
-kill -TERM "$init_pid"; wait "$init_pid"; rc=$?; init_pid=
+stop_node; rc=$?
 check "SIGTERM stops the node with exit code 0" test "$rc" -eq 0
 # pgrep runs from this script, whose own command line does not name $T.
 no_node_process_left() { ! pgrep -f -- "$T/" >/dev/null; }
 check "no process of the node is left" no_node_process_left
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish
