@@ -599,6 +599,12 @@ std::vector<reconcile::DeploymentView> Agent::Deployments() const {
   return views;
 }
 
+uint64_t Agent::WatchDeployments(std::function<void()> on_change) {
+  return impl_->reconciler_->Subscribe(std::move(on_change));
+}
+
+void Agent::UnwatchDeployments(uint64_t id) { impl_->reconciler_->Unsubscribe(id); }
+
 Result<std::vector<std::string>> Agent::ResolveTarget(const std::string& target) const {
   auto views = impl_->reconciler_->Deployments();
   std::vector<std::string> ids;

@@ -142,6 +142,9 @@ class Agent {
   // Details of every replica `target` names (see ResolveTarget).
   void Inspect(const std::string& target, std::function<void(Result<std::vector<ReplicaDetail>>)> done);
   std::vector<reconcile::DeploymentView> Deployments() const;
+  // `on_change` runs on the loop whenever Deployments() may have changed.
+  uint64_t WatchDeployments(std::function<void()> on_change);
+  void UnwatchDeployments(uint64_t id);
   // Container ids a target names: "<deployment>-<service>-<n>",
   // "DEPLOYMENT/SERVICE", "SERVICE" (unique across deployments) or
   // "DEPLOYMENT". kNotFound / kInvalidArgument naming the target.

@@ -64,6 +64,6 @@ mkdir -p bench/results
   echo "| new container to running task (ms) | $zm | $cm | $(awk "BEGIN {printf \"%.2f\", $zm/$cm}") |"
   echo
   echo "zlayer's time includes the CLI validating the spec, the agent storing it (fsync),"
-  echo "reconciling, writing /etc files and reading the image's users, and the CLI"
-  echo "polling for convergence (every 200 ms on the agent's side)."
+  echo "reconciling, writing /etc files and reading the image's users, and the progress"
+  echo "stream reporting convergence (woken by the reconciler after each plan)."
 } | tee bench/results/deploy.md

@@ -250,15 +250,30 @@ v1::ServiceChange::Kind ChangeKind(agent::ServiceChange::Kind kind) {
 }
 
 // Follows a deployment until it converges or a replica fails for good,
-// sending a ReplicaProgress for every replica whose state changes.
+// sending a ReplicaProgress for every replica whose state changes. Woken by
+// the reconciler after each plan, and every second (dependency wait times).
 struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
   DeployWatch(agent::Agent& a, std::shared_ptr<StreamWriter<v1::DeployResponse>::Handle> h,
               std::string name, uint64_t generation)
       : agent(a), stream(std::move(h)), deployment(std::move(name)), generation(generation),
         timer(a.loop()), started(std::chrono::steady_clock::now()) {}
 
+  void Start() {
+    std::weak_ptr<DeployWatch> weak = shared_from_this();
+    listener = agent.WatchDeployments([weak] {
+      auto self = weak.lock();
+      if (!self || self->poll_posted) return;
+      self->poll_posted = true;
+      asio::post(self->agent.loop(), [self] {
+        self->poll_posted = false;
+        if (!self->finished) self->Poll();
+      });
+    });
+    Poll();
+  }
+
   void Poll() {
-    if (!stream->active()) return;
+    if (!stream->active()) return Stop();
     for (const auto& d : agent.Deployments()) {
       if (d.name != deployment) continue;
       std::string failure;
@@ -311,13 +326,20 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
     }
     Finish(v1::DeployFinished::OUTCOME_DELETED, "the deployment was deleted");
   }
+  void Stop() {
+    finished = true;
+    timer.cancel();
+    if (listener != 0) agent.UnwatchDeployments(listener);
+    listener = 0;
+  }
   void Again() {
-    timer.expires_after(std::chrono::milliseconds(200));
+    timer.expires_after(std::chrono::seconds(1));
     timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->Poll();
     });
   }
   void Finish(v1::DeployFinished::Outcome outcome, const std::string& why) {
+    Stop();
     v1::DeployResponse message;
     *message.mutable_time() = ToProto(WallClock::now());
     auto* finished = message.mutable_finished();
@@ -338,6 +360,9 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
   asio::steady_timer timer;
   std::chrono::steady_clock::time_point started;
   std::map<std::string, std::string> seen;
+  uint64_t listener = 0;
+  bool poll_posted = false;
+  bool finished = false;
 };
 
 // A Logs call that follows: its subscriptions live on the loop.
@@ -411,7 +436,7 @@ grpc::ServerWriteReactor<v1::DeployResponse>* AgentService::Deploy(
           stream->Push(std::move(message));
           if (!wait) return stream->Finish(grpc::Status::OK);
           std::make_shared<DeployWatch>(agent_, stream, result->deployment, result->generation)
-              ->Poll();
+              ->Start();
         });
   });
   return writer;

@@ -458,7 +458,17 @@ void Reconciler::PlanNow() {
     });
   }
   CheckWaiters();
+  auto listeners = listeners_;  // a listener may unsubscribe itself
+  for (auto& [id, listener] : listeners) listener();
 }
+
+uint64_t Reconciler::Subscribe(std::function<void()> on_change) {
+  uint64_t id = next_listener_++;
+  listeners_[id] = std::move(on_change);
+  return id;
+}
+
+void Reconciler::Unsubscribe(uint64_t id) { listeners_.erase(id); }
 
 void Reconciler::Execute(const Action& action) {
   log_.Debug("{} {}", ActionKindName(action.kind), action.container_id);

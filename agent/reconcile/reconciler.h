@@ -138,6 +138,12 @@ class Reconciler {
   // ReplicaOperations::StopAll with the answer.
   std::vector<ReplicaOperations::StopRequest> PrepareShutdown(std::chrono::nanoseconds max_grace);
 
+  // Calls `on_change` (on the loop) after every plan: every change of what
+  // Deployments() shows goes through one. For progress streams that would
+  // otherwise poll. Returns an id for Unsubscribe.
+  uint64_t Subscribe(std::function<void()> on_change);
+  void Unsubscribe(uint64_t id);
+
   bool HasDeployment(const std::string& name) const { return desired_.count(name) > 0; }
   // The desired spec of a service; nullptr when there is none.
   const spec::Service* ServiceSpec(const std::string& deployment, const std::string& service) const {
@@ -235,6 +241,8 @@ class Reconciler {
     std::function<void(Status)> done;
   };
   std::vector<Waiter> waiters_;
+  std::map<uint64_t, std::function<void()>> listeners_;
+  uint64_t next_listener_ = 1;
 };
 
 }  // namespace zlayer::reconcile
