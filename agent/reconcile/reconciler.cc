@@ -592,7 +592,7 @@ void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
   Replica& r = ReplicaFor(id, nullptr);
   r.reason = status.message();
   RestartDecision decision;
-  if (r.policy) decision = r.policy->OnExit(1, Clock::now());
+  if (r.policy) decision = r.policy->OnStartFailed(Clock::now());
   if (decision.restart) {
     r.state = "backoff";
     r.memory.restart_not_before = Clock::now() + decision.delay;

@@ -10,9 +10,15 @@ ReplicaRestartPolicy::ReplicaRestartPolicy(spec::RestartPolicy policy, spec::Res
 
 void ReplicaRestartPolicy::OnStarted(SteadyTime now) { started_at_ = now; }
 
+RestartDecision ReplicaRestartPolicy::OnStartFailed(SteadyTime now) {
+  started_at_.reset();
+  return OnExit(1, now);
+}
+
 RestartDecision ReplicaRestartPolicy::OnExit(uint32_t exit_status, SteadyTime now) {
   RestartDecision decision;
-  if (now - started_at_ >= kStableRun) consecutive_failures_ = 0;
+  if (started_at_ && now - *started_at_ >= kStableRun) consecutive_failures_ = 0;
+  started_at_.reset();
   switch (policy_.kind) {
     case spec::RestartKind::kNo:
       decision.reason = "restart policy is no";

@@ -40,6 +40,9 @@ class ReplicaRestartPolicy {
   void OnStarted(SteadyTime now);
   // The process exited with `exit_status` (128+N for signal N) at `now`.
   RestartDecision OnExit(uint32_t exit_status, SteadyTime now);
+  // Creating or starting the replica failed (no process ran): a failure that
+  // never counts as a stable run, so the back-off keeps growing.
+  RestartDecision OnStartFailed(SteadyTime now);
 
   uint32_t restarts() const { return restarts_; }
 
@@ -47,7 +50,7 @@ class ReplicaRestartPolicy {
   spec::RestartPolicy policy_;
   spec::ResourceType rtype_;
   std::function<double()> random_unit_;
-  SteadyTime started_at_{};
+  std::optional<SteadyTime> started_at_;  // of the current run; unset after an exit
   uint32_t consecutive_failures_ = 0;
   uint32_t restarts_ = 0;
 };

@@ -88,3 +88,14 @@ TEST_CASE("A job that exits 0 is completed, not restarted") {
   CHECK_FALSE(d.restart);
   CHECK(std::string(d.reason) == "completed");
 }
+
+TEST_CASE("Failed starts keep doubling the back-off however far apart they are") {
+  auto policy = Policy(spec::RestartKind::kAlways);
+  SteadyTime now = t0 + 1h;  // long after any earlier run
+  for (auto expected : {100ms, 200ms, 400ms, 800ms}) {
+    auto d = policy.OnStartFailed(now);
+    REQUIRE(d.restart);
+    CHECK(d.delay == expected);
+    now += 30s;  // retries far apart must not count as stable runs
+  }
+}
