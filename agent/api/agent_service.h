@@ -4,8 +4,8 @@
 // Every reaction validates its request, posts the work to the agent's event
 // loop and finishes (or streams) from there; none blocks a gRPC thread.
 // Errors become grpc::Status here, with zlayer's codes mapped one to one.
-// Scale, Inspect, Exec and PullImage answer UNIMPLEMENTED until the workload
-// lifecycle and registry pulls land.
+// Scale, Inspect and Exec answer UNIMPLEMENTED until the workload lifecycle
+// lands.
 #pragma once
 
 #include "zlayer/v1/agent.grpc.pb.h"
@@ -39,6 +39,8 @@ class AgentService : public zlayer::v1::Agent::CallbackService {
                                                    const v1::LogsRequest* request) override;
   grpc::ServerWriteReactor<v1::ImportImageResponse>* ImportImage(
       grpc::CallbackServerContext* context, const v1::ImportImageRequest* request) override;
+  grpc::ServerWriteReactor<v1::PullImageResponse>* PullImage(
+      grpc::CallbackServerContext* context, const v1::PullImageRequest* request) override;
   grpc::ServerUnaryReactor* ListImages(grpc::CallbackServerContext* context,
                                        const v1::ListImagesRequest* request,
                                        v1::ListImagesResponse* response) override;
