@@ -259,7 +259,17 @@ Result<Descriptor> RegistryClient::Resolve(const images::Reference& ref) {
     if (r.status() != 200) {
       // A HEAD answer has no body to tell an unknown tag from an unknown repository.
       if (std::string(method) == "HEAD" && r.status() == 404) continue;
-      return ResponseError(r, ref.registry, what);
+      Status error = ResponseError(r, ref.registry, what);
+      if (r.status() == 404 && error.message().find("MANIFEST_UNKNOWN") != std::string::npos) {
+        // docker-registry says MANIFEST_UNKNOWN for a repository it does not know
+        // either; its tag list tells the two apart.
+        auto tags = Request(ref, "GET", "tags/list", {});
+        if (tags.ok() && (*tags)->status() == 404) {
+          Status unknown = ResponseError(**tags, ref.registry, what);
+          if (unknown.message().find("unknown repository") != std::string::npos) return unknown;
+        }
+      }
+      return error;
     }
     Descriptor d;
     d.media_type = StripParams(r.Header("Content-Type"));

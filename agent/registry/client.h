@@ -70,7 +70,9 @@ class RegistryClient {
 
   // The descriptor `ref` points at (tag or digest): media type (Content-Type without
   // parameters), digest (Docker-Content-Digest, or the reference's own digest, or
-  // computed from the body when the registry sends none) and size.
+  // computed from the body when the registry sends none) and size. An unknown tag
+  // and an unknown repository are told apart (the tag list answers NAME_UNKNOWN for
+  // the latter) in the error message.
   Result<containerd::Descriptor> Resolve(const images::Reference& ref);
 
   // A manifest or index by descriptor, read whole (<= kMaxManifestSize) and checked

@@ -207,6 +207,14 @@ Result<std::unique_ptr<HttpResponse>> FakeRegistry::Send(const HttpRequest& requ
                             repo + ":pull\""}});
   }
 
+  if (path.size() > 10 && path.substr(path.size() - 10) == "/tags/list") {
+    auto r = repos_.find(path.substr(0, path.size() - 10));
+    if (r == repos_.end()) return ErrorReply(404, "NAME_UNKNOWN", "repository name not known");
+    nlohmann::json tags = nlohmann::json::array();
+    for (const auto& [tag, digest] : r->second.tags) tags.push_back(tag);
+    return Reply(200, {{"Content-Type", "application/json"}},
+                 nlohmann::json{{"name", r->first}, {"tags", tags}}.dump());
+  }
   bool manifests = path.find("/manifests/") != std::string::npos;
   size_t cut = manifests ? path.rfind("/manifests/") : path.rfind("/blobs/");
   if (cut == std::string::npos) return ErrorReply(404, "UNSUPPORTED", "no such endpoint");
@@ -215,6 +223,8 @@ Result<std::unique_ptr<HttpResponse>> FakeRegistry::Send(const HttpRequest& requ
   auto r = repos_.find(repo);
   if (r == repos_.end()) {
     if (request.method == "HEAD") return Reply(404);
+    // docker-registry answers an unknown repository's manifests like an unknown tag.
+    if (manifests) return ErrorReply(404, "MANIFEST_UNKNOWN", "manifest unknown");
     return ErrorReply(404, "NAME_UNKNOWN", "repository name not known to registry");
   }
   if (manifests) {
