@@ -15,6 +15,7 @@
 #include "agent/images/importer.h"
 #include "agent/images/puller.h"
 #include "agent/registry/curl_transport.h"
+#include "agent/lifecycle/image_source.h"
 #include "agent/lifecycle/replica_runtime.h"
 #include "agent/logs/container_io.h"
 #include "agent/logs/log_hub.h"
@@ -33,67 +34,6 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// The image store as the lifecycle needs it: present and unpacked, pulled as the
-// service's pull_policy says (replica_runtime.h).
-class StoreImageSource : public lifecycle::ImageSource {
- public:
-  StoreImageSource(images::ImageStore& store, images::Puller& puller, int concurrency,
-                   Logger& log)
-      : store_(store), puller_(puller), concurrency_(concurrency), log_(log) {}
-
-  Result<lifecycle::PreparedImage> Prepare(const std::string& reference,
-                                           spec::PullPolicy policy) override {
-    auto image = store_.Resolve(reference);
-    if (!image.ok() && image.status().code() != StatusCode::kNotFound) return image.status();
-    bool pull = false;
-    switch (policy) {
-      case spec::PullPolicy::kNever:
-        if (!image.ok()) {
-          return NotFoundError("image " + reference +
-                               " is not on the node and its pull_policy is never; pull it "
-                               "with `zlayer pull` or load it with `zlayer image import FILE`");
-        }
-        break;
-      case spec::PullPolicy::kIfNotPresent:
-        pull = !image.ok();
-        break;
-      case spec::PullPolicy::kAlways:
-        pull = true;
-        break;
-      case spec::PullPolicy::kNewer: {
-        auto remote = puller_.ResolveRemote(reference);
-        if (!remote.ok()) {
-          if (!image.ok()) return remote.status().Wrap("image " + reference);
-          log_.Warn("image {}: keeping the node's copy: {}", reference, remote.status().message());
-        } else {
-          pull = !image.ok() || remote->digest != image->record.target.digest;
-        }
-        break;
-      }
-    }
-    if (pull) {
-      images::PullOptions options;
-      options.concurrency = concurrency_;
-      auto pulled = puller_.Pull(reference, options);
-      if (!pulled.ok()) return pulled.status().Wrap("image " + reference);
-      image = std::move(*pulled);
-    }
-    if (!image->unpacked) ZLAYER_RETURN_IF_ERROR(store_.Unpack(*image));
-    lifecycle::PreparedImage prepared;
-    prepared.name = image->record.name;
-    prepared.digest = image->manifest.digest;
-    prepared.config = image->config;
-    prepared.top_chain_id = image->TopChainId();
-    return prepared;
-  }
-
- private:
-  images::ImageStore& store_;
-  images::Puller& puller_;
-  int concurrency_;
-  Logger& log_;
-};
 
 // Registry access from the configuration: insecure hosts, and the credentials of
 // ZLAYER_REGISTRY_CONFIG and $DOCKER_CONFIG/config.json, read when a registry asks
@@ -274,7 +214,7 @@ class Agent::Impl {
   std::unique_ptr<registry::HttpTransport> transport_;
   registry::RegistryClient registry_;
   images::Puller puller_;
-  StoreImageSource image_source_;
+  lifecycle::StoreImageSource image_source_;
   logs::LogHub hub_;
   OutputDrains drains_;
   // The store is not thread-safe and its calls (fsync) run on the pool.
@@ -701,23 +641,9 @@ void Agent::ImportImage(std::string path, std::string name,
     options.base_name = name;
     auto names = impl_->importer_.Import(path, options, [this, on_progress](
                                                             const images::ProgressEvent& event) {
-      if (event.kind == images::ProgressEvent::Kind::kImageStored) return;
-      ImportProgress progress;
-      progress.digest = event.blob.digest;
-      progress.media_type = event.blob.media_type;
-      progress.size = event.blob.size;
-      progress.offset = event.done;
-      switch (event.kind) {
-        case images::ProgressEvent::Kind::kBlobWriting: progress.phase = 2; break;
-        case images::ProgressEvent::Kind::kBlobWritten:
-          progress.phase = event.already_present ? 3 : 4;
-          progress.offset = event.blob.size;
-          break;
-        case images::ProgressEvent::Kind::kLayerUnpacking: progress.phase = 5; break;
-        case images::ProgressEvent::Kind::kLayerUnpacked: progress.phase = 6; break;
-        case images::ProgressEvent::Kind::kImageStored: break;
-      }
-      asio::post(loop_, [on_progress, progress] { on_progress(progress); });
+      auto progress = ToBlobProgress(event);
+      if (!progress) return;
+      asio::post(loop_, [on_progress, progress = *progress] { on_progress(progress); });
     });
     Result<std::vector<ImageInfo>> result = std::vector<ImageInfo>{};
     if (!names.ok()) {

@@ -162,6 +162,7 @@ int FakeRegistry::Count(const std::string& method, const std::string& part) cons
 Result<std::unique_ptr<HttpResponse>> FakeRegistry::Send(const HttpRequest& request) {
   std::lock_guard lock(mu_);
   requests_.push_back(request);
+  if (down_) return UnavailableError("connect to " + request.url + ": connection refused");
   const std::string& url = request.url;
   std::string authorization = Header(request, "Authorization");
 

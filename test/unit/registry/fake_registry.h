@@ -49,6 +49,8 @@ class FakeRegistry : public HttpTransport {
   void CorruptBlob(const std::string& digest);
   // The next response for blob `digest` ends after `bytes` bytes (a broken connection).
   void BreakBlobOnce(const std::string& digest, size_t bytes);
+  // While down, every request fails as an unreachable host would.
+  void SetDown(bool down) { down_ = down; }
   // Answers Range requests with the whole blob (200), as some registries do.
   void IgnoreRange(bool ignore) { ignore_range_ = ignore; }
   // HEAD on manifests answers 405 (some registries), forcing a GET.
@@ -87,6 +89,7 @@ class FakeRegistry : public HttpTransport {
   int tokens_issued_ = 0;
   std::atomic<bool> ignore_range_{false};
   std::atomic<bool> refuse_head_{false};
+  std::atomic<bool> down_{false};
 };
 
 }  // namespace zlayer::registry::testing
