@@ -215,19 +215,29 @@ else
 fi
 
 # --- an interrupted pull resumes -------------------------------------------------------
-# Kill the registry as soon as a layer's bytes arrive in an ingest; restart it; pull again.
+# Freeze the registry (SIGSTOP) once a layer's bytes arrive in an ingest; when, after the
+# bytes already in flight have landed, a partial ingest remains, kill it (else let it go on
+# and try again); restart it; pull again.
 ingest_dir=$T/root/io.containerd.content.v1.content/ingest
+partial_ingest() {  # an ingest holding some bytes, not yet committed
+  local d
+  for d in "$ingest_dir"/*/; do
+    [[ -s $d/data ]] && return 0
+  done
+  return 1
+}
 "$ZL" pull "$R/zlayer/big:big" >"$T/big1.out" 2>&1 &
 pull_pid=$!
 cut=
-for ((i = 0; i < 200000; i++)); do
-  for f in "$ingest_dir"/*/data; do
-    if [[ -s $f ]]; then cut=1; break; fi
-  done
-  [[ -n $cut ]] && break
-  kill -0 "$pull_pid" 2>/dev/null || break
+while kill -0 "$pull_pid" 2>/dev/null; do
+  partial_ingest || continue
+  kill -STOP "$reg_pid"
+  sleep 0.5
+  if partial_ingest; then cut=1; break; fi
+  kill -CONT "$reg_pid"
 done
 kill -KILL "$reg_pid" 2>/dev/null
+kill -CONT "$reg_pid" 2>/dev/null
 wait "$reg_pid" 2>/dev/null
 wait "$pull_pid"; rc=$?
 if [[ -n $cut ]]; then
@@ -316,7 +326,8 @@ else
 fi
 
 # --- pull policies ------------------------------------------------------------------------
-"$ZL" image rm "$R/zlayer/busybox:v2s2" >/dev/null 2>&1
+check "zlayer image rm removes a pulled image" "$ZL" image rm "$R/zlayer/busybox:v2s2"
+expect "... containerd no longer lists it" "$(image_digest "$R/zlayer/busybox:v2s2")" ""
 cat >"$T/never.yaml" <<YAML
 version: v1
 deployment: never
