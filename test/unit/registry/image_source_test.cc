@@ -60,7 +60,8 @@ struct Node {
 
 }  // namespace
 
-TEST_CASE("pull_policy never: a missing image is kNotFound saying so, and the registry is not asked") {
+TEST_CASE(
+    "pull_policy never: a missing image is kNotFound saying so, and the registry is not asked") {
   Node node;
   node.Serve("", "v1");
   auto prepared = node.source->Prepare(kName, PullPolicy::kNever);
