@@ -209,3 +209,52 @@ TEST_CASE("Layers are fetched concurrently up to the configured number") {
     CHECK(image->unpacked);
   }
 }
+
+TEST_CASE("zstd-compressed and uncompressed layers are pulled and unpacked like gzip ones") {
+  Node node;
+  node.Serve("--layers 2");
+  std::string blobs = node.dir.path() + "/layout/blobs/sha256/";
+  auto d = node.client_registry->Resolve(*ParseReference(kName));
+  REQUIRE(d.ok());
+  auto m = ParseManifest(*node.client_registry->FetchManifest(*ParseReference(kName), *d));
+  REQUIRE(m.ok());
+  REQUIRE(m->layers.size() == 3);
+  std::string gz1 = blobs + m->layers[1].digest.substr(7);
+  std::string gz2 = blobs + m->layers[2].digest.substr(7);
+  Shell("gzip -dc " + gz1 + " | zstd -q -c > " + node.dir.path() + "/l1.zst");
+  Shell("gzip -dc " + gz2 + " > " + node.dir.path() + "/l2.tar");
+  std::string zst = ReadFile(node.dir.path() + "/l1.zst");
+  std::string tar = ReadFile(node.dir.path() + "/l2.tar");
+  std::string repo = "zlayer/mixed";
+  node.fake.AddBlob(repo, ReadFile(blobs + m->config.digest.substr(7)));
+  node.fake.AddBlob(repo, ReadFile(blobs + m->layers[0].digest.substr(7)));
+  std::string zst_digest = node.fake.AddBlob(repo, zst);
+  std::string tar_digest = node.fake.AddBlob(repo, tar);
+  nlohmann::json manifest = {{"schemaVersion", 2},
+                             {"mediaType", kMediaTypeOciManifest},
+                             {"config",
+                              {{"mediaType", m->config.media_type},
+                               {"digest", m->config.digest},
+                               {"size", m->config.size}}},
+                             {"layers",
+                              {{{"mediaType", m->layers[0].media_type},
+                                {"digest", m->layers[0].digest},
+                                {"size", m->layers[0].size}},
+                               {{"mediaType", "application/vnd.oci.image.layer.v1.tar+zstd"},
+                                {"digest", zst_digest},
+                                {"size", zst.size()}},
+                               {{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                                {"digest", tar_digest},
+                                {"size", tar.size()}}}}};
+  node.fake.AddManifest(repo, "mixed", kMediaTypeOciManifest, manifest.dump());
+
+  auto image = node.Pull("reg.test:5000/zlayer/mixed:mixed");
+  REQUIRE(image.ok());
+  CHECK(image->unpacked);
+  REQUIRE(image->layers.size() == 3);
+  CHECK(image->layers[1].media_type == "application/vnd.oci.image.layer.v1.tar+zstd");
+  for (size_t i = 0; i < 3; ++i) {  // each layer decompressed to its diff id
+    CHECK(node.client.AppliedDiffs("overlayfs", image->chain_ids[i]) ==
+          std::vector<std::string>{image->config.diff_ids[i]});
+  }
+}
