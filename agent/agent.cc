@@ -15,6 +15,9 @@
 #include "agent/api/socket_listener.h"
 #include "agent/images/image_store.h"
 #include "agent/images/importer.h"
+#include "agent/images/puller.h"
+#include "agent/registry/curl_transport.h"
+#include "agent/lifecycle/image_source.h"
 #include "agent/lifecycle/replica_runtime.h"
 #include "agent/logs/container_io.h"
 #include "agent/logs/log_hub.h"
@@ -35,31 +38,53 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// The image store as the lifecycle needs it: present and unpacked.
-class StoreImageSource : public lifecycle::ImageSource {
- public:
-  explicit StoreImageSource(images::ImageStore& store) : store_(store) {}
-  Result<lifecycle::PreparedImage> Prepare(const std::string& reference) override {
-    auto image = store_.Resolve(reference);
-    if (!image.ok()) {
-      if (image.status().code() == StatusCode::kNotFound) {
-        return NotFoundError("image " + reference +
-                             " is not on the node; load it with `zlayer image import FILE`");
-      }
-      return image.status();
-    }
-    if (!image->unpacked) ZLAYER_RETURN_IF_ERROR(store_.Unpack(*image));
-    lifecycle::PreparedImage prepared;
-    prepared.name = image->record.name;
-    prepared.digest = image->manifest.digest;
-    prepared.config = image->config;
-    prepared.top_chain_id = image->TopChainId();
-    return prepared;
+// Registry access from the configuration: insecure hosts, and the credentials of
+// ZLAYER_REGISTRY_CONFIG and $DOCKER_CONFIG/config.json, read when a registry asks
+// for them (a malformed file is reported and skipped).
+registry::RegistryOptions RegistryOptionsFrom(const NodeConfig& config, const Environment& env,
+                                              Logger& log) {
+  registry::RegistryOptions options;
+  options.insecure_registries = config.insecure_registries;
+  std::vector<std::string> paths = {config.registry_config};
+  if (auto it = env.find("DOCKER_CONFIG"); it != env.end() && !it->second.empty()) {
+    paths.push_back(it->second + "/config.json");
   }
+  options.credentials = [paths, &log] {
+    std::vector<std::string> readable;
+    for (const std::string& path : paths) {
+      auto creds = registry::Credentials::Load({path});
+      if (creds.ok()) {
+        readable.push_back(path);
+      } else {
+        log.Warn("registry credentials: {}", creds.status().message());
+      }
+    }
+    auto all = registry::Credentials::Load(readable);
+    return all.ok() ? std::move(*all) : registry::Credentials();
+  };
+  return options;
+}
 
- private:
-  images::ImageStore& store_;
-};
+// A pull's or import's progress event as the API reports it (phases as
+// zlayer.v1.BlobProgress.Phase); nullopt for events the API does not show.
+std::optional<ImportProgress> ToBlobProgress(const images::ProgressEvent& event) {
+  ImportProgress progress;
+  progress.digest = event.blob.digest;
+  progress.media_type = event.blob.media_type;
+  progress.size = event.blob.size;
+  progress.offset = event.done;
+  switch (event.kind) {
+    case images::ProgressEvent::Kind::kBlobWriting: progress.phase = 2; break;
+    case images::ProgressEvent::Kind::kBlobWritten:
+      progress.phase = event.already_present ? 3 : 4;
+      progress.offset = event.blob.size;
+      break;
+    case images::ProgressEvent::Kind::kLayerUnpacking: progress.phase = 5; break;
+    case images::ProgressEvent::Kind::kLayerUnpacked: progress.phase = 6; break;
+    case images::ProgressEvent::Kind::kImageStored: return std::nullopt;
+  }
+  return progress;
+}
 
 // Container log rotation from ZLAYER_LOG_MAX_SIZE ("10Mi", bytes, K/M/G and
 // Ki/Mi/Gi) and ZLAYER_LOG_MAX_FILES; a bad value is reported and the default kept.
@@ -189,7 +214,10 @@ class Agent::Impl {
         image_store_(*client_, config_.snapshotter,
                      images::HostPlatform().ok() ? *images::HostPlatform() : images::Platform{}),
         importer_(*client_, image_store_),
-        image_source_(image_store_),
+        transport_(registry::NewCurlTransport({})),
+        registry_(*transport_, RegistryOptionsFrom(config_, env_, log_)),
+        puller_(*client_, image_store_, registry_),
+        image_source_(image_store_, puller_, config_.pull_concurrency, log_),
         drains_(loop_, config_, hub_, log_, LogRotation(env_, log_)),
         health_(loop_),
         started_at_(std::chrono::system_clock::now()) {}
@@ -219,7 +247,10 @@ class Agent::Impl {
   std::unique_ptr<containerd::Client> client_;
   images::ImageStore image_store_;
   images::Importer importer_;
-  StoreImageSource image_source_;
+  std::unique_ptr<registry::HttpTransport> transport_;
+  registry::RegistryClient registry_;
+  images::Puller puller_;
+  lifecycle::StoreImageSource image_source_;
   logs::LogHub hub_;
   OutputDrains drains_;
   ImmediateHealth health_;
@@ -751,22 +782,9 @@ void Agent::ImportImage(std::string path, std::string name,
     options.base_name = name;
     auto names = impl_->importer_.Import(path, options, [this, on_progress](
                                                             const images::ProgressEvent& event) {
-      if (event.kind == images::ProgressEvent::Kind::kImageStored) return;
-      ImportProgress progress;
-      progress.digest = event.blob.digest;
-      progress.media_type = event.blob.media_type;
-      progress.size = event.blob.size;
-      progress.offset = event.done;
-      switch (event.kind) {
-        case images::ProgressEvent::Kind::kBlobWriting: progress.phase = 2; break;
-        case images::ProgressEvent::Kind::kBlobWritten:
-          progress.phase = event.already_present ? 3 : 4;
-          progress.offset = event.blob.size;
-          break;
-        case images::ProgressEvent::Kind::kLayerUnpacked: progress.phase = 6; break;
-        case images::ProgressEvent::Kind::kImageStored: break;
-      }
-      asio::post(loop_, [on_progress, progress] { on_progress(progress); });
+      auto progress = ToBlobProgress(event);
+      if (!progress) return;
+      asio::post(loop_, [on_progress, progress = *progress] { on_progress(progress); });
     });
     Result<std::vector<ImageInfo>> result = std::vector<ImageInfo>{};
     if (!names.ok()) {
@@ -782,6 +800,45 @@ void Agent::ImportImage(std::string path, std::string name,
         }
       }
       result = std::move(infos);
+    }
+    asio::post(loop_, [result = std::move(result), done = std::move(done)]() mutable {
+      done(std::move(result));
+    });
+  });
+}
+
+void Agent::PullImage(std::string reference, std::string platform,
+                      std::function<void(const PullResolvedInfo&)> on_resolved,
+                      std::function<void(const ImportProgress&)> on_progress,
+                      std::function<void(Result<ImageInfo>)> done) {
+  images::PullOptions options;
+  options.concurrency = config_.pull_concurrency;
+  if (!platform.empty()) {
+    auto parsed = images::ParsePlatform(platform);
+    if (!parsed.ok()) return done(parsed.status());
+    options.platform = *parsed;
+  }
+  asio::post(impl_->workers_, [this, reference, options, on_resolved, on_progress,
+                               done = std::move(done)]() mutable {
+    auto resolved = [this, on_resolved](const images::PullResolved& r) {
+      PullResolvedInfo info{r.name, r.target.digest, images::PlatformString(r.platform), {}};
+      for (const auto& blob : r.blobs) {
+        info.blobs.push_back({blob.digest, blob.media_type, blob.size, 0, 1});
+      }
+      asio::post(loop_, [on_resolved, info] { on_resolved(info); });
+    };
+    auto progress = [this, on_progress](const images::ProgressEvent& event) {
+      if (auto p = ToBlobProgress(event)) {
+        asio::post(loop_, [on_progress, p = *p] { on_progress(p); });
+      }
+    };
+    auto image = impl_->puller_.Pull(reference, options, resolved, progress);
+    Result<ImageInfo> result = ImageInfo{};
+    if (!image.ok()) {
+      result = image.status();
+    } else {
+      result = ImageInfo{image->record.name, image->record.target.digest,
+                         image->record.target.media_type, image->size, image->unpacked};
     }
     asio::post(loop_, [result = std::move(result), done = std::move(done)]() mutable {
       done(std::move(result));

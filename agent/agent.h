@@ -76,6 +76,14 @@ struct ImportProgress {
   int phase = 0;
 };
 
+// What a pull resolved to, before any layer is fetched.
+struct PullResolvedInfo {
+  std::string name;
+  std::string digest;    // of the index or manifest the name points at
+  std::string platform;  // "linux/amd64"
+  std::vector<ImportProgress> blobs;  // config, then layers; phase 1 (waiting)
+};
+
 struct NodeStatus {
   bool containerd_reachable = false;
   std::string containerd_version;
@@ -156,6 +164,13 @@ class Agent {
   void ImportImage(std::string path, std::string name,
                    std::function<void(const ImportProgress&)> on_progress,
                    std::function<void(Result<std::vector<ImageInfo>>)> done);
+  // Pulls `reference` from its registry (images/puller.h) for `platform`
+  // ("os/arch[/variant]"; "" for the node's). `on_resolved` once, then
+  // `on_progress` per blob change, then `done` with the stored image.
+  void PullImage(std::string reference, std::string platform,
+                 std::function<void(const PullResolvedInfo&)> on_resolved,
+                 std::function<void(const ImportProgress&)> on_progress,
+                 std::function<void(Result<ImageInfo>)> done);
   void ListImages(std::function<void(Result<std::vector<ImageInfo>>)> done);
   void RemoveImage(std::string reference, bool force, std::function<void(Status)> done);
 

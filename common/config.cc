@@ -43,6 +43,9 @@ const std::vector<ConfigVariable>& ConfigVariables() {
       {"ZLAYER_AGENT_BIN", "zlayer-agent beside zlayer-init", "program run in the agent's place"},
       {"ZLAYER_CLI_BIN", "zlayer beside zlayer-init", "CLI run for deploy and pass-through"},
       {"ZLAYER_INSECURE_REGISTRIES", "", "comma-separated host[:port] reached over plain HTTP"},
+      {"ZLAYER_REGISTRY_CONFIG", "<ZLAYER_DATA_DIR>/config.json",
+       "Docker config.json with registry credentials (then $DOCKER_CONFIG/config.json)"},
+      {"ZLAYER_PULL_CONCURRENCY", "3", "layers one image pull fetches at once"},
       {"ZLAYER_LOG_MAX_SIZE", "10Mi", "size of one container log file before it rotates"},
       {"ZLAYER_LOG_MAX_FILES", "3", "container log files kept, the current one included"},
       {"ZLAYER_RESTART_UNHEALTHY", "true", "restart replicas whose health check fails (true/false)"},
@@ -141,6 +144,19 @@ Result<NodeConfig> LoadNodeConfig(const Environment& env) {
       item.erase(item.find_last_not_of(" \t") + 1);
       if (!item.empty()) config.insecure_registries.push_back(item);
       start = comma + 1;
+    }
+  }
+
+  config.registry_config = config.data_dir + "/config.json";
+  path("ZLAYER_REGISTRY_CONFIG", config.registry_config);
+  if (const std::string* v = lookup("ZLAYER_PULL_CONCURRENCY")) {
+    int n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > 64) {
+      problems.push_back(
+          fmt::format("ZLAYER_PULL_CONCURRENCY={}: expected a whole number from 1 to 64", *v));
+    } else {
+      config.pull_concurrency = n;
     }
   }
 

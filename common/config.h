@@ -39,6 +39,10 @@ struct NodeConfig {
 
   LogLevel log_level = LogLevel::kInfo;
   std::vector<std::string> insecure_registries;
+  // Docker config.json with registry credentials (ZLAYER_REGISTRY_CONFIG; default
+  // <data_dir>/config.json). $DOCKER_CONFIG/config.json is read after it.
+  std::string registry_config;
+  int pull_concurrency = 3;  // layers fetched at once by one pull
 
   // Supervisor (zlayer-init) tuning.
   std::chrono::nanoseconds stop_timeout = std::chrono::seconds(9);

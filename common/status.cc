@@ -22,6 +22,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kInternal: return "internal";
     case StatusCode::kUnavailable: return "unavailable";
     case StatusCode::kDataLoss: return "data loss";
+    case StatusCode::kUnauthenticated: return "unauthenticated";
   }
   return "unknown";
 }

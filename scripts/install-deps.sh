@@ -26,6 +26,7 @@ RUNTIME_PACKAGES=(
   tini             # the benchmark compares zlayer-init against it
   busybox-static umoci skopeo docker-registry apache2-utils
   jq openssl       # build-test-image.sh: JSON of OCI layouts; deterministic filler data
+  zstd             # the puller's unit test makes a zstd layer
 )
 
 packages=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}")

@@ -610,6 +610,50 @@ grpc::ServerWriteReactor<v1::ImportImageResponse>* AgentService::ImportImage(
   return writer;
 }
 
+grpc::ServerWriteReactor<v1::PullImageResponse>* AgentService::PullImage(
+    grpc::CallbackServerContext*, const v1::PullImageRequest* request) {
+  auto* writer = new StreamWriter<v1::PullImageResponse>();
+  auto stream = writer->handle();
+  if (request->reference().empty()) {
+    stream->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "pull: the image reference must not be empty"));
+    return writer;
+  }
+  auto fill_blob = [](const agent::ImportProgress& progress, v1::BlobProgress* blob) {
+    blob->set_digest(progress.digest);
+    blob->set_media_type(progress.media_type);
+    blob->set_size(progress.size);
+    blob->set_offset(progress.offset);
+    blob->set_phase(static_cast<v1::BlobProgress::Phase>(progress.phase));
+  };
+  asio::post(agent_.loop(), [this, stream, fill_blob, request = *request] {
+    agent_.PullImage(
+        request.reference(), request.platform(),
+        [stream, fill_blob](const agent::PullResolvedInfo& info) {
+          v1::PullImageResponse message;
+          v1::PullResolved* resolved = message.mutable_resolved();
+          resolved->set_name(info.name);
+          resolved->set_digest(info.digest);
+          resolved->set_platform(info.platform);
+          for (const auto& blob : info.blobs) fill_blob(blob, resolved->add_blobs());
+          stream->Push(std::move(message));
+        },
+        [stream, fill_blob](const agent::ImportProgress& progress) {
+          v1::PullImageResponse message;
+          fill_blob(progress, message.mutable_progress());
+          stream->Push(std::move(message));
+        },
+        [stream](Result<agent::ImageInfo> image) {
+          if (!image.ok()) return stream->Finish(ToGrpcStatus(image.status()));
+          v1::PullImageResponse message;
+          FillImage(*image, message.mutable_pulled());
+          stream->Push(std::move(message));
+          stream->Finish(grpc::Status::OK);
+        });
+  });
+  return writer;
+}
+
 grpc::ServerUnaryReactor* AgentService::ListImages(grpc::CallbackServerContext* context,
                                                    const v1::ListImagesRequest*,
                                                    v1::ListImagesResponse* response) {

@@ -4,7 +4,7 @@
 // Every reaction validates its request, posts the work to the agent's event
 // loop and finishes (or streams) from there; none blocks a gRPC thread.
 // Errors become grpc::Status here, with zlayer's codes mapped one to one.
-// Exec and PullImage answer UNIMPLEMENTED until they land.
+// Exec answers UNIMPLEMENTED until it lands.
 #pragma once
 
 #include "zlayer/v1/agent.grpc.pb.h"
@@ -44,6 +44,8 @@ class AgentService : public zlayer::v1::Agent::CallbackService {
                                                    const v1::LogsRequest* request) override;
   grpc::ServerWriteReactor<v1::ImportImageResponse>* ImportImage(
       grpc::CallbackServerContext* context, const v1::ImportImageRequest* request) override;
+  grpc::ServerWriteReactor<v1::PullImageResponse>* PullImage(
+      grpc::CallbackServerContext* context, const v1::PullImageRequest* request) override;
   grpc::ServerUnaryReactor* ListImages(grpc::CallbackServerContext* context,
                                        const v1::ListImagesRequest* request,
                                        v1::ListImagesResponse* response) override;

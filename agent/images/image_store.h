@@ -57,6 +57,7 @@ struct ProgressEvent {
   enum class Kind {
     kBlobWriting,    // `done` of `blob.size` bytes of a blob are written
     kBlobWritten,    // a blob is committed and verified (already_present: it was there)
+    kLayerUnpacking,  // a layer is being applied to a snapshot (pulls)
     kLayerUnpacked,  // a layer's snapshot is committed (already_present: it was there)
     kImageStored,    // the image record `name` now points at `blob`
   };

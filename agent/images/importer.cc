@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 
+#include "agent/images/content_helpers.h"
 #include "agent/images/manifest.h"
 #include "agent/images/reference.h"
 
@@ -559,56 +560,6 @@ class MemberSource : public containerd::BlobSource {
   const ProgressCallback& progress_;
   int64_t done_ = 0;
 };
-
-class StringSource : public containerd::BlobSource {
- public:
-  explicit StringSource(const std::string& data) : data_(data) {}
-  Result<size_t> Read(char* buffer, size_t size) override {
-    size_t n = std::min(size, data_.size() - position_);
-    std::copy_n(data_.data() + position_, n, buffer);
-    position_ += n;
-    return n;
-  }
-  Status Seek(int64_t offset) override {
-    if (offset < 0 || static_cast<size_t>(offset) > data_.size()) {
-      return InvalidArgumentError("seek out of range");
-    }
-    position_ = static_cast<size_t>(offset);
-    return Status::Ok();
-  }
-  size_t read() const { return position_; }
-
- private:
-  const std::string& data_;
-  size_t position_ = 0;
-};
-
-// Deletes the import's lease however the import ends. Deleting does not
-// delete what the lease held: it only stops protecting it from GC.
-class LeaseGuard {
- public:
-  LeaseGuard(containerd::Client& client, std::string id) : client_(client), id_(std::move(id)) {}
-  ~LeaseGuard() { (void)client_.DeleteLease(id_, /*sync=*/false); }
-  LeaseGuard(const LeaseGuard&) = delete;
-  LeaseGuard& operator=(const LeaseGuard&) = delete;
-  const std::string& id() const { return id_; }
-
- private:
-  containerd::Client& client_;
-  std::string id_;
-};
-
-void Report(const ProgressCallback& progress, ProgressEvent::Kind kind, const Descriptor& blob,
-            int64_t done, bool already_present, const std::string& name = "") {
-  if (!progress) return;
-  ProgressEvent event;
-  event.kind = kind;
-  event.blob = blob;
-  event.done = done;
-  event.already_present = already_present;
-  event.name = name;
-  progress(event);
-}
 
 }  // namespace
 

@@ -33,6 +33,24 @@ std::vector<Platform> Fallbacks(const Platform& host) {
 
 }  // namespace
 
+Result<Platform> ParsePlatform(std::string_view text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t slash = text.find('/', start);
+    if (slash == std::string_view::npos) slash = text.size();
+    parts.emplace_back(text.substr(start, slash - start));
+    start = slash + 1;
+  }
+  bool empty_part = false;
+  for (const auto& p : parts) empty_part = empty_part || p.empty();
+  if (parts.size() < 2 || parts.size() > 3 || empty_part) {
+    return InvalidArgumentError("invalid platform \"" + std::string(text) +
+                                "\": expected os/architecture[/variant], e.g. linux/arm64");
+  }
+  return NormalizePlatform(Platform{parts[0], parts[1], parts.size() == 3 ? parts[2] : ""});
+}
+
 std::string PlatformString(const Platform& platform) {
   std::string out = platform.os + "/" + platform.architecture;
   if (!platform.variant.empty()) out += "/" + platform.variant;

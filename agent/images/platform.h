@@ -27,6 +27,10 @@ struct Platform {
 // "linux/amd64", "linux/arm/v7".
 std::string PlatformString(const Platform& platform);
 
+// Parses "os/arch[/variant]" (as `zlayer pull --platform` takes it) and normalises it.
+// kInvalidArgument naming the text for anything else.
+Result<Platform> ParsePlatform(std::string_view text);
+
 // Canonical form: os lower-cased; x86_64/x86-64 → amd64 (variant v1 → ""),
 // i386 → 386, aarch64 → arm64 (v8/8 → ""), armhf → arm/v7, armel → arm/v6,
 // arm with no variant → arm/v7, a bare variant number N → vN.

@@ -133,7 +133,7 @@ Result<std::vector<reconcile::ObservedContainer>> ReplicaRuntime::ObserveAll() {
 Status ReplicaRuntime::Create(const std::string& id, const spec::Deployment& deployment,
                               const spec::Service& service, uint32_t replica,
                               const std::string& spec_hash) {
-  auto image = images_.Prepare(service.image.name);
+  auto image = images_.Prepare(service.image.name, service.image.pull_policy);
   if (!image.ok()) return image.status().Wrap("replica " + id);
   const std::string& snapshotter = config_.snapshotter;
 

@@ -13,6 +13,7 @@
 #include "agent/images/image_config.h"
 #include "agent/reconcile/replica_operations.h"
 #include "agent/runtime/node_limits.h"
+#include "agent/spec/model.h"
 #include "common/config.h"
 #include "common/log.h"
 
@@ -26,13 +27,19 @@ struct PreparedImage {
   std::string top_chain_id;  // the snapshot the container's rootfs starts from
 };
 
-// Where images come from (the image store; registry pulls later).
+// Where images come from: the image store, and registry pulls as `pull_policy` says.
 class ImageSource {
  public:
   virtual ~ImageSource() = default;
-  // The image `reference` (as written in a spec), unpacked. kNotFound naming
-  // the image when the node does not have it.
-  virtual Result<PreparedImage> Prepare(const std::string& reference) = 0;
+  // The image `reference` (as written in a spec), unpacked, after pulling it when
+  // `pull_policy` asks: kNever uses only the node's image (kNotFound naming the image
+  // and the policy when it is missing); kIfNotPresent pulls when it is missing; kAlways
+  // resolves at the registry every time (present blobs are not fetched again); kNewer
+  // pulls when the registry's digest differs from the node's, and keeps the node's
+  // image (with a warning) when the registry cannot be reached. Pull errors as
+  // images::Puller::Pull.
+  virtual Result<PreparedImage> Prepare(const std::string& reference,
+                                        spec::PullPolicy pull_policy) = 0;
 };
 
 // What the node is, read once at start.

@@ -64,3 +64,24 @@ TEST_CASE("A socket path too long for sun_path is rejected before anything binds
   REQUIRE_FALSE(config.ok());
   CHECK_THAT(config.status().message(), Catch::Contains("shorter than 108 bytes"));
 }
+
+TEST_CASE("Registry credentials default to the data dir's config.json; pulls fetch 3 layers at once") {
+  auto config = LoadNodeConfig({{"ZLAYER_DATA_DIR", "/tmp/zl-2/data"}});
+  REQUIRE(config.ok());
+  CHECK(config->registry_config == "/tmp/zl-2/data/config.json");
+  CHECK(config->pull_concurrency == 3);
+  auto set = LoadNodeConfig({{"ZLAYER_REGISTRY_CONFIG", "/etc/zl/auth.json"},
+                             {"ZLAYER_PULL_CONCURRENCY", "8"}});
+  REQUIRE(set.ok());
+  CHECK(set->registry_config == "/etc/zl/auth.json");
+  CHECK(set->pull_concurrency == 8);
+}
+
+TEST_CASE("A pull concurrency that is not a whole number from 1 to 64 is rejected") {
+  for (const char* bad : {"0", "-1", "many", "65", "2x"}) {
+    auto config = LoadNodeConfig({{"ZLAYER_PULL_CONCURRENCY", bad}});
+    REQUIRE_FALSE(config.ok());
+    CHECK_THAT(config.status().message(), Catch::Contains("ZLAYER_PULL_CONCURRENCY"));
+  }
+  CHECK_FALSE(LoadNodeConfig({{"ZLAYER_REGISTRY_CONFIG", "rel/config.json"}}).ok());
+}
