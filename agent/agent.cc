@@ -570,6 +570,28 @@ Result<std::vector<std::string>> Agent::ResolveTarget(const std::string& target)
 
 logs::LogHub& Agent::log_hub() { return impl_->hub_; }
 
+Result<std::shared_ptr<exec::ExecSession>> Agent::StartExec(const std::string& target,
+                                                            exec::ExecOptions options,
+                                                            exec::ExecCallbacks callbacks) {
+  auto ids = ResolveTarget(target);
+  if (!ids.ok()) return ids.status();
+  std::optional<reconcile::ReplicaView> chosen;
+  for (const auto& d : impl_->reconciler_->Deployments()) {
+    for (const auto& r : d.replicas) {
+      if (r.state != "running" || std::find(ids->begin(), ids->end(), r.id) == ids->end()) continue;
+      if (!chosen || r.replica < chosen->replica) chosen = r;
+    }
+  }
+  if (!chosen) {
+    return FailedPreconditionError(fmt::format("exec {}: no running replica", target));
+  }
+  auto paths = logs::IoPathsFor(config_, chosen->id);
+  if (!paths.ok()) return paths.status();
+  exec::ExecContext context{loop_, impl_->workers_, *impl_->client_, &impl_->log_};
+  return exec::ExecSession::Start(context, paths->fifo_dir, chosen->id, std::move(options),
+                                  std::move(callbacks));
+}
+
 NodeStatus Agent::CurrentStatus() const {
   NodeStatus s;
   s.containerd_reachable = impl_->containerd_up_;

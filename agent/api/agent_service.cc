@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "agent/agent.h"
+#include "agent/api/exec_reactor.h"
 #include "agent/api/stream_writer.h"
 #include "agent/logs/log_hub.h"
 #include "agent/logs/log_reader.h"
@@ -352,6 +353,11 @@ grpc::ServerWriteReactor<v1::LogsResponse>* AgentService::Logs(grpc::CallbackSer
     if (!request.follow()) stream->Finish(grpc::Status::OK);
   });
   return writer;
+}
+
+grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>* AgentService::Exec(
+    grpc::CallbackServerContext*) {
+  return NewExecReactor(agent_);
 }
 
 grpc::ServerWriteReactor<v1::ImportImageResponse>* AgentService::ImportImage(
