@@ -101,6 +101,7 @@ class ExecReactor : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResp
       WriteNextLocked();
     }
     OnLoop([](Loop& loop) {
+      loop.cancelled = true;  // a session started after this is killed at once
       if (loop.session) loop.session->Kill();
     });
   }
@@ -118,6 +119,7 @@ class ExecReactor : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResp
   // reactor that stays safe after the call ended.
   struct Loop {
     std::shared_ptr<agent::exec::ExecSession> session;
+    bool cancelled = false;
   };
   struct Shared {
     std::mutex mu;  // guards reactor and the reactor's queue/flags below
@@ -214,6 +216,8 @@ class ExecReactor : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResp
       auto session = agent.StartExec(target, std::move(options), std::move(callbacks));
       if (!session.ok()) return End(shared, ToGrpcStatus(session.status()));
       shared->loop.session = *session;
+      // OnCancel may have run on another gRPC thread before this got here.
+      if (shared->loop.cancelled) shared->loop.session->Kill();
     });
   }
 
