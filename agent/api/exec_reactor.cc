@@ -124,7 +124,7 @@ class ExecReactor : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResp
   struct Shared {
     std::mutex mu;  // guards reactor and the reactor's queue/flags below
     ExecReactor* reactor = nullptr;
-    Loop loop;      // the loop's thread only
+    Loop loop;  // the loop's thread only
   };
 
   template <typename F>

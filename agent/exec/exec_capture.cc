@@ -118,8 +118,8 @@ struct Run {
 void RunCaptured(const ExecContext& context, const std::string& fifo_dir,
                  const std::string& container_id, std::vector<std::string> args,
                  CaptureOptions options, std::function<void(Result<CaptureResult>)> done) {
-  auto run = std::make_shared<Run>(context, container_id, std::move(args), options,
-                                   std::move(done));
+  auto run =
+      std::make_shared<Run>(context, container_id, std::move(args), options, std::move(done));
   run->stdout_path = fmt::format("{}/{}-stdout", fifo_dir, run->exec_id);
   run->stderr_path = fmt::format("{}/{}-stderr", fifo_dir, run->exec_id);
   Status opened = Status::Ok();
@@ -146,9 +146,8 @@ void RunCaptured(const ExecContext& context, const std::string& fifo_dir,
   asio::post(context.pool, [run] {
     Result<CaptureResult> result = run->Execute();
     run->RemoveFifos();
-    asio::post(run->context.loop, [run, result = std::move(result)]() mutable {
-      run->Finish(std::move(result));
-    });
+    asio::post(run->context.loop,
+               [run, result = std::move(result)]() mutable { run->Finish(std::move(result)); });
   });
 }
 

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <optional>
@@ -61,9 +61,8 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
   void Begin() {
     if (Status opened = OpenFifos(); !opened.ok()) {
       RemoveFifos();
-      return asio::post(context_.loop, [self = shared_from_this(), opened] {
-        self->Finish(self->Wrap(opened));
-      });
+      return asio::post(context_.loop,
+                        [self = shared_from_this(), opened] { self->Finish(self->Wrap(opened)); });
     }
     std::thread([self = shared_from_this()] { self->RunBlocking(); }).detach();
   }
@@ -120,13 +119,13 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
     logs::FifoDrainOptions drain;
     drain.logger = context_.log;
     drain.partial_flush_after = kPartialFlush;
-    auto out = logs::FifoDrain::Open(context_.loop, stdout_path_, logs::Stream::kStdout, sink_,
-                                     drain);
+    auto out =
+        logs::FifoDrain::Open(context_.loop, stdout_path_, logs::Stream::kStdout, sink_, drain);
     if (!out.ok()) return out.status();
     out_ = std::move(*out);
     if (!stderr_path_.empty()) {
-      auto err = logs::FifoDrain::Open(context_.loop, stderr_path_, logs::Stream::kStderr, sink_,
-                                       drain);
+      auto err =
+          logs::FifoDrain::Open(context_.loop, stderr_path_, logs::Stream::kStderr, sink_, drain);
       if (!err.ok()) return err.status();
       err_ = std::move(*err);
     }
@@ -226,7 +225,8 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
         stdin_->close(ignored);
         // The shim holds its own write end: the process sees EOF only after
         // CloseIO.
-        OnPool([](Session& s) { return s.context_.client.CloseStdin(s.container_id_, s.exec_id_); });
+        OnPool(
+            [](Session& s) { return s.context_.client.CloseStdin(s.container_id_, s.exec_id_); });
       }
       return;
     }

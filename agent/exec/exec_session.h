@@ -38,10 +38,10 @@ namespace zlayer::agent::exec {
 struct ExecOptions {
   std::vector<std::string> args;  // required
   bool tty = false;
-  bool stdin = false;             // forward stdin; otherwise it is empty
-  std::vector<std::string> env;   // NAME=value added to (or replacing in) the container's
-  std::string working_dir;        // empty: the container's
-  std::string user;               // empty: the container's; else "uid" or "uid:gid"
+  bool stdin = false;              // forward stdin; otherwise it is empty
+  std::vector<std::string> env;    // NAME=value added to (or replacing in) the container's
+  std::string working_dir;         // empty: the container's
+  std::string user;                // empty: the container's; else "uid" or "uid:gid"
   uint32_t width = 0, height = 0;  // initial terminal size (tty), 0 = leave
 };
 

@@ -72,8 +72,8 @@ Result<std::string> ExecProcessJson(std::string_view container_spec_json,
     auto gid = colon == std::string::npos ? std::optional<uint32_t>(0)
                                           : ParseId(std::string_view(user).substr(colon + 1));
     if (!uid || !gid) {
-      return InvalidArgumentError(fmt::format(
-          "exec: user \"{}\": only numeric uid or uid:gid is supported", user));
+      return InvalidArgumentError(
+          fmt::format("exec: user \"{}\": only numeric uid or uid:gid is supported", user));
     }
     process["user"] = {{"uid", *uid}, {"gid", *gid}};
   }

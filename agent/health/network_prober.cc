@@ -36,7 +36,8 @@ Result<HttpUrl> ParseHttpUrl(std::string_view url) {
   const size_t path_start = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, path_start);
   std::string_view path = path_start == std::string_view::npos ? "" : rest.substr(path_start);
-  if (const size_t hash = path.find('#'); hash != std::string_view::npos) path = path.substr(0, hash);
+  if (const size_t hash = path.find('#'); hash != std::string_view::npos)
+    path = path.substr(0, hash);
   if (authority.find('@') != std::string_view::npos) return bad("user info is not supported");
   std::string_view port;
   if (!authority.empty() && authority.front() == '[') {
@@ -120,8 +121,8 @@ class TcpCheck : public CheckBase, public std::enable_shared_from_this<TcpCheck>
     deadline_.expires_after(timeout_);
     deadline_.async_wait([self](const boost::system::error_code& error) {
       if (error) return;
-      self->Finish(false, fmt::format("connect {}:{}: timed out after {}", self->host_,
-                                      self->port_, Seconds(self->timeout_)));
+      self->Finish(false, fmt::format("connect {}:{}: timed out after {}", self->host_, self->port_,
+                                      Seconds(self->timeout_)));
     });
     resolver_.async_resolve(
         host_, std::to_string(port_),
@@ -130,17 +131,16 @@ class TcpCheck : public CheckBase, public std::enable_shared_from_this<TcpCheck>
           if (error) {
             return self->Finish(false, fmt::format("resolve {}: {}", self->host_, error.message()));
           }
-          asio::async_connect(self->socket_, results,
-                              [self](const boost::system::error_code& error, const tcp::endpoint&) {
-                                if (self->finished_) return;
-                                if (error) {
-                                  return self->Finish(false, fmt::format("connect {}:{}: {}",
-                                                                         self->host_, self->port_,
-                                                                         error.message()));
-                                }
-                                self->Finish(true, fmt::format("connected to {}:{}", self->host_,
-                                                               self->port_));
-                              });
+          asio::async_connect(
+              self->socket_, results,
+              [self](const boost::system::error_code& error, const tcp::endpoint&) {
+                if (self->finished_) return;
+                if (error) {
+                  return self->Finish(false, fmt::format("connect {}:{}: {}", self->host_,
+                                                         self->port_, error.message()));
+                }
+                self->Finish(true, fmt::format("connected to {}:{}", self->host_, self->port_));
+              });
         });
   }
 
@@ -177,13 +177,13 @@ class HttpCheck : public CheckBase, public std::enable_shared_from_this<HttpChec
       self->Finish(false, fmt::format("GET {}: timed out after {}", self->url_text_,
                                       Seconds(self->timeout_)));
     });
-    resolver_.async_resolve(url_.host, url_.port,
-                            [self](const boost::system::error_code& error,
-                                   tcp::resolver::results_type results) {
-                              if (self->finished_) return;
-                              if (error) return self->Fail("resolve", error);
-                              self->Connect(results);
-                            });
+    resolver_.async_resolve(
+        url_.host, url_.port,
+        [self](const boost::system::error_code& error, tcp::resolver::results_type results) {
+          if (self->finished_) return;
+          if (error) return self->Fail("resolve", error);
+          self->Connect(results);
+        });
   }
 
  private:
@@ -232,27 +232,25 @@ class HttpCheck : public CheckBase, public std::enable_shared_from_this<HttpChec
     request_.set(http::field::host, default_port ? host : host + ":" + url_.port);
     request_.set(http::field::user_agent, "zlayer-health");
     request_.set(http::field::connection, "close");
-    http::async_write(stream_, request_,
-                      [self](const boost::system::error_code& error, size_t) {
-                        if (self->finished_) return;
-                        if (error) return self->Fail("send", error);
-                        self->Receive();
-                      });
+    http::async_write(stream_, request_, [self](const boost::system::error_code& error, size_t) {
+      if (self->finished_) return;
+      if (error) return self->Fail("send", error);
+      self->Receive();
+    });
   }
 
   void Receive() {
     auto self = this->shared_from_this();
     parser_.body_limit(64 * 1024);
-    http::async_read(stream_, buffer_, parser_,
-                     [self](const boost::system::error_code& error, size_t) {
-                       if (self->finished_) return;
-                       // A body over the limit still has a usable status.
-                       if (error && !(error == http::error::body_limit &&
-                                      self->parser_.is_header_done())) {
-                         return self->Fail("receive", error);
-                       }
-                       self->Judge();
-                     });
+    http::async_read(
+        stream_, buffer_, parser_, [self](const boost::system::error_code& error, size_t) {
+          if (self->finished_) return;
+          // A body over the limit still has a usable status.
+          if (error && !(error == http::error::body_limit && self->parser_.is_header_done())) {
+            return self->Fail("receive", error);
+          }
+          self->Judge();
+        });
   }
 
   void Judge() {
@@ -260,8 +258,8 @@ class HttpCheck : public CheckBase, public std::enable_shared_from_this<HttpChec
     const int status = static_cast<int>(response.result_int());
     std::string body = response.body().substr(0, kMaxHttpBodyInOutput);
     const auto reason = response.reason();
-    std::string output = fmt::format("GET {}: {} {}", url_text_, status,
-                                     std::string(reason.data(), reason.size()));
+    std::string output =
+        fmt::format("GET {}: {} {}", url_text_, status, std::string(reason.data(), reason.size()));
     if (status != expect_status_) output += fmt::format(" (expected {})", expect_status_);
     if (!body.empty()) output += "\n" + body;
     Finish(status == expect_status_, std::move(output));
@@ -289,8 +287,7 @@ NetworkProber::NetworkProber(asio::io_context& loop)
 }
 
 void NetworkProber::Probe(const ProbeTarget& target, const spec::HealthCheck& check,
-                          std::chrono::nanoseconds timeout,
-                          std::function<void(CheckResult)> done) {
+                          std::chrono::nanoseconds timeout, std::function<void(CheckResult)> done) {
   auto fail_later = [&](std::string output) {
     asio::post(loop_, [done = std::move(done), output = std::move(output)]() mutable {
       CheckResult result;
@@ -311,9 +308,8 @@ void NetworkProber::Probe(const ProbeTarget& target, const spec::HealthCheck& ch
             loop_, *url, check.url, check.expect_status, timeout, std::move(done), loop_, tls_)
             ->Start();
       } else {
-        std::make_shared<HttpCheck<beast::tcp_stream>>(loop_, *url, check.url,
-                                                        check.expect_status, timeout,
-                                                        std::move(done), loop_)
+        std::make_shared<HttpCheck<beast::tcp_stream>>(loop_, *url, check.url, check.expect_status,
+                                                       timeout, std::move(done), loop_)
             ->Start();
       }
       return;

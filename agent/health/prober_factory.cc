@@ -11,30 +11,29 @@ CommandProber::CommandProber(boost::asio::io_context& loop, containerd::Client& 
     : loop_(loop), client_(client), pool_(pool), state_dir_(std::move(state_dir)), log_(log) {}
 
 void CommandProber::Probe(const ProbeTarget& target, const spec::HealthCheck& check,
-                          std::chrono::nanoseconds timeout,
-                          std::function<void(CheckResult)> done) {
+                          std::chrono::nanoseconds timeout, std::function<void(CheckResult)> done) {
   exec::ExecContext context{loop_, pool_, client_, &log_};
   exec::CaptureOptions options;
   options.timeout = timeout;
   options.max_output = kMaxCheckOutput;
-  exec::RunCaptured(
-      context, fmt::format("{}/{}", state_dir_, target.container_id), target.container_id,
-      check.command, options,
-      [done = std::move(done), timeout](Result<exec::CaptureResult> captured) {
-        CheckResult result;
-        if (!captured.ok()) {
-          result.output = captured.status().message();
-        } else {
-          result.exit_code = captured->exit_code;
-          result.ok = captured->exit_code == 0 && !captured->timed_out;
-          result.output = std::move(captured->output);
-          if (captured->timed_out) {
-            result.output += fmt::format("\n(killed: timed out after {:.3g}s)",
-                                         std::chrono::duration<double>(timeout).count());
-          }
-        }
-        done(std::move(result));
-      });
+  exec::RunCaptured(context, fmt::format("{}/{}", state_dir_, target.container_id),
+                    target.container_id, check.command, options,
+                    [done = std::move(done), timeout](Result<exec::CaptureResult> captured) {
+                      CheckResult result;
+                      if (!captured.ok()) {
+                        result.output = captured.status().message();
+                      } else {
+                        result.exit_code = captured->exit_code;
+                        result.ok = captured->exit_code == 0 && !captured->timed_out;
+                        result.output = std::move(captured->output);
+                        if (captured->timed_out) {
+                          result.output +=
+                              fmt::format("\n(killed: timed out after {:.3g}s)",
+                                          std::chrono::duration<double>(timeout).count());
+                        }
+                      }
+                      done(std::move(result));
+                    });
 }
 
 void CompositeProber::Probe(const ProbeTarget& target, const spec::HealthCheck& check,

@@ -45,8 +45,8 @@ uint16_t FreePort() {
 // namespaces and the host's network namespace.
 std::string BusyboxSpec(const std::string& namespace_name, const std::string& id,
                         const std::string& script) {
-  nlohmann::json caps = {"CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETUID",
-                         "CAP_SETGID"};
+  nlohmann::json caps = {"CAP_KILL",   "CAP_CHOWN",  "CAP_DAC_OVERRIDE",
+                         "CAP_FOWNER", "CAP_SETUID", "CAP_SETGID"};
   nlohmann::json spec = {
       {"ociVersion", "1.0.2-dev"},
       {"process",
@@ -61,12 +61,17 @@ std::string BusyboxSpec(const std::string& namespace_name, const std::string& id
       {"root", {{"path", "rootfs"}}},
       {"hostname", "zltest"},
       {"mounts",
-       {{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"},
+       {{{"destination", "/proc"},
+         {"type", "proc"},
+         {"source", "proc"},
          {"options", {"nosuid", "noexec", "nodev"}}},
-        {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+        {{"destination", "/dev"},
+         {"type", "tmpfs"},
+         {"source", "tmpfs"},
          {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}}}},
       {"linux",
-       {{"namespaces", {{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}}},
+       {{"namespaces",
+         {{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}}},
         {"cgroupsPath", fmt::format("/{}/{}", namespace_name, id)},
         {"resources", {{"devices", {{{"allow", false}, {"access", "rwm"}}}}}}}}};
   return spec.dump();
@@ -81,8 +86,8 @@ Status StartBusybox(containerd::Client& client, const PrivateContainerd& daemon,
   TarWriter tar;
   tar.AddDirectory("bin");
   tar.AddFile("bin/busybox", ReadFile("/bin/busybox"), 0755);
-  for (const char* applet : {"sh", "httpd", "sleep", "mkdir", "rm", "test", "echo", "cat",
-                             "kill", "touch", "env", "pwd"}) {
+  for (const char* applet : {"sh", "httpd", "sleep", "mkdir", "rm", "test", "echo", "cat", "kill",
+                             "touch", "env", "pwd"}) {
     tar.AddSymlink(std::string("bin/") + applet, "busybox");
   }
   tar.AddDirectory("www");
@@ -150,16 +155,17 @@ spec::Health QuickHealth(spec::HealthCheck check) {
   return health;
 }
 
-#define REQUIRE_OK(status_expr)               \
-  do {                                        \
+#define REQUIRE_OK(status_expr)                \
+  do {                                         \
     const ::zlayer::Status s_ = (status_expr); \
-    INFO(s_.ToString());                      \
-    REQUIRE(s_.ok());                         \
+    INFO(s_.ToString());                       \
+    REQUIRE(s_.ok());                          \
   } while (0)
 
-TEST_CASE("health: tcp and http checks of a busybox httpd go healthy, then unhealthy when "
-          "the server stops",
-          "[health]") {
+TEST_CASE(
+    "health: tcp and http checks of a busybox httpd go healthy, then unhealthy when "
+    "the server stops",
+    "[health]") {
   PrivateContainerd daemon;
   INFO(daemon.started().ToString());
   REQUIRE(daemon.started().ok());
@@ -228,9 +234,10 @@ TEST_CASE("health: tcp and http checks of a busybox httpd go healthy, then unhea
   pool.join();
 }
 
-TEST_CASE("health: a command check runs inside the container, healthy while it exits 0, "
-          "unhealthy once it exits 1",
-          "[health]") {
+TEST_CASE(
+    "health: a command check runs inside the container, healthy while it exits 0, "
+    "unhealthy once it exits 1",
+    "[health]") {
   PrivateContainerd daemon;
   INFO(daemon.started().ToString());
   REQUIRE(daemon.started().ok());
@@ -249,10 +256,9 @@ TEST_CASE("health: a command check runs inside the container, healthy while it e
   // /tmp/ok exists only inside the container: a check run on the node fails.
   command.command = {"/bin/sh", "-c", "echo checking; test -e /tmp/ok"};
   std::vector<HealthState> changes;
-  monitor.Watch("worker", QuickHealth(command),
-                [&](const std::string&, HealthState state, const CheckResult&) {
-                  changes.push_back(state);
-                });
+  monitor.Watch(
+      "worker", QuickHealth(command),
+      [&](const std::string&, HealthState state, const CheckResult&) { changes.push_back(state); });
   RunUntil(io, [&] { return monitor.State("worker") == HealthState::kHealthy; });
   auto last = monitor.History("worker").back();
   CHECK(last.exit_code == 0);
@@ -269,9 +275,10 @@ TEST_CASE("health: a command check runs inside the container, healthy while it e
   pool.join();
 }
 
-TEST_CASE("exec: a captured exec runs with the container's env and cwd, returns its exit code "
-          "and output, and is killed at its timeout",
-          "[exec]") {
+TEST_CASE(
+    "exec: a captured exec runs with the container's env and cwd, returns its exit code "
+    "and output, and is killed at its timeout",
+    "[exec]") {
   PrivateContainerd daemon;
   INFO(daemon.started().ToString());
   REQUIRE(daemon.started().ok());
@@ -291,8 +298,9 @@ TEST_CASE("exec: a captured exec runs with the container's env and cwd, returns 
   CHECK_THAT(three->output, Catch::Contains("from-spec\n/www\n") && Catch::Contains("oops\n"));
   CHECK_FALSE(three->timed_out);
 
-  auto big = RunIn(io, context, fifo_dir, "box",
-                   {"sh", "-c", "i=0; while test $i -lt 2000; do echo 0123456789; i=$((i+1)); done"});
+  auto big =
+      RunIn(io, context, fifo_dir, "box",
+            {"sh", "-c", "i=0; while test $i -lt 2000; do echo 0123456789; i=$((i+1)); done"});
   REQUIRE(big.ok());
   CHECK(big->output.size() == 4096);
   CHECK(big->truncated);

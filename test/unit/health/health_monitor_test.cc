@@ -71,8 +71,9 @@ void RunUntil(boost::asio::io_context& io, Pred done) {
 
 }  // namespace
 
-TEST_CASE("Given checks that pass, fail twice and pass, the monitor reports healthy, "
-          "unhealthy, healthy in that order") {
+TEST_CASE(
+    "Given checks that pass, fail twice and pass, the monitor reports healthy, "
+    "unhealthy, healthy in that order") {
   boost::asio::io_context io;
   FakeProber prober(io);
   Logger log("test", LogLevel::kError);

@@ -10,7 +10,7 @@ namespace {
 const SteadyTime t0{};
 
 spec::Health Health(std::chrono::nanoseconds grace, uint32_t retries,
-                     std::chrono::nanoseconds interval = 1s) {
+                    std::chrono::nanoseconds interval = 1s) {
   spec::Health h;
   h.start_grace = grace;
   h.retries = retries;
@@ -47,19 +47,27 @@ TEST_CASE("Given a sequence of results, the tracker walks the states as spec-v1 
   const Case cases[] = {
       {"failures inside start_grace do not count",
        2,
-       {{false, 1s, S, 0, false}, {false, 4s, S, 0, false}, {false, 5s, S, 1, false},
+       {{false, 1s, S, 0, false},
+        {false, 4s, S, 0, false},
+        {false, 5s, S, 1, false},
         {false, 6s, U, 2, true}}},
       {"a success during the grace makes it healthy at once",
        3,
        {{false, 1s, S, 0, false}, {true, 2s, H, 0, true}}},
       {"retries consecutive failures make a healthy replica unhealthy",
        3,
-       {{true, 1s, H, 0, true}, {false, 6s, H, 1, false}, {false, 7s, H, 2, false},
-        {false, 8s, U, 3, true}, {false, 9s, U, 4, false}}},
+       {{true, 1s, H, 0, true},
+        {false, 6s, H, 1, false},
+        {false, 7s, H, 2, false},
+        {false, 8s, U, 3, true},
+        {false, 9s, U, 4, false}}},
       {"a success in between resets the count",
        2,
-       {{true, 6s, H, 0, true}, {false, 7s, H, 1, false}, {true, 8s, H, 0, false},
-        {false, 9s, H, 1, false}, {false, 10s, U, 2, true}}},
+       {{true, 6s, H, 0, true},
+        {false, 7s, H, 1, false},
+        {true, 8s, H, 0, false},
+        {false, 9s, H, 1, false},
+        {false, 10s, U, 2, true}}},
       {"a success makes an unhealthy replica healthy again",
        1,
        {{false, 6s, U, 1, true}, {true, 7s, H, 0, true}}},

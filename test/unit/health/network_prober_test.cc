@@ -175,9 +175,9 @@ TEST_CASE("A check whose expected status is not 200 passes on that status") {
   asio::io_context io;
   NetworkProber prober(io);
   CannedHttpServer server(io, "HTTP/1.1 204 No Content\r\n\r\n");
-  CHECK(ProbeAndWait(io, prober,
-                     Http("http://127.0.0.1:" + std::to_string(server.port()) + "/", 204))
-            .ok);
+  CHECK(
+      ProbeAndWait(io, prober, Http("http://127.0.0.1:" + std::to_string(server.port()) + "/", 204))
+          .ok);
 }
 
 TEST_CASE("An https check against a plain http server fails in the TLS handshake") {

@@ -25,8 +25,7 @@ TEST_CASE("An exec process keeps the container's user, env and cwd and runs the 
 TEST_CASE("An exec needs args and a container spec with a process") {
   CHECK(ExecProcessJson(R"({"process":{}})", {}, false).status().code() ==
         StatusCode::kInvalidArgument);
-  CHECK(ExecProcessJson("not json", {"sh"}, false).status().code() ==
-        StatusCode::kInvalidArgument);
+  CHECK(ExecProcessJson("not json", {"sh"}, false).status().code() == StatusCode::kInvalidArgument);
   CHECK(ExecProcessJson(R"({"root":{}})", {"sh"}, false).status().code() ==
         StatusCode::kInvalidArgument);
 }
