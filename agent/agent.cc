@@ -13,6 +13,8 @@
 
 #include "agent/api/agent_service.h"
 #include "agent/api/socket_listener.h"
+#include "agent/health/health_monitor.h"
+#include "agent/health/prober_factory.h"
 #include "agent/images/image_store.h"
 #include "agent/images/importer.h"
 #include "agent/images/puller.h"
@@ -161,25 +163,41 @@ ServiceChange::Kind ChangeKind(const spec::Service* before, const std::string& b
   return ServiceChange::Kind::kUnchanged;
 }
 
-// Health checks until agent/health is wired: every replica counts as healthy
-// as soon as it runs.
-class ImmediateHealth : public reconcile::HealthWatcher {
+// The reconciler's health checks, run by agent/health: tcp and http probes on
+// the loop, command probes (containerd Exec) on a pool of their own, so slow
+// commands never hold up the workers that create and start containers.
+class HealthChecks : public reconcile::HealthWatcher {
  public:
-  explicit ImmediateHealth(asio::io_context& loop) : loop_(loop) {}
-  void Watch(const std::string& id, const spec::Health&, OnChange on_change) override {
-    watched_.insert(id);
-    asio::post(loop_, [this, id, on_change] {
-      if (watched_.count(id)) on_change(Verdict::kHealthy, "");
-    });
+  HealthChecks(asio::io_context& loop, containerd::Client& client, const NodeConfig& config,
+               Logger& log)
+      : prober_(health::NewProber(loop, client, probe_pool_, config.state_dir, log)),
+        monitor_(loop, *prober_, log) {}
+  ~HealthChecks() override { probe_pool_.join(); }
+
+  void Watch(const std::string& id, const spec::Health& health, OnChange on_change) override {
+    monitor_.Watch(id, health,
+                   [on_change = std::move(on_change)](const std::string&, health::HealthState state,
+                                                      const health::CheckResult& last) {
+                     on_change(state == health::HealthState::kHealthy     ? Verdict::kHealthy
+                               : state == health::HealthState::kUnhealthy ? Verdict::kUnhealthy
+                                                                          : Verdict::kStarting,
+                               last.output);
+                   });
   }
-  void Unwatch(const std::string& id) override { watched_.erase(id); }
-  std::vector<reconcile::HealthCheckRecord> History(const std::string&) const override {
-    return {};
+  void Unwatch(const std::string& id) override { monitor_.Unwatch(id); }
+  std::vector<reconcile::HealthCheckRecord> History(const std::string& id) const override {
+    std::vector<reconcile::HealthCheckRecord> out;
+    for (const health::CheckResult& r : monitor_.History(id)) {
+      out.push_back({r.started, r.duration, r.ok, r.exit_code.value_or(0), r.output,
+                     r.output.size() >= health::kMaxCheckOutput});
+    }
+    return out;
   }
 
  private:
-  asio::io_context& loop_;
-  std::set<std::string> watched_;
+  asio::thread_pool probe_pool_{2};
+  std::unique_ptr<health::Prober> prober_;
+  health::HealthMonitor monitor_;
 };
 
 // ZLAYER_RESTART_UNHEALTHY: true (default) or false.
@@ -219,7 +237,7 @@ class Agent::Impl {
         puller_(*client_, image_store_, registry_),
         image_source_(image_store_, puller_, config_.pull_concurrency, log_),
         drains_(loop_, config_, hub_, log_, LogRotation(env_, log_)),
-        health_(loop_),
+        health_(loop_, *client_, config_, log_),
         started_at_(std::chrono::system_clock::now()) {}
 
   int Run();
@@ -253,7 +271,7 @@ class Agent::Impl {
   lifecycle::StoreImageSource image_source_;
   logs::LogHub hub_;
   OutputDrains drains_;
-  ImmediateHealth health_;
+  HealthChecks health_;
   std::thread stopper_;  // node shutdown: stops the containers off the loop
   // The store is not thread-safe and its calls (fsync) run on the pool.
   std::mutex store_mu_;
@@ -668,6 +686,28 @@ Result<std::vector<std::string>> Agent::ResolveTarget(const std::string& target)
 }
 
 logs::LogHub& Agent::log_hub() { return impl_->hub_; }
+
+Result<std::shared_ptr<exec::ExecSession>> Agent::StartExec(const std::string& target,
+                                                            exec::ExecOptions options,
+                                                            exec::ExecCallbacks callbacks) {
+  auto ids = ResolveTarget(target);
+  if (!ids.ok()) return ids.status();
+  std::optional<reconcile::ReplicaView> chosen;
+  for (const auto& d : impl_->reconciler_->Deployments()) {
+    for (const auto& r : d.replicas) {
+      if (r.state != "running" || std::find(ids->begin(), ids->end(), r.id) == ids->end()) continue;
+      if (!chosen || r.replica < chosen->replica) chosen = r;
+    }
+  }
+  if (!chosen) {
+    return FailedPreconditionError(fmt::format("exec {}: no running replica", target));
+  }
+  auto paths = logs::IoPathsFor(config_, chosen->id);
+  if (!paths.ok()) return paths.status();
+  exec::ExecContext context{loop_, impl_->workers_, *impl_->client_, &impl_->log_};
+  return exec::ExecSession::Start(context, paths->fifo_dir, chosen->id, std::move(options),
+                                  std::move(callbacks));
+}
 
 NodeStatus Agent::CurrentStatus() const {
   NodeStatus s;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "agent/containerd/client.h"
+#include "agent/exec/exec_session.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/spec/problem.h"
 #include "common/config.h"
@@ -158,6 +159,14 @@ class Agent {
   // "DEPLOYMENT". kNotFound / kInvalidArgument naming the target.
   Result<std::vector<std::string>> ResolveTarget(const std::string& target) const;
   logs::LogHub& log_hub();
+  // Starts `zlayer exec` in the replica `target` names (ResolveTarget; when
+  // it names several, the running one with the lowest replica index, like
+  // `kubectl exec deploy/x`). Callbacks run on the loop (exec_session.h).
+  // kNotFound / kInvalidArgument for the target, kFailedPrecondition when no
+  // chosen replica is running; later failures arrive as on_exit.
+  Result<std::shared_ptr<exec::ExecSession>> StartExec(const std::string& target,
+                                                       exec::ExecOptions options,
+                                                       exec::ExecCallbacks callbacks);
   NodeStatus CurrentStatus() const;
   HealthInfo CurrentHealth() const;
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
+#include "agent/api/exec_reactor.h"
 #include "agent/api/stream_writer.h"
 #include "agent/logs/log_hub.h"
 #include "agent/logs/log_reader.h"
@@ -572,6 +573,11 @@ grpc::ServerWriteReactor<v1::LogsResponse>* AgentService::Logs(grpc::CallbackSer
     if (!request.follow()) stream->Finish(grpc::Status::OK);
   });
   return writer;
+}
+
+grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>* AgentService::Exec(
+    grpc::CallbackServerContext*) {
+  return NewExecReactor(agent_);
 }
 
 grpc::ServerWriteReactor<v1::ImportImageResponse>* AgentService::ImportImage(

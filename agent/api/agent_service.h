@@ -4,7 +4,7 @@
 // Every reaction validates its request, posts the work to the agent's event
 // loop and finishes (or streams) from there; none blocks a gRPC thread.
 // Errors become grpc::Status here, with zlayer's codes mapped one to one.
-// Exec answers UNIMPLEMENTED until it lands.
+// Exec is adapted in exec_reactor.h.
 #pragma once
 
 #include "zlayer/v1/agent.grpc.pb.h"
@@ -42,6 +42,8 @@ class AgentService : public zlayer::v1::Agent::CallbackService {
                                     v1::InspectResponse* response) override;
   grpc::ServerWriteReactor<v1::LogsResponse>* Logs(grpc::CallbackServerContext* context,
                                                    const v1::LogsRequest* request) override;
+  grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>* Exec(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerWriteReactor<v1::ImportImageResponse>* ImportImage(
       grpc::CallbackServerContext* context, const v1::ImportImageRequest* request) override;
   grpc::ServerWriteReactor<v1::PullImageResponse>* PullImage(

@@ -131,6 +131,15 @@ class Client {
   virtual Status Exec(const ExecRequest& request) = 0;
   virtual Result<ExitInfo> DeleteProcess(const std::string& container_id,
                                          const std::string& exec_id) = 0;
+  // Tasks.Wait: blocks until the process (`exec_id` empty: the task's init)
+  // has exited and returns its exit; at once when it already has. Reliable
+  // when called after Start, as long as the process is not deleted yet, so
+  // exec users call Exec, Start, WaitProcess, DeleteProcess in that order.
+  // kDeadlineExceeded when it is still running after `timeout` (the process
+  // is left alone); kNotFound for an unknown process.
+  virtual Result<ExitInfo> WaitProcess(const std::string& container_id,
+                                       const std::string& exec_id,
+                                       std::chrono::milliseconds timeout) = 0;
   virtual Status CloseStdin(const std::string& container_id, const std::string& exec_id) = 0;
   virtual Status ResizePty(const std::string& container_id, const std::string& exec_id,
                            uint32_t width, uint32_t height) = 0;

@@ -292,6 +292,8 @@ const char* FakeClient::MethodName(Method method) {
       return "Exec";
     case Method::kDeleteProcess:
       return "DeleteProcess";
+    case Method::kWaitProcess:
+      return "WaitProcess";
     case Method::kCloseStdin:
       return "CloseStdin";
     case Method::kResizePty:
@@ -856,6 +858,7 @@ void FakeClient::ExitLocked(const std::string& container_id, Process& process, u
   process.info.status = TaskStatus::kStopped;
   process.info.exit_status = exit_status;
   process.info.exited_at = std::chrono::system_clock::now();
+  exited_.notify_all();
   Event e = TaskEvent("/tasks/exit", container_id);
   e.exec_id = process.info.exec_id.empty() ? container_id : process.info.exec_id;
   e.pid = process.info.pid;
@@ -1048,6 +1051,25 @@ Result<ExitInfo> FakeClient::DeleteProcess(const std::string& container_id,
   ExitInfo exit{info.pid, info.exit_status, info.exited_at};
   t->second.execs.erase(exec_id);
   return exit;
+}
+
+Result<ExitInfo> FakeClient::WaitProcess(const std::string& container_id,
+                                         const std::string& exec_id,
+                                         std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  ZLAYER_RETURN_IF_ERROR(Enter(Method::kWaitProcess));
+  std::string context = fmt::format("tasks.wait {}/{}", container_id, exec_id);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    Process* process = FindProcess(container_id, exec_id);
+    if (!process) return NotFoundError(context + ": not found");
+    if (process->info.status == TaskStatus::kStopped) {
+      return ExitInfo{process->info.pid, process->info.exit_status, process->info.exited_at};
+    }
+    if (exited_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return DeadlineExceededError(context + ": deadline exceeded");
+    }
+  }
 }
 
 Status FakeClient::CloseStdin(const std::string& container_id, const std::string& exec_id) {

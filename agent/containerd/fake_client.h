@@ -48,6 +48,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -96,6 +97,7 @@ class FakeClient : public Client {
     kDeleteTask,
     kExec,
     kDeleteProcess,
+    kWaitProcess,
     kCloseStdin,
     kResizePty,
     kSubscribeEvents,
@@ -156,6 +158,10 @@ class FakeClient : public Client {
   Status Exec(const ExecRequest& request) override;
   Result<ExitInfo> DeleteProcess(const std::string& container_id,
                                  const std::string& exec_id) override;
+  // Waits (for real, on a condition variable) until ExitProcess or a kill
+  // ends the process, or `timeout` passes (kDeadlineExceeded).
+  Result<ExitInfo> WaitProcess(const std::string& container_id, const std::string& exec_id,
+                               std::chrono::milliseconds timeout) override;
   Status CloseStdin(const std::string& container_id, const std::string& exec_id) override;
   Status ResizePty(const std::string& container_id, const std::string& exec_id, uint32_t width,
                    uint32_t height) override;
@@ -253,6 +259,7 @@ class FakeClient : public Client {
   const std::string namespace_name_;
 
   mutable std::mutex mu_;  // guards everything below
+  std::condition_variable exited_;  // notified (under mu_) when a process exits
   VersionInfo version_{"v1.6.20-fake", "fake"};
   Labels namespace_labels_;
   std::map<Method, int> calls_;

@@ -537,6 +537,18 @@ class GrpcClient final : public Client {
     return FromDeleteResponse(response);
   }
 
+  Result<ExitInfo> WaitProcess(const std::string& container_id, const std::string& exec_id,
+                               std::chrono::milliseconds timeout) override {
+    tasks_v1::WaitRequest request;
+    request.set_container_id(container_id);
+    request.set_exec_id(exec_id);
+    tasks_v1::WaitResponse response;
+    ZLAYER_RETURN_IF_ERROR(Unary(*tasks_, &tasks_v1::Tasks::StubInterface::Wait, request,
+                                 &response, "tasks.wait", ProcessName(container_id, exec_id),
+                                 CallSettings{timeout, ""}));
+    return ExitInfo{0, response.exit_status(), FromProtoTime(response.exited_at())};
+  }
+
   Status CloseStdin(const std::string& container_id, const std::string& exec_id) override {
     tasks_v1::CloseIORequest request;
     request.set_container_id(container_id);

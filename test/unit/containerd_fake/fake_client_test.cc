@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <thread>
 
 using namespace zlayer;
 using namespace zlayer::containerd;
@@ -442,4 +443,29 @@ TEST_CASE("Namespaces keep labels and versions can be scripted") {
   CHECK(client.NamespaceLabels().size() == 2);
   client.SetVersion({"v1.6.99", "abc"});
   CHECK(client.Version()->version == "v1.6.99");
+}
+
+TEST_CASE("WaitProcess returns a process's exit once it happens, and times out while it runs") {
+  FakeClient client;
+  REQUIRE(client.CreateContainer(Container("job-0"), "").ok());
+  REQUIRE(client.CreateTask({"job-0", {}, "", "", "", false}).ok());
+  REQUIRE(client.StartTask("job-0", "").ok());
+  ExecRequest exec;
+  exec.container_id = "job-0";
+  exec.exec_id = "exec-1";
+  REQUIRE(client.Exec(exec).ok());
+  REQUIRE(client.StartTask("job-0", "exec-1").ok());
+  CHECK(client.WaitProcess("job-0", "exec-1", std::chrono::milliseconds(1)).status().code() ==
+        StatusCode::kDeadlineExceeded);
+  bool exited = false;  // Catch2 assertions are not thread-safe: checked after join
+  std::thread exiter([&] { exited = client.ExitProcess("job-0", "exec-1", 7).ok(); });
+  auto exit = client.WaitProcess("job-0", "exec-1", std::chrono::seconds(60));
+  exiter.join();
+  CHECK(exited);
+  REQUIRE(exit.ok());
+  CHECK(exit->exit_status == 7);
+  // After the exit, at once.
+  CHECK(client.WaitProcess("job-0", "exec-1", std::chrono::milliseconds(0))->exit_status == 7);
+  CHECK(client.WaitProcess("job-0", "nope", std::chrono::seconds(1)).status().code() ==
+        StatusCode::kNotFound);
 }
