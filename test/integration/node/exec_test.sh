@@ -7,49 +7,12 @@
 # reported, and every exec cleans up its FIFOs. Prints "N passed, M failed";
 # exits non-zero on any failure. Needs root.
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-BIN=${ZLAYER_BIN_DIR:-$ROOT/build/bin}
-ZL=$BIN/zlayer
+source "$(dirname "$0")/lib.sh"
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok   - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-check() {  # check "description" command...
-  local what=$1; shift
-  if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
-}
-wait_for() {  # wait_for SECONDS command...: polls until the command succeeds
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [[ $SECONDS -ge $deadline ]] && return 1
-    sleep 0.1
-  done
-}
-
-T=$(mktemp -d /tmp/zl-XXXX)
-NS=ex$$
-export ZLAYER_RUN_DIR=$T/run ZLAYER_DATA_DIR=$T/data ZLAYER_STATE_DIR=$T/data/containers \
-  ZLAYER_CONTAINERD_ROOT=$T/root ZLAYER_CONTAINERD_STATE=$T/state CONTAINERD_SOCKET=$T/c.sock \
-  ZLAYER_SOCKET=$T/run/agent.sock ZLAYER_NAMESPACE=$NS ZLAYER_WATCHDOG_TIMEOUT=10s
-init_pid=
-
-cleanup() {
-  if [[ -n $init_pid ]] && kill -0 "$init_pid" 2>/dev/null; then
-    kill -TERM "$init_pid"; wait "$init_pid" 2>/dev/null
-  fi
-  pkill -KILL -f "$T/c.sock" 2>/dev/null
-  grep " $T/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  rm -rf "/run/containerd/runc/$NS" "$T"
-}
-trap cleanup EXIT
-
-"$BIN/zlayer-init" serve >"$T/init.out" 2>"$T/init.err" &
-init_pid=$!
-if ! wait_for 60 grep -q "node is ready" "$T/init.err"; then
-  fail "node did not become ready"; cat "$T/init.err"; echo "$passed passed, $failed failed"; exit 1
+if ! start_node; then
+  fail "node did not become ready"; cat "$T/init.err"; finish
 fi
-check "the test image builds" "$ROOT/scripts/build-test-image.sh" --format oci-archive "$T/busybox.tar"
-check "zlayer image import loads it" "$ZL" image import "$T/busybox.tar"
+check "the test image is imported" import_test_image
 
 cat >"$T/app.yaml" <<YAML
 version: v1
@@ -98,8 +61,7 @@ check "execs leave no FIFOs behind" \
   wait_for 10 bash -c "ls '$ZLAYER_STATE_DIR/ex-web-0/stdout' && \
                       [[ -z \$(ls '$ZLAYER_STATE_DIR/ex-web-0' | grep exec-) ]]"
 
-kill -TERM "$init_pid"; wait "$init_pid"; rc=$?; init_pid=
+stop_node; rc=$?
 check "SIGTERM stops the node with exit code 0" test "$rc" -eq 0
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

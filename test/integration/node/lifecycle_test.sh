@@ -4,7 +4,9 @@
 # timestamps, asserted as lower bounds and ordering only), an OOM kill is
 # reported as OOMKilled, scale up and down, a rolling update that succeeds and
 # one a crashing replica stops (old replicas keep serving), stop-first for
-# host ports, depends ordering, a job that completes, and a node stop/start
+# host ports, tcp/http/command health checks going healthy and unhealthy (and
+# the unhealthy replica restarted), a rollout stopped by a failing check,
+# depends ordering, a job that completes, and a node stop/start
 # that stops containers gracefully and brings every deployment back.
 # Needs root.
 set -uo pipefail
@@ -207,6 +209,83 @@ check "zlayer ps shows the job completed with exit code 0" bash -c \
   "[[ \$(replica state batch-once-0) == STATE_COMPLETED && \$(replica last_exit.code batch-once-0) == 0 ]]"
 check "the job is not restarted" bash -c "[[ \$(replica restart_count batch-once-0) == 0 ]]"
 check "its output is in the logs" bash -c "'$ZL' logs batch-once-0 | grep -q 'job done'"
+
+# --- health checks: tcp, http and command, healthy and unhealthy --------------------
+HP=$((20000 + RANDOM % 20000))
+cat >"$T/health.yaml" <<YAML
+version: v1
+deployment: hc
+services:
+  tcp:
+    $IMAGE
+    # httpd is not PID 1 here, so killing it leaves the container running.
+    command: {entrypoint: ["/bin/sh", "-c", "httpd -p $HP -h /www; trap 'exit 0' TERM; while true; do sleep 0.1; done"]}
+    health: {start_grace: 0s, interval: 300ms, timeout: 1s, retries: 2, check: {type: tcp, port: $HP}}
+  http:
+    $IMAGE
+    command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "$((HP + 1))", "-h", "/www"]}
+    health:
+      start_grace: 0s
+      interval: 300ms
+      timeout: 1s
+      retries: 2
+      check: {type: http, url: "http://127.0.0.1:$((HP + 1))/index.html", expect_status: 200}
+  cmd:
+    $IMAGE
+    command: {entrypoint: ["/bin/sh", "-c", "touch /tmp/ok; trap 'exit 0' TERM; while true; do sleep 0.1; done"]}
+    health: {start_grace: 0s, interval: 300ms, timeout: 2s, retries: 2, check: {type: command, command: "test -f /tmp/ok"}}
+YAML
+check "services with tcp, http and command checks converge (healthy)" \
+  timeout 60 "$ZL" deploy --spec "$T/health.yaml" --wait
+for svc in tcp http cmd; do
+  check "the $svc check reports healthy in zlayer ps" \
+    bash -c "[[ \$(replica health hc-$svc-0) == HEALTH_HEALTHY ]]"
+done
+check "zlayer inspect shows the command check's results" bash -c \
+  "'$ZL' inspect hc-cmd-0 -o json | jq -e '.replicas[0].health_history | length > 0 and all(.[]; .ok)'"
+cmd_pid=$(task_pid hc-cmd-0)
+"$ZL" exec hc-cmd-0 -- rm /tmp/ok
+check "a failing command check makes the replica unhealthy and it is restarted" \
+  wait_for 30 bash -c "[[ \$(replica restart_count hc-cmd-0) -ge 1 ]]"
+check "the restart is recorded as caused by the health check" bash -c \
+  "'$ZL' inspect hc-cmd-0 -o json | jq -e '.replicas[0].restart_history[0].cause == \"unhealthy\"'"
+check "the restarted replica runs in a new task and is healthy again" wait_for 30 bash -c \
+  "[[ -n \$(task_pid hc-cmd-0) && \$(task_pid hc-cmd-0) != $cmd_pid && \$(replica health hc-cmd-0) == HEALTH_HEALTHY ]]"
+"$ZL" exec hc-tcp-0 -- killall httpd >/dev/null 2>&1
+check "a tcp check that cannot connect leads to a restart" \
+  wait_for 30 bash -c "[[ \$(replica restart_count hc-tcp-0) -ge 1 ]]"
+check "the tcp replica serves again afterwards" wait_for 30 bash -c \
+  "[[ \$(replica health hc-tcp-0) == HEALTH_HEALTHY ]] && curl -sf http://127.0.0.1:$HP/ | grep -q hello"
+"$ZL" exec hc-http-0 -- rm /www/index.html
+check "an http check answered 404 turns unhealthy, and the replica is restarted" \
+  wait_for 30 bash -c "[[ \$(replica restart_count hc-http-0) -ge 1 ]]"
+"$ZL" delete hc >/dev/null
+
+# --- a rolling update stopped by a failing health check --------------------------------
+cat >"$T/ready.yaml" <<YAML
+version: v1
+deployment: ready
+services:
+  api:
+    $IMAGE
+    command: {entrypoint: ["/bin/sh", "-c", "touch /tmp/ready; trap 'exit 0' TERM; while true; do sleep 0.1; done"]}
+    env: {VERSION: "1"}
+    scale: {replicas: 2}
+    stop_grace_period: 2s
+    health: {start_grace: 0s, interval: 300ms, retries: 2, check: {type: command, command: "test -f /tmp/ready"}}
+YAML
+check "a service with a command check converges" timeout 60 "$ZL" deploy --spec "$T/ready.yaml" --wait
+ready_pids="$(task_pid ready-api-0) $(task_pid ready-api-1)"
+sed -i 's|touch /tmp/ready; ||; s/VERSION: "1"/VERSION: "2"/' "$T/ready.yaml"
+out=$(timeout 90 "$ZL" deploy --spec "$T/ready.yaml" --wait 2>&1); rc=$?
+check "an update whose new replica never becomes healthy fails deploy --wait" test "$rc" -ne 0
+check "it says the rollout stopped because the replica is unhealthy" \
+  bash -c "grep -qi 'rollout stopped' <<<'$out' && grep -qi unhealthy <<<'$out'"
+old_still_serving() { for p in $ready_pids; do kill -0 "$p" || return 1; done; }
+check "the old replicas keep running" old_still_serving
+check "the failed new replica is removed" wait_for 20 bash -c \
+  "[[ \$(ps_json | jq '[.deployments[] | select(.name==\"ready\") | .services[].replicas[]] | length') -eq 2 ]]"
+"$ZL" delete ready >/dev/null
 
 # --- node stop and start: graceful, and everything comes back -----------------------------
 cat >"$T/keep.yaml" <<YAML
