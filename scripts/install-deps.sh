@@ -26,6 +26,7 @@ RUNTIME_PACKAGES=(
   tini             # the benchmark compares zlayer-init against it
   busybox-static umoci skopeo docker-registry apache2-utils
   jq openssl       # build-test-image.sh: JSON of OCI layouts; deterministic filler data
+  docker.io debootstrap   # scripts/e2e-docker.sh, bench/docker.sh: the node image in Docker
 )
 
 packages=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}")
