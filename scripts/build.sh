@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Configures and builds everything into build/ (override with BUILD_DIR).
-#   scripts/build.sh                 RelWithDebInfo build
-#   BUILD_TYPE=Release scripts/build.sh
+# Configures and builds into build/ (override with BUILD_DIR).
+#   scripts/build.sh                 RelWithDebInfo build of everything
+#   BUILD_TYPE=Release BUILD_DIR=build-release scripts/build.sh     the release build
+#   scripts/build.sh zlayer zlayer-init zlayer-agent                only these targets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -11,4 +12,6 @@ command -v ninja >/dev/null && GENERATOR=(-G Ninja)
 if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
   cmake -S . -B "$BUILD_DIR" "${GENERATOR[@]}" -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
 fi
-cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+TARGETS=()
+[[ $# -eq 0 ]] || TARGETS=(--target "$@")
+cmake --build "$BUILD_DIR" --parallel "$(nproc)" "${TARGETS[@]}"

@@ -27,6 +27,7 @@ RUNTIME_PACKAGES=(
   busybox-static umoci skopeo docker-registry apache2-utils
   jq openssl       # build-test-image.sh: JSON of OCI layouts; deterministic filler data
   zstd             # the puller's unit test makes a zstd layer
+  docker.io debootstrap   # scripts/e2e-docker.sh, bench/docker.sh: the node image in Docker
 )
 
 packages=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}")
