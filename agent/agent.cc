@@ -31,6 +31,7 @@
 #include "agent/store/file_store.h"
 #include "common/duration.h"
 #include "common/sd_notify.h"
+#include "common/shutdown.h"
 #include "common/version.h"
 
 namespace zlayer::agent {
@@ -483,8 +484,11 @@ void Agent::Impl::Shutdown(const char* why) {
   // Node shutdown: every container gets its stop signal at once and its grace
   // period, capped so that containerd still stops inside the supervisor's
   // budget. Desired state stays on disk; the next start brings it all back.
-  const auto budget = config_.stop_timeout;
-  const auto cap = std::max(budget - std::chrono::seconds(2), budget / 2);
+  // The agent's share of the budget, less time to SIGKILL what ignored its
+  // signal and delete the tasks.
+  const auto share = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      config_.stop_timeout * kAgentShareOfStopTimeout);
+  const auto cap = std::max(share - std::chrono::milliseconds(1500), share / 2);
   std::vector<reconcile::ReplicaOperations::StopRequest> requests;
   if (reconciler_started_ && containerd_up_) requests = reconciler_->PrepareShutdown(cap);
   log_.Info("stopping ({}): stopping {} container(s), grace at most {}", why, requests.size(),

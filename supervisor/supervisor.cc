@@ -18,6 +18,7 @@
 
 #include "common/duration.h"
 #include "common/sd_notify.h"
+#include "common/shutdown.h"
 #include "supervisor/line_prefixer.h"
 #include "supervisor/notify_message.h"
 #include "supervisor/notify_socket.h"
@@ -586,7 +587,7 @@ void Supervisor::Impl::BeginShutdown(const std::string& reason, int exit_code) {
   phase_ = Phase::kStoppingAgent;
   // The agent stops workloads gracefully, so it gets most of the budget;
   // containerd and the final sweep keep 35% in reserve.
-  StopSlotPhase(agent_, 0.35);
+  StopSlotPhase(agent_, 1.0 - kAgentShareOfStopTimeout);
 }
 
 void Supervisor::Impl::StopSlotPhase(Slot& slot, double reserve_fraction) {
