@@ -125,6 +125,7 @@ BASE=$((20000 + RANDOM % 20000))
   web$i:
     image: {name: zlayer/busybox:latest, pull_policy: never}
     command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "$port", "-h", "/www"]}
+    stop_grace_period: 1s
     health:
       start_grace: 1s
       interval: 1s
@@ -148,7 +149,7 @@ containerd_cpu=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v s="$SECONDS_MEASURED" 'BEG
 agent_rss=$(rss_kib "$agent_pid"); containerd_rss=$(rss_kib "$containerd_pid")
 agent_threads=$(threads "$agent_pid")
 healthy=$("$ZL" ps -o json | jq '[.deployments[].services[].replicas[] | select(.health == "HEALTH_HEALTHY")] | length')
-"$ZL" delete checks --wait >/dev/null 2>&1 || "$ZL" delete checks >/dev/null
+"$ZL" delete checks >/dev/null
 
 mkdir -p bench/results
 {

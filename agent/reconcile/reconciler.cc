@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 
@@ -449,6 +450,7 @@ void Reconciler::PlanNow() {
   std::map<std::string, ServiceGate> gates = Gates(now, gate_wake);
   Plan plan = PlanActions(desired_, observed_, memory, busy_, now, gates);
   for (const Action& action : plan.actions) Execute(action);
+  if (!pending_removes_.empty()) RunRemoves(std::exchange(pending_removes_, {}));
   UpdateRollouts();
   if (gate_wake && (!plan.wake_at || *gate_wake < *plan.wake_at)) plan.wake_at = gate_wake;
   if (plan.wake_at) {
@@ -485,7 +487,7 @@ void Reconciler::Execute(const Action& action) {
     case ActionKind::kCreate: return RunCreate(action, false);
     case ActionKind::kReplace: return RunCreate(action, true);
     case ActionKind::kStart: return RunStart(action);
-    case ActionKind::kRemove: return RunRemove(action);
+    case ActionKind::kRemove: return pending_removes_.push_back(action);
   }
 }
 
@@ -606,39 +608,57 @@ void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
   FinishAction(id);
 }
 
-void Reconciler::RunRemove(const Action& action) {
-  const std::string id = action.container_id;
-  Unwatch(id);
-  auto& r = ReplicaFor(id, nullptr);
-  r.state = "removing";
-  // The spec is gone: stop with the defaults (SIGTERM, 10s) unless the
-  // service still exists (scale-down).
-  int signal = SIGTERM;
-  std::chrono::nanoseconds grace = std::chrono::seconds(10);
-  if (const spec::Service* s = FindService(action.deployment, action.service)) {
-    signal = s->stop_signal.value_or(SIGTERM);
-    grace = s->stop_grace_period;
+void Reconciler::RunRemoves(std::vector<Action> actions) {
+  // One StopAll for the whole batch: every task gets its signal at once, so
+  // deleting or scaling down N replicas takes the longest grace period, not
+  // N of them, and holds one worker instead of N.
+  std::vector<ReplicaOperations::StopRequest> requests;
+  for (const Action& action : actions) {
+    const std::string& id = action.container_id;
+    Unwatch(id);
+    ReplicaFor(id, nullptr).state = "removing";
+    // The spec is gone: stop with the defaults (SIGTERM, 10s) unless the
+    // service still exists (scale-down).
+    ReplicaOperations::StopRequest request;
+    request.id = id;
+    request.signal = SIGTERM;
+    request.grace = std::chrono::seconds(10);
+    if (const spec::Service* s = FindService(action.deployment, action.service)) {
+      request.signal = s->stop_signal.value_or(SIGTERM);
+      request.grace = s->stop_grace_period;
+    }
+    requests.push_back(request);
   }
   OffLoop(
       workers_, loop_,
-      [this, id, signal, grace]() -> Status {
-        ZLAYER_RETURN_IF_ERROR(operations_.Stop(id, signal, grace));
-        return operations_.Remove(id);
-      },
-      [this, id](Status status) {
-        if (!status.ok()) {
-          log_.Error("removing {}: {}", id, status.message());
-          ReplicaFor(id, nullptr).reason = status.message();
-          busy_.erase(id);
-          // Retried by the next resync, not immediately (it just failed).
-          CheckWaiters();
-          return;
+      [this, requests] {
+        Status stopped = operations_.StopAll(requests);
+        std::vector<Status> removed;
+        for (const auto& request : requests) {
+          Status s = operations_.Remove(request.id);
+          removed.push_back(s.ok() || stopped.ok() ? s : stopped);
         }
-        output_.Detach(id, /*remove_logs=*/true);
-        observed_.erase(id);
-        replicas_.erase(id);
-        log_.Info("{} removed", id);
-        FinishAction(id);
+        return removed;
+      },
+      [this, requests](std::vector<Status> results) {
+        for (size_t i = 0; i < requests.size(); ++i) {
+          const std::string& id = requests[i].id;
+          if (!results[i].ok()) {
+            log_.Error("removing {}: {}", id, results[i].message());
+            ReplicaFor(id, nullptr).reason = results[i].message();
+            busy_.erase(id);
+            // Retried by the next resync, not immediately (it just failed).
+            continue;
+          }
+          output_.Detach(id, /*remove_logs=*/true);
+          observed_.erase(id);
+          replicas_.erase(id);
+          early_exits_.erase(id);
+          busy_.erase(id);
+          log_.Info("{} removed", id);
+        }
+        MarkDirty();
+        CheckWaiters();
       });
 }
 

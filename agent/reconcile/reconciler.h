@@ -191,7 +191,8 @@ class Reconciler {
   void Execute(const Action& action);
   void RunCreate(const Action& action, bool replace);
   void RunStart(const Action& action);
-  void RunRemove(const Action& action);
+  // Stops and removes containers, all at once (ReplicaOperations::StopAll).
+  void RunRemoves(std::vector<Action> actions);
   void OnStartFailed(const std::string& id, const Status& status);
   void FinishAction(const std::string& id);
   void ObserveAndPlan();
@@ -241,6 +242,7 @@ class Reconciler {
     std::function<void(Status)> done;
   };
   std::vector<Waiter> waiters_;
+  std::vector<Action> pending_removes_;  // collected by Execute during one plan
   std::map<uint64_t, std::function<void()>> listeners_;
   uint64_t next_listener_ = 1;
 };
