@@ -257,11 +257,8 @@ void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_stat
   RestartDecision decision;
   if (r.policy) decision = r.policy->OnExit(exit_status, Clock::now());
   if (decision.restart) {
-    r.state = "backoff";
-    r.memory.restart_not_before = Clock::now() + decision.delay;
-    r.next_restart_wall = WallClock::now() + decision.delay;
-    r.restart_history.push_back({std::nullopt, exited_at, exit_status, r.reason, "exit", decision.delay});
-    if (r.restart_history.size() > kRestartHistory) r.restart_history.pop_front();
+    EnterBackoff(r, decision.delay);
+    RecordRestart(r, {std::nullopt, exited_at, exit_status, r.reason, "exit", decision.delay});
     log_.Warn("{} exited with status {}{}; restarting in {}", id, exit_status,
               r.oom_killed ? " (OOMKilled)" : "", FormatDuration(decision.delay));
   } else {
@@ -315,10 +312,9 @@ void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
 
 void Reconciler::RestartUnhealthy(const std::string& id, const std::string& output) {
   Replica& r = replicas_.at(id);
-  const spec::Service* service = FindService(r.deployment, r.service);
-  int signal = service != nullptr ? service->stop_signal.value_or(SIGTERM) : SIGTERM;
-  std::chrono::nanoseconds grace =
-      service != nullptr ? service->stop_grace_period : std::chrono::seconds(10);
+  const ReplicaOperations::StopRequest stop = StopRequestFor(id, r.deployment, r.service);
+  const int signal = stop.signal;
+  const std::chrono::nanoseconds grace = stop.grace;
   log_.Warn("{} is unhealthy ({}); restarting it", id, OneLine(output));
   Unwatch(id);
   busy_.insert(id);
@@ -339,12 +335,9 @@ void Reconciler::RestartUnhealthy(const std::string& id, const std::string& outp
         RestartDecision decision;
         if (r.policy) decision = r.policy->OnExit(status_code, Clock::now());
         if (decision.restart) {
-          r.state = "backoff";
-          r.memory.restart_not_before = Clock::now() + decision.delay;
-          r.next_restart_wall = WallClock::now() + decision.delay;
-          r.restart_history.push_back(
-              {std::nullopt, WallClock::now(), status_code, "Unhealthy", "unhealthy", decision.delay});
-          if (r.restart_history.size() > kRestartHistory) r.restart_history.pop_front();
+          EnterBackoff(r, decision.delay);
+          RecordRestart(r, {std::nullopt, WallClock::now(), status_code, "Unhealthy", "unhealthy",
+                            decision.delay});
         } else {
           r.state = "failed";
           r.memory.exited_for_good = true;
@@ -367,6 +360,32 @@ void Reconciler::CheckRolloutFailure(const std::string& id, const std::string& w
              o->second.service, state.rollout_generation, state.rollout_message);
 }
 
+ReplicaOperations::StopRequest Reconciler::StopRequestFor(const std::string& id,
+                                                          const std::string& deployment,
+                                                          const std::string& service) const {
+  // A service no longer in the spec stops with Docker's defaults.
+  ReplicaOperations::StopRequest request;
+  request.id = id;
+  request.signal = SIGTERM;
+  request.grace = std::chrono::seconds(10);
+  if (const spec::Service* s = FindService(deployment, service)) {
+    request.signal = s->stop_signal.value_or(SIGTERM);
+    request.grace = s->stop_grace_period;
+  }
+  return request;
+}
+
+void Reconciler::EnterBackoff(Replica& r, std::chrono::nanoseconds delay) {
+  r.state = "backoff";
+  r.memory.restart_not_before = Clock::now() + delay;
+  r.next_restart_wall = WallClock::now() + delay;
+}
+
+void Reconciler::RecordRestart(Replica& r, RestartView restart) {
+  r.restart_history.push_back(std::move(restart));
+  if (r.restart_history.size() > kRestartHistory) r.restart_history.pop_front();
+}
+
 std::vector<ReplicaOperations::StopRequest> Reconciler::PrepareShutdown(
     std::chrono::nanoseconds max_grace) {
   shutting_down_ = true;
@@ -377,14 +396,7 @@ std::vector<ReplicaOperations::StopRequest> Reconciler::PrepareShutdown(
   for (const auto& [id, c] : observed_) {
     Unwatch(id);
     if (!IsRunning(c) && !busy_.count(id)) continue;
-    ReplicaOperations::StopRequest request;
-    request.id = id;
-    request.signal = SIGTERM;
-    request.grace = std::chrono::seconds(10);
-    if (const spec::Service* s = FindService(c.deployment, c.service)) {
-      request.signal = s->stop_signal.value_or(SIGTERM);
-      request.grace = s->stop_grace_period;
-    }
+    ReplicaOperations::StopRequest request = StopRequestFor(id, c.deployment, c.service);
     request.grace = std::min(request.grace, max_grace);
     requests.push_back(request);
   }
@@ -596,9 +608,7 @@ void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
   RestartDecision decision;
   if (r.policy) decision = r.policy->OnStartFailed(Clock::now());
   if (decision.restart) {
-    r.state = "backoff";
-    r.memory.restart_not_before = Clock::now() + decision.delay;
-    r.next_restart_wall = WallClock::now() + decision.delay;
+    EnterBackoff(r, decision.delay);
     log_.Error("{}: {}; retrying in {}", id, status.message(), FormatDuration(decision.delay));
   } else {
     r.state = "failed";
@@ -617,17 +627,7 @@ void Reconciler::RunRemoves(std::vector<Action> actions) {
     const std::string& id = action.container_id;
     Unwatch(id);
     ReplicaFor(id, nullptr).state = "removing";
-    // The spec is gone: stop with the defaults (SIGTERM, 10s) unless the
-    // service still exists (scale-down).
-    ReplicaOperations::StopRequest request;
-    request.id = id;
-    request.signal = SIGTERM;
-    request.grace = std::chrono::seconds(10);
-    if (const spec::Service* s = FindService(action.deployment, action.service)) {
-      request.signal = s->stop_signal.value_or(SIGTERM);
-      request.grace = s->stop_grace_period;
-    }
-    requests.push_back(request);
+    requests.push_back(StopRequestFor(id, action.deployment, action.service));
   }
   OffLoop(
       workers_, loop_,

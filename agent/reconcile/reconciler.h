@@ -191,6 +191,12 @@ class Reconciler {
   void Execute(const Action& action);
   void RunCreate(const Action& action, bool replace);
   void RunStart(const Action& action);
+  // The service's stop signal and grace period for container `id`.
+  ReplicaOperations::StopRequest StopRequestFor(const std::string& id,
+                                                const std::string& deployment,
+                                                const std::string& service) const;
+  void EnterBackoff(Replica& r, std::chrono::nanoseconds delay);
+  void RecordRestart(Replica& r, RestartView restart);
   // Stops and removes containers, all at once (ReplicaOperations::StopAll).
   void RunRemoves(std::vector<Action> actions);
   void OnStartFailed(const std::string& id, const Status& status);
