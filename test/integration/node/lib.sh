@@ -10,20 +10,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 BIN=${ZLAYER_BIN_DIR:-$ROOT/build/bin}
 ZL=$BIN/zlayer
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok   - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-check() {  # check "description" command...
-  local what=$1; shift
-  if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
-}
-wait_for() {  # wait_for SECONDS command...: polls until the command succeeds
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    [[ $SECONDS -ge $deadline ]] && return 1
-    sleep 0.1
-  done
-}
+source "$ROOT/test/support/checks.sh"
 finish() {
   echo "$passed passed, $failed failed"
   [[ $failed -eq 0 ]]

@@ -14,13 +14,7 @@ ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 BIN=${ZLAYER_BIN_DIR:-$ROOT/build/bin}
 ZL=$BIN/zlayer
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok   - $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $*"; }
-check() {  # check "description" command...
-  local what=$1; shift
-  if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
-}
+source "$ROOT/test/support/checks.sh"
 expect() {  # expect DESCRIPTION GOT WANT
   if [[ $2 == "$3" ]]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
 }
