@@ -33,7 +33,8 @@ fi
 
 [[ $(id -u) -eq 0 ]] || { echo "run-example: run as root (containers need it)" >&2; exit 1; }
 scripts/install-deps.sh
-scripts/build.sh
+# Only the three programs: the tests are built by scripts/test.sh.
+scripts/build.sh zlayer zlayer-init zlayer-agent
 
 if [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   echo "run-example: a node is already running (pid $(cat "$PIDFILE"))"
