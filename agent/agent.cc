@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <mutex>
 #include <random>
 #include <set>
@@ -18,12 +19,12 @@
 #include "agent/images/image_store.h"
 #include "agent/images/importer.h"
 #include "agent/images/puller.h"
-#include "agent/registry/curl_transport.h"
 #include "agent/lifecycle/image_source.h"
 #include "agent/lifecycle/replica_runtime.h"
 #include "agent/logs/container_io.h"
 #include "agent/logs/log_hub.h"
 #include "agent/logs/paths.h"
+#include "agent/registry/curl_transport.h"
 #include "agent/spec/edit.h"
 #include "agent/spec/parser.h"
 #include "agent/spec/serialize.h"
@@ -77,14 +78,21 @@ std::optional<ImportProgress> ToBlobProgress(const images::ProgressEvent& event)
   progress.size = event.blob.size;
   progress.offset = event.done;
   switch (event.kind) {
-    case images::ProgressEvent::Kind::kBlobWriting: progress.phase = 2; break;
+    case images::ProgressEvent::Kind::kBlobWriting:
+      progress.phase = 2;
+      break;
     case images::ProgressEvent::Kind::kBlobWritten:
       progress.phase = event.already_present ? 3 : 4;
       progress.offset = event.blob.size;
       break;
-    case images::ProgressEvent::Kind::kLayerUnpacking: progress.phase = 5; break;
-    case images::ProgressEvent::Kind::kLayerUnpacked: progress.phase = 6; break;
-    case images::ProgressEvent::Kind::kImageStored: return std::nullopt;
+    case images::ProgressEvent::Kind::kLayerUnpacking:
+      progress.phase = 5;
+      break;
+    case images::ProgressEvent::Kind::kLayerUnpacked:
+      progress.phase = 6;
+      break;
+    case images::ProgressEvent::Kind::kImageStored:
+      return std::nullopt;
   }
   return progress;
 }
@@ -274,9 +282,12 @@ class Agent::Impl {
   OutputDrains drains_;
   HealthChecks health_;
   std::thread stopper_;  // node shutdown: stops the containers off the loop
-  // The store is not thread-safe and its calls (fsync) run on the pool.
+  // The store is not thread-safe and its calls (fsync) run on the pool, one at a time and in
+  // the order they were accepted on the loop: the lane is a strand, so a later deploy's save
+  // can never overtake an earlier one's, and their completions reach the loop in that order.
   std::mutex store_mu_;
   std::unique_ptr<store::FileStore> store_;
+  asio::strand<asio::thread_pool::executor_type> store_lane_{asio::make_strand(workers_)};
   std::unique_ptr<lifecycle::ReplicaRuntime> runtime_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::shared_ptr<containerd::EventSubscription> events_;  // subscribed on the pool
@@ -291,7 +302,11 @@ class Agent::Impl {
   std::string containerd_version_;
   std::string containerd_error_ = "not connected yet";
   std::chrono::milliseconds reconnect_delay_{100};
-  std::map<std::string, store::StoredDeployment> stored_;  // by name
+  // Desired state by name. `stored_` is what was last accepted (the next deploy compares
+  // against it and numbers its generation after it, even while its save is still queued);
+  // `saved_` is what the store holds, so a failed save can fall back to it.
+  std::map<std::string, store::StoredDeployment> stored_;
+  std::map<std::string, store::StoredDeployment> saved_;
   std::chrono::system_clock::time_point started_at_;
   bool stopping_ = false;
   int exit_code_ = 0;
@@ -315,8 +330,8 @@ int Agent::Impl::Run() {
     log_.Error("reading the node's limits: {}", facts.status().message());
     return 1;
   }
-  runtime_ = std::make_unique<lifecycle::ReplicaRuntime>(*client_, image_source_, config_,
-                                                         *facts, log_);
+  runtime_ =
+      std::make_unique<lifecycle::ReplicaRuntime>(*client_, image_source_, config_, *facts, log_);
   reconcile::Reconciler::Options options;
   options.restart_unhealthy = RestartUnhealthy(env_, log_);
   reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, workers_, *runtime_, drains_,
@@ -334,8 +349,9 @@ int Agent::Impl::Run() {
     log_.Error("cannot start the API server");
     return 1;
   }
-  listener_ = std::make_unique<api::SocketListener>(
-      config_.agent_socket, log_, [this](int fd) { grpc::AddInsecureChannelFromFd(server_.get(), fd); });
+  listener_ = std::make_unique<api::SocketListener>(config_.agent_socket, log_, [this](int fd) {
+    grpc::AddInsecureChannelFromFd(server_.get(), fd);
+  });
   if (Status s = listener_->Start(); !s.ok()) {
     log_.Error("{}", s.message());
     server_->Shutdown();
@@ -372,16 +388,18 @@ void Agent::Impl::LoadDesiredState() {
     log_.Error("desired state: {}: {}", p.path, p.status.message());
   }
   for (store::StoredDeployment& d : loaded->deployments) stored_[d.name] = std::move(d);
+  saved_ = stored_;
   log_.Info("desired state: {} deployment(s) from {}", stored_.size(), config_.data_dir);
 }
 
 void Agent::Impl::Connect() {
   asio::post(workers_, [this] {
     auto version = client_->Version();
-    Status ns = version.ok() ? client_->EnsureNamespace(
-                                   {{containerd::kLabelDefaultSnapshotter, config_.snapshotter},
-                                    {containerd::kLabelDefaultRuntime, config_.runtime}})
-                             : version.status();
+    Status ns =
+        version.ok()
+            ? client_->EnsureNamespace({{containerd::kLabelDefaultSnapshotter, config_.snapshotter},
+                                        {containerd::kLabelDefaultRuntime, config_.runtime}})
+            : version.status();
     // Subscribing blocks until containerd confirms the stream, so it happens
     // here on the pool, before the loop acts on anything (subscribe first).
     std::shared_ptr<containerd::EventSubscription> events;
@@ -486,8 +504,8 @@ void Agent::Impl::Shutdown(const char* why) {
   // budget. Desired state stays on disk; the next start brings it all back.
   // The agent's share of the budget, less time to SIGKILL what ignored its
   // signal and delete the tasks.
-  const auto share = std::chrono::duration_cast<std::chrono::nanoseconds>(
-      config_.stop_timeout * kAgentShareOfStopTimeout);
+  const auto share = std::chrono::duration_cast<std::chrono::nanoseconds>(config_.stop_timeout *
+                                                                          kAgentShareOfStopTimeout);
   const auto cap = std::max(share - std::chrono::milliseconds(1500), share / 2);
   std::vector<reconcile::ReplicaOperations::StopRequest> requests;
   if (reconciler_started_ && containerd_up_) requests = reconciler_->PrepareShutdown(cap);
@@ -546,7 +564,8 @@ void Agent::Deploy(std::string yaml, std::string source, bool dry_run,
     if (old.ok()) before = std::move(old.deployment);
   }
   std::set<std::string> names;
-  if (before) for (const auto& [n, s] : before->services) names.insert(n);
+  if (before)
+    for (const auto& [n, s] : before->services) names.insert(n);
   for (const auto& [n, s] : desired.spec.services) names.insert(n);
   bool changed = !before.has_value();
   for (const std::string& n : names) {
@@ -560,8 +579,8 @@ void Agent::Deploy(std::string yaml, std::string source, bool dry_run,
     if (it != desired.spec.services.end()) a = &it->second;
     ServiceChange change;
     change.service = n;
-    change.kind = ChangeKind(b, b ? spec::ServiceHash(*b) : "", a,
-                             a ? desired.service_hashes[n] : "");
+    change.kind =
+        ChangeKind(b, b ? spec::ServiceHash(*b) : "", a, a ? desired.service_hashes[n] : "");
     change.replicas_before = b ? b->scale.replicas : 0;
     change.replicas_after = a ? a->scale.replicas : 0;
     if (a != nullptr) change.strategy = reconcile::ChooseUpdateStrategy(*a);
@@ -578,9 +597,12 @@ void Agent::Deploy(std::string yaml, std::string source, bool dry_run,
   stored.generation = result.generation;
   stored.spec_yaml = std::move(yaml);
   stored.applied_at = std::chrono::system_clock::now();
-  // fsync: on the pool, then back to the loop.
-  asio::post(impl_->workers_, [this, stored, desired = std::move(desired),
-                               result = std::move(result), done = std::move(done)]() mutable {
+  // Accepted here, on the loop: the generation is taken now, so concurrent deploys of one
+  // deployment number 1, 2, 3... in the order they arrive. The save (fsync) runs on the
+  // store lane in that same order, then the reconciler gets the spec back on the loop.
+  impl_->stored_[name] = stored;
+  asio::post(impl_->store_lane_, [this, stored, desired = std::move(desired),
+                                  result = std::move(result), done = std::move(done)]() mutable {
     Status saved;
     {
       std::lock_guard lock(impl_->store_mu_);
@@ -588,8 +610,20 @@ void Agent::Deploy(std::string yaml, std::string source, bool dry_run,
     }
     asio::post(loop_, [this, saved, stored = std::move(stored), desired = std::move(desired),
                        result = std::move(result), done = std::move(done)]() mutable {
-      if (!saved.ok()) return done(saved.Wrap("store deployment " + stored.name));
-      impl_->stored_[stored.name] = stored;
+      if (!saved.ok()) {
+        // Nothing changed on disk: unless a later deploy or delete was accepted meanwhile,
+        // the accepted state falls back to what the store holds.
+        auto it = impl_->stored_.find(stored.name);
+        if (it != impl_->stored_.end() && it->second.generation == stored.generation) {
+          if (auto s = impl_->saved_.find(stored.name); s != impl_->saved_.end()) {
+            it->second = s->second;
+          } else {
+            impl_->stored_.erase(it);
+          }
+        }
+        return done(saved.Wrap("store deployment " + stored.name));
+      }
+      impl_->saved_[stored.name] = stored;
       if (impl_->reconciler_started_) {
         impl_->reconciler_->Apply(std::move(desired));
       }
@@ -615,7 +649,10 @@ void Agent::Delete(const std::string& name, bool wait, std::function<void(Result
     }
   }
   if (!exists) return done(NotFoundError("deployment " + name + " not found"));
-  asio::post(impl_->workers_, [this, name, wait, replicas, done = std::move(done)]() mutable {
+  // Accepted on the loop, removed from the store on the store lane: a deploy of the same name
+  // that arrives after this delete starts again at generation 1 and is saved after the removal.
+  impl_->stored_.erase(name);
+  asio::post(impl_->store_lane_, [this, name, wait, replicas, done = std::move(done)]() mutable {
     Status removed;
     {
       std::lock_guard lock(impl_->store_mu_);
@@ -624,8 +661,14 @@ void Agent::Delete(const std::string& name, bool wait, std::function<void(Result
     // Containers without a stored spec (an earlier failed delete) still go.
     if (removed.code() == StatusCode::kNotFound) removed = Status::Ok();
     asio::post(loop_, [this, name, wait, replicas, removed, done = std::move(done)]() mutable {
-      if (!removed.ok()) return done(removed.Wrap("delete " + name));
-      impl_->stored_.erase(name);
+      if (!removed.ok()) {
+        if (auto s = impl_->saved_.find(name);
+            s != impl_->saved_.end() && impl_->stored_.count(name) == 0) {
+          impl_->stored_[name] = s->second;
+        }
+        return done(removed.Wrap("delete " + name));
+      }
+      impl_->saved_.erase(name);
       impl_->log_.Info("deleting deployment {} ({} replica(s))", name, replicas);
       if (!wait) {
         impl_->reconciler_->Delete(name, [](Status) {});
@@ -670,9 +713,9 @@ Result<std::vector<std::string>> Agent::ResolveTarget(const std::string& target)
   std::set<std::string> deployments_with_service;
   for (const auto& d : views) {
     for (const auto& r : d.replicas) {
-      bool match = slash != std::string::npos
-                       ? (d.name == target.substr(0, slash) && r.service == target.substr(slash + 1))
-                       : (r.service == target || d.name == target);
+      bool match = slash != std::string::npos ? (d.name == target.substr(0, slash) &&
+                                                 r.service == target.substr(slash + 1))
+                                              : (r.service == target || d.name == target);
       if (match) {
         ids.push_back(r.id);
         if (r.service == target) deployments_with_service.insert(d.name);
@@ -681,7 +724,8 @@ Result<std::vector<std::string>> Agent::ResolveTarget(const std::string& target)
   }
   if (deployments_with_service.size() > 1) {
     std::string names;
-    for (const auto& n : deployments_with_service) names += (names.empty() ? "" : ", ") + n + "/" + target;
+    for (const auto& n : deployments_with_service)
+      names += (names.empty() ? "" : ", ") + n + "/" + target;
     return InvalidArgumentError("target " + target + " is ambiguous: " + names);
   }
   if (ids.empty()) return NotFoundError("no replica matches " + target);
@@ -754,7 +798,8 @@ void Agent::Scale(const std::string& deployment, const std::string& service, uin
   }
   ScaleResult result;
   result.generation = stored->second.generation;
-  auto current = spec::ParseSpec(stored->second.spec_yaml, "stored spec of " + deployment, impl_->env_);
+  auto current =
+      spec::ParseSpec(stored->second.spec_yaml, "stored spec of " + deployment, impl_->env_);
   if (current.ok()) {
     auto it = current.deployment->services.find(service);
     if (it == current.deployment->services.end()) {
@@ -793,7 +838,8 @@ void Agent::Inspect(const std::string& target,
       if (std::find(ids->begin(), ids->end(), r.id) == ids->end()) continue;
       ReplicaDetail detail;
       detail.replica = r;
-      if (auto paths = logs::IoPathsFor(config_, r.id); paths.ok()) detail.log_path = paths->log_file;
+      if (auto paths = logs::IoPathsFor(config_, r.id); paths.ok())
+        detail.log_path = paths->log_file;
       int signal = SIGTERM;
       detail.stop_grace_period = std::chrono::seconds(10);
       if (const spec::Service* s = impl_->reconciler_->ServiceSpec(r.deployment, r.service)) {
@@ -807,15 +853,16 @@ void Agent::Inspect(const std::string& target,
     }
   }
   // The containers' records (OCI spec, image, labels) come from containerd.
-  asio::post(impl_->workers_, [this, details = std::move(details), done = std::move(done)]() mutable {
-    for (ReplicaDetail& detail : details) {
-      auto record = impl_->client_->GetContainer(detail.replica.id);
-      if (record.ok()) detail.container = std::move(*record);
-    }
-    asio::post(loop_, [details = std::move(details), done = std::move(done)]() mutable {
-      done(std::move(details));
-    });
-  });
+  asio::post(impl_->workers_,
+             [this, details = std::move(details), done = std::move(done)]() mutable {
+               for (ReplicaDetail& detail : details) {
+                 auto record = impl_->client_->GetContainer(detail.replica.id);
+                 if (record.ok()) detail.container = std::move(*record);
+               }
+               asio::post(loop_, [details = std::move(details), done = std::move(done)]() mutable {
+                 done(std::move(details));
+               });
+             });
 }
 
 void Agent::ImportImage(std::string path, std::string name,
@@ -824,12 +871,12 @@ void Agent::ImportImage(std::string path, std::string name,
   asio::post(impl_->workers_, [this, path, name, on_progress, done = std::move(done)]() mutable {
     images::ImportOptions options;
     options.base_name = name;
-    auto names = impl_->importer_.Import(path, options, [this, on_progress](
-                                                            const images::ProgressEvent& event) {
-      auto progress = ToBlobProgress(event);
-      if (!progress) return;
-      asio::post(loop_, [on_progress, progress = *progress] { on_progress(progress); });
-    });
+    auto names = impl_->importer_.Import(
+        path, options, [this, on_progress](const images::ProgressEvent& event) {
+          auto progress = ToBlobProgress(event);
+          if (!progress) return;
+          asio::post(loop_, [on_progress, progress = *progress] { on_progress(progress); });
+        });
     Result<std::vector<ImageInfo>> result = std::vector<ImageInfo>{};
     if (!names.ok()) {
       result = names.status();
@@ -909,7 +956,8 @@ void Agent::ListImages(std::function<void(Result<std::vector<ImageInfo>>)> done)
   });
 }
 
-void Agent::RemoveImage(std::string reference, bool force, std::function<void(zlayer::Status)> done) {
+void Agent::RemoveImage(std::string reference, bool force,
+                        std::function<void(zlayer::Status)> done) {
   if (!force) {
     // Refuse to remove an image a desired deployment uses.
     std::string users;
