@@ -6,10 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -126,11 +126,9 @@ class Supervisor::Impl {
 
   RestartTracker MakeTracker() {
     RestartPolicy policy;
-    policy.failure_limit = options_.config.restart_limit;
-    policy.failure_window = options_.config.restart_window;
-    return RestartTracker(policy, [this] {
-      return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
-    });
+    policy.start_limit = options_.config.restart_limit;
+    return RestartTracker(
+        policy, [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); });
   }
 
   Status Setup();
@@ -282,8 +280,7 @@ void Supervisor::Impl::OnNotification(const NotifySocket::Datagram& datagram) {
     }
   }
   if (owner == nullptr) {
-    log_.Debug("ignored a notification from pid {}, which is no managed process",
-               datagram.sender);
+    log_.Debug("ignored a notification from pid {}, which is no managed process", datagram.sender);
     return;
   }
   if (message.main_pid && table.empty()) table = ListProcesses();
@@ -356,7 +353,6 @@ void Supervisor::Impl::OnExit(pid_t pid, int wait_status) {
 
 void Supervisor::Impl::OnSlotExit(Slot& slot, int wait_status) {
   const pid_t pid = slot.pid;
-  const bool was_ready = slot.state == State::kReady;
   slot.pid = 0;
   slot.start_timer.cancel();
   slot.watchdog_timer.cancel();
@@ -370,23 +366,27 @@ void Supervisor::Impl::OnSlotExit(Slot& slot, int wait_status) {
     return;
   }
 
-  std::string when = was_ready ? "after being ready" : "before becoming ready";
-  if (slot.watchdog_expired) when += ", after missing its watchdog";
-  if (slot.start_timed_out) when += ", after its start timeout";
-  log_.Warn("{} (pid {}) {} {}", slot.name, pid, DescribeWaitStatus(wait_status), when);
-
+  std::string how = DescribeWaitStatus(wait_status);
+  if (slot.watchdog_expired) how += " after missing its watchdog";
+  if (slot.start_timed_out) how += " after its start timeout";
   RestartTracker::Decision decision = slot.restarts.OnFailure(Clock::now());
+  if (decision.was_ready) {
+    log_.Warn("{} (pid {}) {}: crashed after being ready (ran {})", slot.name, pid, how,
+              FormatDuration(decision.ran_for));
+  } else {
+    log_.Warn("{} (pid {}) {}: never became ready ({} of {} starts in a row)", slot.name, pid, how,
+              decision.starts_without_ready, options_.config.restart_limit);
+  }
   if (decision.give_up) {
-    log_.Error("{} failed {} times within {}; giving up", slot.name, decision.failures_in_window,
-               FormatDuration(options_.config.restart_window));
+    log_.Error("{} never became ready in {} starts in a row; giving up", slot.name,
+               decision.starts_without_ready);
     slot.state = State::kIdle;
-    BeginShutdown(slot.name + " crash-looped", 1);
+    BeginShutdown(slot.name + " cannot start", 1);
     return;
   }
   slot.state = State::kBackoff;
-  log_.Warn("restarting {} in {} ({} failure(s) within {}; giving up at {})", slot.name,
-            FormatDuration(decision.delay), decision.failures_in_window,
-            FormatDuration(options_.config.restart_window), options_.config.restart_limit);
+  log_.Warn("restarting {} in {} (failure {} in a row)", slot.name, FormatDuration(decision.delay),
+            decision.failures_in_a_row);
   slot.restart_timer.expires_after(decision.delay);
   slot.restart_timer.async_wait([this, &slot](boost::system::error_code ec) {
     if (ec || phase_ != Phase::kRunning || slot.state != State::kBackoff) return;
@@ -406,8 +406,7 @@ void Supervisor::Impl::Start(Slot& slot) {
     log_.Error("cannot start {}: {}", slot.name, pid.status().message());
     const bool missing = pid.status().code() == StatusCode::kNotFound ||
                          pid.status().code() == StatusCode::kPermissionDenied;
-    BeginShutdown("cannot start " + slot.name,
-                  missing ? ExitCodeForStartFailure(pid.status()) : 1);
+    BeginShutdown("cannot start " + slot.name, missing ? ExitCodeForStartFailure(pid.status()) : 1);
     return;
   }
   slot.pid = *pid;
@@ -482,6 +481,7 @@ void Supervisor::Impl::ArmStartTimer(Slot& slot, nanoseconds timeout) {
 void Supervisor::Impl::OnReady(Slot& slot) {
   slot.start_timer.cancel();
   slot.state = State::kReady;
+  slot.restarts.OnReady();
   log_.Info("{} is ready (pid {})", slot.name, slot.pid);
   if (slot.watchdog_timeout > nanoseconds(0)) ArmWatchdog(slot);
   if (&slot == &containerd_) {
@@ -539,9 +539,9 @@ void Supervisor::Impl::StartDeploy() {
   deploy_started_ = true;
   Environment env = ChildEnvironment(nullptr);
   env.erase("NOTIFY_SOCKET");
-  auto pid = SpawnRelayed(
-      "zlayer", options_.cli_program,
-      {options_.cli_program, "deploy", "--spec", *options_.deploy_spec}, std::move(env));
+  auto pid = SpawnRelayed("zlayer", options_.cli_program,
+                          {options_.cli_program, "deploy", "--spec", *options_.deploy_spec},
+                          std::move(env));
   if (!pid.ok()) {
     log_.Error("deploy: {}", pid.status().message());
     return;
@@ -600,8 +600,8 @@ void Supervisor::Impl::StopSlotPhase(Slot& slot, double reserve_fraction) {
   // By pid only: for containerd this leaves the shims (own process groups)
   // to the sweep, which stops them after their containers.
   Signal(slot.pid, SIGTERM, slot.name);
-  auto reserve = std::chrono::duration_cast<nanoseconds>(options_.config.stop_timeout *
-                                                         reserve_fraction);
+  auto reserve =
+      std::chrono::duration_cast<nanoseconds>(options_.config.stop_timeout * reserve_fraction);
   slot.kill_timer.expires_at(deadline_ - reserve);
   slot.kill_timer.async_wait([this, &slot](boost::system::error_code ec) {
     if (ec || slot.pid <= 0) return;
