@@ -9,6 +9,9 @@
 //     after being ready is restarted forever; one that made
 //     ZLAYER_RESTART_LIMIT starts in a row without READY=1: ordered shutdown,
 //     exit code 1.
+//   - <run dir>/children (common/supervised_children.h) is rewritten whenever
+//     a program goes up (READY=1) or down (exited, backing off, starting,
+//     stopping), and once before the first start.
 //   - The agent gets WATCHDOG_USEC; missing WATCHDOG=1 for that long earns it
 //     SIGABRT (then SIGKILL) and a restart.
 //   - TERM, INT, QUIT, HUP and SIGRTMIN+3 start the ordered shutdown: agent,
