@@ -36,8 +36,8 @@ const std::vector<ConfigVariable>& ConfigVariables() {
       {"ZLAYER_STOP_TIMEOUT", "9s", "whole shutdown budget of zlayer-init"},
       {"ZLAYER_START_TIMEOUT", "60s", "how long a program may take to report READY=1"},
       {"ZLAYER_WATCHDOG_TIMEOUT", "30s", "agent watchdog (WATCHDOG_USEC); 0 turns it off"},
-      {"ZLAYER_RESTART_LIMIT", "5", "failures of one program inside the window before giving up"},
-      {"ZLAYER_RESTART_WINDOW", "60s", "the window for ZLAYER_RESTART_LIMIT"},
+      {"ZLAYER_RESTART_LIMIT", "5",
+       "starts in a row without READY=1 before zlayer-init gives up on a program"},
       {"ZLAYER_LOG_LEVEL", "info", "debug, info, warn or error"},
       {"ZLAYER_CONTAINERD_BIN", "containerd (on PATH)", "program run in containerd's place"},
       {"ZLAYER_AGENT_BIN", "zlayer-agent beside zlayer-init", "program run in the agent's place"},
@@ -112,7 +112,6 @@ Result<NodeConfig> LoadNodeConfig(const Environment& env) {
   duration("ZLAYER_STOP_TIMEOUT", config.stop_timeout);
   duration("ZLAYER_START_TIMEOUT", config.start_timeout);
   duration("ZLAYER_WATCHDOG_TIMEOUT", config.watchdog_timeout);
-  duration("ZLAYER_RESTART_WINDOW", config.restart_window);
   if (const std::string* v = lookup("ZLAYER_RESTART_LIMIT")) {
     int n = 0;
     auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);

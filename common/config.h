@@ -48,8 +48,9 @@ struct NodeConfig {
   std::chrono::nanoseconds stop_timeout = std::chrono::seconds(9);
   std::chrono::nanoseconds start_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds watchdog_timeout = std::chrono::seconds(30);  // 0 = off
-  int restart_limit = 5;                                                  // failures ...
-  std::chrono::nanoseconds restart_window = std::chrono::seconds(60);    // ... inside this
+  // Starts in a row without READY=1 before giving up on a program; a program
+  // that crashes after being ready is restarted forever.
+  int restart_limit = 5;
   std::string containerd_bin = "containerd";  // a bare name is looked up on PATH
   std::string agent_bin;                      // empty: zlayer-agent beside zlayer-init
   std::string cli_bin;                        // empty: zlayer beside zlayer-init

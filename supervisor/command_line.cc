@@ -59,8 +59,8 @@ zlayer-init is the first process of a zlayer node (PID 1 of the node container).
   ARGS...             Anything else runs `zlayer ARGS...` once and exits with its
                       exit code (e.g. `zlayer-init version`).
 
-Exit codes: 0 after a clean shutdown; 1 when containerd or the agent failed too
-often (ZLAYER_RESTART_LIMIT within ZLAYER_RESTART_WINDOW) or the node cannot start;
+Exit codes: 0 after a clean shutdown; 1 when containerd or the agent never became
+ready in ZLAYER_RESTART_LIMIT starts in a row, or the node cannot start;
 2 for usage errors; 126/127 when a program to start is not executable / missing.
 
 Configuration comes from the environment; see the README's table (ZLAYER_*,

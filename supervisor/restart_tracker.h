@@ -3,13 +3,16 @@
 // A pure object: every method takes the current time, so tests drive it with
 // a table of timestamps and no real clock.
 //   - Back-off starts at `initial_delay`, doubles per consecutive failure up to
-//     `max_delay`, with up to `jitter_fraction` added at random.
+//     `max_delay`, with up to `jitter_fraction` added at random (never beyond
+//     `max_delay`).
 //   - A run that lasted `stable_after` or longer resets the back-off.
-//   - `failure_limit` failures inside `failure_window` mean a crash loop: give up.
+//   - Giving up is only for a program that cannot start at all: `start_limit`
+//     starts in a row that never reached READY=1. A program that fails after it
+//     was ready is restarted forever: a control-plane crash loop must never
+//     become a data-plane outage (the workloads run on without it).
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <functional>
 
 namespace zlayer::init {
@@ -18,8 +21,7 @@ struct RestartPolicy {
   std::chrono::nanoseconds initial_delay = std::chrono::milliseconds(100);
   std::chrono::nanoseconds max_delay = std::chrono::seconds(30);
   std::chrono::nanoseconds stable_after = std::chrono::seconds(10);
-  int failure_limit = 5;
-  std::chrono::nanoseconds failure_window = std::chrono::seconds(60);
+  int start_limit = 5;  // starts in a row without READY=1 before giving up
   double jitter_fraction = 0.2;
 };
 
@@ -33,24 +35,31 @@ class RestartTracker {
   // The program was (re)started at `now`.
   void OnStarted(TimePoint now);
 
+  // The program of the current run sent READY=1. Ends a run of starts without
+  // readiness; the back-off still waits for a stable run to reset.
+  void OnReady();
+
   struct Decision {
+    // True once `start_limit` starts in a row never reached READY=1; `delay`
+    // is then meaningless.
     bool give_up = false;
+    bool was_ready = false;             // the failed run had sent READY=1
+    int starts_without_ready = 0;       // in a row, this one included; 0 when was_ready
+    int failures_in_a_row = 0;          // what the back-off counts (reset by a stable run)
     std::chrono::nanoseconds delay{0};  // wait this long before the next start
-    int failures_in_window = 0;
     std::chrono::nanoseconds ran_for{0};
   };
   // The program failed (exited, crashed, missed its watchdog or never became
   // ready) at `now`.
   Decision OnFailure(TimePoint now);
 
-  int consecutive_failures() const { return consecutive_failures_; }
-
  private:
   RestartPolicy policy_;
   std::function<double()> random_unit_;
   TimePoint started_at_{};
-  int consecutive_failures_ = 0;
-  std::deque<TimePoint> recent_failures_;
+  bool ready_ = false;
+  int failures_in_a_row_ = 0;
+  int starts_without_ready_ = 0;
 };
 
 }  // namespace zlayer::init

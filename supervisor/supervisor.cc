@@ -1,15 +1,16 @@
 #include "supervisor/supervisor.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "common/duration.h"
 #include "common/sd_notify.h"
 #include "common/shutdown.h"
+#include "common/supervised_children.h"
 #include "supervisor/line_prefixer.h"
 #include "supervisor/notify_message.h"
 #include "supervisor/notify_socket.h"
@@ -93,6 +95,7 @@ class Supervisor::Impl {
     agent_.program = options_.agent_program;
     agent_.args = {options_.agent_program};
     agent_.watchdog_timeout = options_.config.watchdog_timeout;
+    agent_.detail = "waiting for containerd";
   }
 
   int Run();
@@ -120,17 +123,16 @@ class Supervisor::Impl {
     bool watchdog_expired = false;
     nanoseconds watchdog_timeout{0};
     std::optional<std::string> last_status;
+    std::string detail = "not started";  // why it is up or down, for the children file
     RestartTracker restarts;
     asio::steady_timer start_timer, watchdog_timer, restart_timer, kill_timer;
   };
 
   RestartTracker MakeTracker() {
     RestartPolicy policy;
-    policy.failure_limit = options_.config.restart_limit;
-    policy.failure_window = options_.config.restart_window;
-    return RestartTracker(policy, [this] {
-      return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
-    });
+    policy.start_limit = options_.config.restart_limit;
+    return RestartTracker(
+        policy, [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); });
   }
 
   Status Setup();
@@ -158,6 +160,9 @@ class Supervisor::Impl {
   Result<pid_t> SpawnRelayed(const std::string& name, const std::string& program,
                              std::vector<std::string> argv, Environment env);
   void WritePidFile(const Slot& slot) const;
+  // Rewrites <run dir>/children with every slot's up/down state (see
+  // common/supervised_children.h). Called on every change of a slot.
+  void PublishChildren() const;
   void RemovePidFile(const Slot& slot) const;
 
   void BeginShutdown(const std::string& reason, int exit_code);
@@ -195,6 +200,7 @@ int Supervisor::Impl::Run() {
     log_.Error("{}", s.message());
     return 1;
   }
+  PublishChildren();
   Start(containerd_);
   io_.run();
   return exit_code_;
@@ -282,8 +288,7 @@ void Supervisor::Impl::OnNotification(const NotifySocket::Datagram& datagram) {
     }
   }
   if (owner == nullptr) {
-    log_.Debug("ignored a notification from pid {}, which is no managed process",
-               datagram.sender);
+    log_.Debug("ignored a notification from pid {}, which is no managed process", datagram.sender);
     return;
   }
   if (message.main_pid && table.empty()) table = ListProcesses();
@@ -356,7 +361,6 @@ void Supervisor::Impl::OnExit(pid_t pid, int wait_status) {
 
 void Supervisor::Impl::OnSlotExit(Slot& slot, int wait_status) {
   const pid_t pid = slot.pid;
-  const bool was_ready = slot.state == State::kReady;
   slot.pid = 0;
   slot.start_timer.cancel();
   slot.watchdog_timer.cancel();
@@ -366,32 +370,44 @@ void Supervisor::Impl::OnSlotExit(Slot& slot, int wait_status) {
   if (phase_ != Phase::kRunning) {
     log_.Info("{} (pid {}) {}", slot.name, pid, DescribeWaitStatus(wait_status));
     slot.state = State::kIdle;
+    slot.detail = "stopped";
+    PublishChildren();
     AdvanceShutdown();
     return;
   }
 
-  std::string when = was_ready ? "after being ready" : "before becoming ready";
-  if (slot.watchdog_expired) when += ", after missing its watchdog";
-  if (slot.start_timed_out) when += ", after its start timeout";
-  log_.Warn("{} (pid {}) {} {}", slot.name, pid, DescribeWaitStatus(wait_status), when);
-
+  std::string how = DescribeWaitStatus(wait_status);
+  if (slot.watchdog_expired) how += " after missing its watchdog";
+  if (slot.start_timed_out) how += " after its start timeout";
   RestartTracker::Decision decision = slot.restarts.OnFailure(Clock::now());
+  if (decision.was_ready) {
+    log_.Warn("{} (pid {}) {}: crashed after being ready (ran {})", slot.name, pid, how,
+              FormatDuration(decision.ran_for));
+  } else {
+    log_.Warn("{} (pid {}) {}: never became ready ({} of {} starts in a row)", slot.name, pid, how,
+              decision.starts_without_ready, options_.config.restart_limit);
+  }
   if (decision.give_up) {
-    log_.Error("{} failed {} times within {}; giving up", slot.name, decision.failures_in_window,
-               FormatDuration(options_.config.restart_window));
+    log_.Error("{} never became ready in {} starts in a row; giving up", slot.name,
+               decision.starts_without_ready);
     slot.state = State::kIdle;
-    BeginShutdown(slot.name + " crash-looped", 1);
+    slot.detail = "gave up: never became ready";
+    PublishChildren();
+    BeginShutdown(slot.name + " cannot start", 1);
     return;
   }
   slot.state = State::kBackoff;
-  log_.Warn("restarting {} in {} ({} failure(s) within {}; giving up at {})", slot.name,
-            FormatDuration(decision.delay), decision.failures_in_window,
-            FormatDuration(options_.config.restart_window), options_.config.restart_limit);
+  slot.detail = fmt::format("restarting in {} after {}", FormatDuration(decision.delay), how);
+  PublishChildren();
+  log_.Warn("restarting {} in {} (failure {} in a row)", slot.name, FormatDuration(decision.delay),
+            decision.failures_in_a_row);
   slot.restart_timer.expires_after(decision.delay);
   slot.restart_timer.async_wait([this, &slot](boost::system::error_code ec) {
     if (ec || phase_ != Phase::kRunning || slot.state != State::kBackoff) return;
     if (&slot == &agent_ && containerd_.state != State::kReady) {
       slot.state = State::kIdle;
+      slot.detail = "waiting for containerd";
+      PublishChildren();
       agent_waits_for_containerd_ = true;
       log_.Info("zlayer-agent will start when containerd is ready again");
       return;
@@ -404,10 +420,11 @@ void Supervisor::Impl::Start(Slot& slot) {
   auto pid = SpawnRelayed(slot.name, slot.program, slot.args, ChildEnvironment(&slot));
   if (!pid.ok()) {
     log_.Error("cannot start {}: {}", slot.name, pid.status().message());
+    slot.detail = "cannot start: " + pid.status().message();
+    PublishChildren();
     const bool missing = pid.status().code() == StatusCode::kNotFound ||
                          pid.status().code() == StatusCode::kPermissionDenied;
-    BeginShutdown("cannot start " + slot.name,
-                  missing ? ExitCodeForStartFailure(pid.status()) : 1);
+    BeginShutdown("cannot start " + slot.name, missing ? ExitCodeForStartFailure(pid.status()) : 1);
     return;
   }
   slot.pid = *pid;
@@ -417,7 +434,9 @@ void Supervisor::Impl::Start(Slot& slot) {
   slot.watchdog_expired = false;
   slot.last_status.reset();
   slot.restarts.OnStarted(Clock::now());
+  slot.detail = fmt::format("starting (pid {})", slot.pid);
   WritePidFile(slot);
+  PublishChildren();
   log_.Info("started {} (pid {}): {}", slot.name, slot.pid, slot.program);
   ArmStartTimer(slot, options_.config.start_timeout);
 }
@@ -482,6 +501,9 @@ void Supervisor::Impl::ArmStartTimer(Slot& slot, nanoseconds timeout) {
 void Supervisor::Impl::OnReady(Slot& slot) {
   slot.start_timer.cancel();
   slot.state = State::kReady;
+  slot.restarts.OnReady();
+  slot.detail = fmt::format("ready (pid {})", slot.pid);
+  PublishChildren();
   log_.Info("{} is ready (pid {})", slot.name, slot.pid);
   if (slot.watchdog_timeout > nanoseconds(0)) ArmWatchdog(slot);
   if (&slot == &containerd_) {
@@ -513,6 +535,8 @@ void Supervisor::Impl::ArmWatchdog(Slot& slot) {
 void Supervisor::Impl::OnWatchdogExpired(Slot& slot) {
   if (slot.pid <= 0 || slot.watchdog_expired || phase_ != Phase::kRunning) return;
   slot.watchdog_expired = true;
+  slot.detail = fmt::format("missed its watchdog (pid {})", slot.pid);
+  PublishChildren();
   log_.Error("{} (pid {}) missed its watchdog: no WATCHDOG=1 for {}; sending SIGABRT", slot.name,
              slot.pid, FormatDuration(slot.watchdog_timeout));
   Signal(slot.pid, SIGABRT, slot.name);
@@ -539,9 +563,9 @@ void Supervisor::Impl::StartDeploy() {
   deploy_started_ = true;
   Environment env = ChildEnvironment(nullptr);
   env.erase("NOTIFY_SOCKET");
-  auto pid = SpawnRelayed(
-      "zlayer", options_.cli_program,
-      {options_.cli_program, "deploy", "--spec", *options_.deploy_spec}, std::move(env));
+  auto pid = SpawnRelayed("zlayer", options_.cli_program,
+                          {options_.cli_program, "deploy", "--spec", *options_.deploy_spec},
+                          std::move(env));
   if (!pid.ok()) {
     log_.Error("deploy: {}", pid.status().message());
     return;
@@ -556,6 +580,18 @@ void Supervisor::Impl::WritePidFile(const Slot& slot) const {
 
 void Supervisor::Impl::RemovePidFile(const Slot& slot) const {
   ::unlink((options_.config.run_dir + "/" + slot.name + ".pid").c_str());
+}
+
+void Supervisor::Impl::PublishChildren() const {
+  std::vector<SupervisedChild> children;
+  for (const Slot* slot : {&containerd_, &agent_}) {
+    const bool up = slot->state == State::kReady && !slot->watchdog_expired;
+    children.push_back({slot->name, up, slot->detail});
+  }
+  // A small write to tmpfs, no fsync: cheap enough for the event loop.
+  if (Status s = WriteSupervisedChildren(options_.config.run_dir, children); !s.ok()) {
+    log_.Warn("cannot publish the children's state: {}", s.message());
+  }
 }
 
 // --- shutdown -----------------------------------------------------------------
@@ -596,12 +632,14 @@ void Supervisor::Impl::StopSlotPhase(Slot& slot, double reserve_fraction) {
     return;
   }
   slot.state = State::kStopping;
+  slot.detail = "stopping: the node shuts down";
+  PublishChildren();
   log_.Info("stopping {} (pid {})", slot.name, slot.pid);
   // By pid only: for containerd this leaves the shims (own process groups)
   // to the sweep, which stops them after their containers.
   Signal(slot.pid, SIGTERM, slot.name);
-  auto reserve = std::chrono::duration_cast<nanoseconds>(options_.config.stop_timeout *
-                                                         reserve_fraction);
+  auto reserve =
+      std::chrono::duration_cast<nanoseconds>(options_.config.stop_timeout * reserve_fraction);
   slot.kill_timer.expires_at(deadline_ - reserve);
   slot.kill_timer.async_wait([this, &slot](boost::system::error_code ec) {
     if (ec || slot.pid <= 0) return;

@@ -5,8 +5,13 @@
 //     Either one that has not sent READY=1 within the start timeout is stopped
 //     and counts as a failure.
 //   - A program that exits is restarted with back-off (RestartTracker); a
-//     containerd restart does not restart the agent. Too many failures inside
-//     the window: ordered shutdown, exit code 1.
+//     containerd restart does not restart the agent. A program that crashes
+//     after being ready is restarted forever; one that made
+//     ZLAYER_RESTART_LIMIT starts in a row without READY=1: ordered shutdown,
+//     exit code 1.
+//   - <run dir>/children (common/supervised_children.h) is rewritten whenever
+//     a program goes up (READY=1) or down (exited, backing off, starting,
+//     stopping), and once before the first start.
 //   - The agent gets WATCHDOG_USEC; missing WATCHDOG=1 for that long earns it
 //     SIGABRT (then SIGKILL) and a restart.
 //   - TERM, INT, QUIT, HUP and SIGRTMIN+3 start the ordered shutdown: agent,
@@ -36,13 +41,13 @@ sigset_t HandledSignals();
 
 struct SupervisorOptions {
   NodeConfig config;
-  Environment child_environment;  // base environment of every child
+  Environment child_environment;   // base environment of every child
   std::string containerd_program;  // resolved paths
   std::string agent_program;
   std::string cli_program;
-  std::string snapshotter;        // effective, after preflight
+  std::string snapshotter;                 // effective, after preflight
   std::optional<std::string> deploy_spec;  // `zlayer-init deploy --spec FILE`
-  sigset_t child_signal_mask{};   // the mask zlayer-init was started with
+  sigset_t child_signal_mask{};            // the mask zlayer-init was started with
 };
 
 class Supervisor {
@@ -53,8 +58,8 @@ class Supervisor {
   Supervisor& operator=(const Supervisor&) = delete;
 
   // Runs the node until shutdown is complete. Returns zlayer-init's exit code:
-  // 0 after a requested shutdown, 1 after giving up on a crash-looping
-  // program or failing to set up, 126/127 when a program cannot be started.
+  // 0 after a requested shutdown, 1 after giving up on a program that never
+  // became ready or failing to set up, 126/127 when a program cannot be started.
   int Run();
 
  private:
