@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <set>
 
+#include "agent/spec/expansion.h"
 #include "agent/spec/kernel_names.h"
 #include "agent/spec/naming.h"
 #include "agent/spec/yaml_reader.h"
@@ -222,6 +223,8 @@ class SpecParser {
   void ParseImage(const Fields& service, Image* image);
   void ParseCommand(const Value* value, Command* command);
   void ParseEnv(const Value* value, std::map<std::string, std::string>* env);
+  void AddEnv(const Value& item, const std::string& name, std::string value,
+              std::map<std::string, std::string>* env);
   void ParseResources(const Value* value, Resources* resources);
   void ParseScale(const Value* value, Scale* scale);
   void ParseEndpoints(const Value* value, std::vector<Endpoint>* endpoints);
@@ -236,6 +239,9 @@ class SpecParser {
   void ParseCapabilities(const Value* value, std::vector<std::string>* capabilities);
   void ParseUlimits(const Value* value, std::map<std::string, Ulimit>* ulimits);
   std::optional<uint64_t> ReadRlimit(const Value* value);
+  void CheckExecStrings(const Value* list, const std::vector<std::string>& strings);
+  void CheckExecTotal(const Value& at, std::string_view what,
+                      std::initializer_list<const std::vector<std::string>*> parts);
 
   void CheckContainerIds(const Deployment& deployment);
   void CheckDependencies(const Deployment& deployment);
@@ -319,6 +325,15 @@ Service SpecParser::ParseService(const std::string& name, const Value& value) {
   ParseImage(f, &service.image);
   ParseCommand(f.Get("command"), &service.command);
   ParseEnv(f.Get("env"), &service.env);
+  {
+    std::vector<std::string> env_entries;
+    for (const auto& [key, text] : service.env) env_entries.push_back(key + "=" + text);
+    const std::vector<std::string> none;
+    const Command& command = service.command;
+    CheckExecTotal(value, "entrypoint, args and env",
+                   {command.entrypoint ? &*command.entrypoint : &none,
+                    command.args ? &*command.args : &none, &env_entries});
+  }
   ParseResources(f.Get("resources"), &service.resources);
   ParseScale(f.Get("scale"), &service.scale);
   ParseEndpoints(f.Get("endpoints"), &service.endpoints);
@@ -390,7 +405,9 @@ void SpecParser::ParseCommand(const Value* value, Command* command) {
   std::optional<Fields> f = reader_.Map(value, {"entrypoint", "args", "workdir"});
   if (!f) return;
   Assign(reader_.StringList(f->Get("entrypoint")), &command->entrypoint);
+  if (command->entrypoint) CheckExecStrings(f->Get("entrypoint"), *command->entrypoint);
   Assign(reader_.StringList(f->Get("args")), &command->args);
+  if (command->args) CheckExecStrings(f->Get("args"), *command->args);
   Assign(reader_.String(f->Get("workdir"), IsAbsolute, "expected an absolute path"),
          &command->workdir);
 }
@@ -418,12 +435,24 @@ void SpecParser::ParseEnv(const Value* value, std::map<std::string, std::string>
       } else if (found == env_.end()) {
         reader_.Report(item, fmt::format("{}: {} is not set in the environment", *text, variable));
       } else {
-        env->emplace(name, found->second);
+        AddEnv(item, name, found->second, env);
       }
       continue;
     }
-    env->emplace(name, std::move(*text));
+    AddEnv(item, name, std::move(*text), env);
   }
+}
+
+void SpecParser::AddEnv(const Value& item, const std::string& name, std::string value,
+                        std::map<std::string, std::string>* env) {
+  size_t bytes = name.size() + 1 + value.size() + 1;  // NAME=value and its NUL
+  if (bytes > kMaxExecStringBytes) {
+    reader_.Report(item, fmt::format("NAME=value has {} bytes with its NUL; the kernel allows at "
+                                     "most {} (MAX_ARG_STRLEN, 128 KiB) per environment entry",
+                                     bytes, kMaxExecStringBytes));
+    return;
+  }
+  env->emplace(name, std::move(value));
 }
 
 void SpecParser::ParseResources(const Value* value, Resources* resources) {
@@ -585,10 +614,20 @@ void SpecParser::ParseHealthCheck(const Value& value, std::optional<uint16_t> de
         if (command->node.IsSequence()) {
           std::optional<std::vector<std::string>> argv = reader_.StringList(command);
           if (argv && argv->empty()) reader_.Report(*command, "expected a non-empty list");
+          if (argv) {
+            CheckExecStrings(command, *argv);
+            CheckExecTotal(*command, "the health check command", {&*argv});
+          }
           Assign(argv, &check->command);
         } else if (command->node.IsScalar()) {
           std::optional<std::string> text = reader_.String(command);
           if (text && text->empty()) reader_.Report(*command, "expected a non-empty command");
+          if (text && text->size() + 1 > kMaxExecStringBytes) {
+            reader_.Report(*command,
+                           fmt::format("a command of {} bytes; the kernel allows at most {} "
+                                       "(MAX_ARG_STRLEN, 128 KiB) per argument, NUL included",
+                                       text->size(), kMaxExecStringBytes));
+          }
           // Docker's HEALTHCHECK CMD-SHELL: a string runs through the container's shell.
           if (text) check->command = {"/bin/sh", "-c", *text};
         } else {
@@ -783,6 +822,33 @@ void SpecParser::ParseCapabilities(const Value* value, std::vector<std::string>*
   }
 }
 
+void SpecParser::CheckExecStrings(const Value* list, const std::vector<std::string>& strings) {
+  if (list == nullptr || !list->node.IsSequence() || list->node.size() != strings.size()) return;
+  for (size_t i = 0; i < strings.size(); ++i) {
+    if (strings[i].size() + 1 <= kMaxExecStringBytes) continue;
+    const YAML::Node item = list->node[i];
+    reader_.Report(item.Mark(), fmt::format("{}[{}]", list->path, i),
+                   fmt::format("an argument of {} bytes; the kernel allows at most {} "
+                               "(MAX_ARG_STRLEN, 128 KiB) per argument, NUL included",
+                               strings[i].size(), kMaxExecStringBytes));
+  }
+}
+
+void SpecParser::CheckExecTotal(const Value& at, std::string_view what,
+                                std::initializer_list<const std::vector<std::string>*> parts) {
+  // What execve places on the new stack: each string with its NUL, and a pointer to it.
+  size_t bytes = 0;
+  for (const std::vector<std::string>* strings : parts) {
+    for (const std::string& text : *strings) bytes += text.size() + 1 + sizeof(char*);
+  }
+  if (bytes <= kMaxExecBytes) return;
+  reader_.Report(at.key_mark, at.path,
+                 fmt::format("{} take {} bytes for exec (strings, NULs and pointers); at most {} "
+                             "(1 MiB, half of the kernel's usual ARG_MAX, the rest is for the "
+                             "image's environment)",
+                             what, bytes, kMaxExecBytes));
+}
+
 std::optional<uint64_t> SpecParser::ReadRlimit(const Value* value) {
   if (IsText(value, "unlimited")) return Ulimit::kUnlimited;
   std::optional<int64_t> number = reader_.Integer(value, -1, INT64_MAX);
@@ -915,6 +981,10 @@ ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
   }
   Deployment deployment;
   try {
+    if (!internal::CheckExpansion(yaml_text, reader)) {
+      result.problems = reader.TakeProblems();
+      return result;
+    }
     std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
     if (documents.empty() || documents[0].IsNull()) {
       reader.Report(YAML::Mark(), "",
