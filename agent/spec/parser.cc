@@ -974,8 +974,18 @@ ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
   Reader reader{std::string(file_name)};
   ParseResult result;
   if (yaml_text.size() > kMaxSpecBytes) {
-    reader.ReportFile(
-        fmt::format("the spec has more than {} bytes, the most a spec may have", kMaxSpecBytes));
+    // Pointed at the first byte beyond the limit, so that the problem has a place too.
+    std::string_view within = yaml_text.substr(0, kMaxSpecBytes);
+    size_t line_start = within.rfind('\n');
+    line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+    YAML::Mark beyond;
+    beyond.pos = static_cast<int>(kMaxSpecBytes);
+    beyond.line = static_cast<int>(std::count(within.begin(), within.end(), '\n'));
+    beyond.column = static_cast<int>(kMaxSpecBytes - line_start);
+    reader.Report(beyond, "",
+                  fmt::format("the spec has more than {} bytes (1 MiB), the most a spec may have; "
+                              "this is the first byte beyond",
+                              kMaxSpecBytes));
     result.problems = reader.TakeProblems();
     return result;
   }
@@ -1005,7 +1015,7 @@ ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
     reader.Report(e.mark, "", std::move(message));
   } catch (const std::exception& e) {
     // Node access is guarded; this is yaml-cpp failing in a way the parser did not foresee.
-    reader.ReportFile(std::string("cannot read the spec: ") + e.what());
+    reader.Report(YAML::Mark(), "", std::string("cannot read the spec: ") + e.what());
   }
   if (!reader.HasProblems()) result.deployment = std::move(deployment);
   result.problems = reader.TakeProblems();

@@ -119,10 +119,6 @@ void Reader::Report(const YAML::Mark& mark, std::string path, std::string messag
                               std::move(path), std::move(message)});
 }
 
-void Reader::ReportFile(std::string message) {
-  Report(YAML::Mark::null_mark(), "", std::move(message));
-}
-
 void Reader::ReportMissing(const Fields& fields, std::string_view key, std::string_view hint) {
   std::string message = "required";
   if (!hint.empty()) message += fmt::format(" ({})", hint);

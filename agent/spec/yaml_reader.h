@@ -59,8 +59,6 @@ class Reader {
   void Report(const Value& at, std::string message) {
     Report(at.mark, at.path, std::move(message));
   }
-  // A problem about the whole file (position 0:0 in the Problem).
-  void ReportFile(std::string message);
   // "<fields.path>.<key>: required" at the mapping's key, `hint` appended in parentheses.
   void ReportMissing(const Fields& fields, std::string_view key, std::string_view hint = {});
 
