@@ -29,7 +29,7 @@ constexpr std::string_view kNameRule = "[a-z0-9][a-z0-9-]{0,62}";
 
 // The keys of each mapping, and the ZLayer keys this node recognises but does not implement.
 const std::initializer_list<std::string_view> kTopKeys = {"version", "deployment", "services"};
-const std::initializer_list<std::string_view> kTopUnsupported = {"tunnels", "api"};
+const std::initializer_list<std::string_view> kTopUnsupported = {"externals", "tunnels", "api"};
 const std::initializer_list<std::string_view> kServiceKeys = {"rtype",
                                                               "schedule",
                                                               "image",
@@ -47,18 +47,48 @@ const std::initializer_list<std::string_view> kServiceKeys = {"rtype",
                                                               "labels",
                                                               "privileged",
                                                               "cap_add",
+                                                              "capabilities",
                                                               "cap_drop",
                                                               "stop_signal",
                                                               "stop_grace_period",
                                                               "read_only_root_fs",
                                                               "ulimits",
                                                               "network_mode"};
-const std::initializer_list<std::string_view> kServiceUnsupported = {
-    "network",   "init",          "errors",      "port_mappings",  "externals",    "tunnels",
-    "api",       "devices",       "sysctls",     "security_opt",   "pid_mode",     "ipc_mode",
-    "node_mode", "node_selector", "affinity",    "platform",       "service_type", "wasm",
-    "wasm_http", "logs",          "lifecycle",   "replica_groups", "dns",          "extra_hosts",
-    "tty",       "stdin_open",    "capabilities"};
+const std::initializer_list<std::string_view> kServiceUnsupported = {"network",
+                                                                     "init",
+                                                                     "errors",
+                                                                     "port_mappings",
+                                                                     "externals",
+                                                                     "tunnels",
+                                                                     "api",
+                                                                     "devices",
+                                                                     "sysctls",
+                                                                     "security_opt",
+                                                                     "pid_mode",
+                                                                     "ipc_mode",
+                                                                     "node_mode",
+                                                                     "node_selector",
+                                                                     "affinity",
+                                                                     "platform",
+                                                                     "service_type",
+                                                                     "wasm",
+                                                                     "wasm_http",
+                                                                     "logs",
+                                                                     "lifecycle",
+                                                                     "replica_groups",
+                                                                     "dns",
+                                                                     "extra_hosts",
+                                                                     "memory_swap",
+                                                                     "tty",
+                                                                     "stdin_open",
+                                                                     "isolation",
+                                                                     "extra_groups",
+                                                                     "init_container",
+                                                                     "userns_mode",
+                                                                     "cgroup_parent",
+                                                                     "expose",
+                                                                     "overlay",
+                                                                     "localhost_reachability"};
 const std::initializer_list<std::string_view> kResourcesKeys = {"cpu", "memory", "pids_limit"};
 const std::initializer_list<std::string_view> kResourcesUnsupported = {"gpu",
                                                                        "memory_swap",
@@ -238,6 +268,7 @@ class SpecParser {
   void ParseLabels(const Value* value, std::map<std::string, std::string>* labels);
   void ParseCapabilities(const Value* value, std::vector<std::string>* capabilities);
   void ParseUlimits(const Value* value, std::map<std::string, Ulimit>* ulimits);
+  void ParseNetworkMode(const Value* value, NetworkMode* mode);
   std::optional<uint64_t> ReadRlimit(const Value* value);
   void CheckExecStrings(const Value* list, const std::vector<std::string>& strings);
   void CheckExecTotal(const Value& at, std::string_view what,
@@ -350,7 +381,9 @@ Service SpecParser::ParseService(const std::string& name, const Value& value) {
          &service.hostname);
   ParseLabels(f.Get("labels"), &service.labels);
   Assign(reader_.Bool(f.Get("privileged")), &service.privileged);
+  // `capabilities` is ZLayer's name for cap_add: both may be given, and both add.
   ParseCapabilities(f.Get("cap_add"), &service.cap_add);
+  ParseCapabilities(f.Get("capabilities"), &service.cap_add);
   ParseCapabilities(f.Get("cap_drop"), &service.cap_drop);
   for (const std::string& capability : service.cap_add) {
     bool dropped = std::find(service.cap_drop.begin(), service.cap_drop.end(), capability) !=
@@ -373,9 +406,7 @@ Service SpecParser::ParseService(const std::string& name, const Value& value) {
          &service.stop_grace_period);
   Assign(reader_.Bool(f.Get("read_only_root_fs")), &service.read_only_root_fs);
   ParseUlimits(f.Get("ulimits"), &service.ulimits);
-  Assign(reader_.Enum<NetworkMode>(f.Get("network_mode"), {NetworkMode::kHost},
-                                   {"bridge", "none", "overlay"}),
-         &service.network_mode);
+  ParseNetworkMode(f.Get("network_mode"), &service.network_mode);
   return service;
 }
 
@@ -385,7 +416,7 @@ void SpecParser::ParseImage(const Fields& service, Image* image) {
     reader_.ReportMissing(service, "image", "image.name is the image to run");
     return;
   }
-  std::optional<Fields> f = reader_.Map(value, {"name", "pull_policy"});
+  std::optional<Fields> f = reader_.Map(value, {"name", "pull_policy"}, {"source_policy"});
   if (!f) return;
   if (const Value* name = f->Get("name")) {
     Assign(reader_.String(name, IsValidImageReference,
@@ -496,7 +527,7 @@ void SpecParser::ParseEndpoints(const Value* value, std::vector<Endpoint>* endpo
   for (const Value& item : *items) {
     std::optional<Fields> f =
         reader_.Map(&item, {"name", "protocol", "port", "target_port", "path", "host", "expose"},
-                    {"stream", "tunnel"});
+                    {"stream", "target_role", "tunnel"});
     if (!f) continue;
     Endpoint endpoint;
     if (const Value* name = f->Get("name")) {
@@ -813,7 +844,9 @@ void SpecParser::ParseCapabilities(const Value* value, std::vector<std::string>*
     std::optional<std::string> text = reader_.String(&item);
     if (!text) continue;
     if (std::optional<std::string> canonical = CanonicalCapability(*text)) {
-      capabilities->push_back(std::move(*canonical));
+      bool present =
+          std::find(capabilities->begin(), capabilities->end(), *canonical) != capabilities->end();
+      if (!present) capabilities->push_back(std::move(*canonical));
     } else {
       reader_.Report(item, fmt::format("expected a capability such as NET_ADMIN, CAP_SYS_TIME or "
                                        "ALL, got {}",
@@ -880,6 +913,24 @@ void SpecParser::ParseUlimits(const Value* value, std::map<std::string, Ulimit>*
       ulimits->emplace(name, Ulimit{*soft, *hard});
     }
   }
+}
+
+void SpecParser::ParseNetworkMode(const Value* value, NetworkMode* mode) {
+  std::optional<std::string> text = reader_.String(
+      value, [](std::string_view) { return true; }, "");
+  if (!text) return;
+  // `default` is the deployment's own network, which runs on the node's until container
+  // networking is built (spec-v1.md).
+  if (*text == "host" || *text == "default") {
+    *mode = NetworkMode::kHost;
+    return;
+  }
+  if (*text == "none" || *text == "bridge" || *text == "overlay" || text->starts_with("bridge:") ||
+      text->starts_with("container:")) {
+    reader_.Report(*value, fmt::format("\"{}\" is {}", *text, kNotSupported));
+    return;
+  }
+  reader_.Report(*value, "expected one of default, host, none, got " + Describe(value->node));
 }
 
 void SpecParser::CheckContainerIds(const Deployment& deployment) {
