@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <set>
 
+#include "agent/spec/expansion.h"
 #include "agent/spec/kernel_names.h"
 #include "agent/spec/naming.h"
 #include "agent/spec/yaml_reader.h"
@@ -28,7 +29,7 @@ constexpr std::string_view kNameRule = "[a-z0-9][a-z0-9-]{0,62}";
 
 // The keys of each mapping, and the ZLayer keys this node recognises but does not implement.
 const std::initializer_list<std::string_view> kTopKeys = {"version", "deployment", "services"};
-const std::initializer_list<std::string_view> kTopUnsupported = {"tunnels", "api"};
+const std::initializer_list<std::string_view> kTopUnsupported = {"externals", "tunnels", "api"};
 const std::initializer_list<std::string_view> kServiceKeys = {"rtype",
                                                               "schedule",
                                                               "image",
@@ -46,18 +47,48 @@ const std::initializer_list<std::string_view> kServiceKeys = {"rtype",
                                                               "labels",
                                                               "privileged",
                                                               "cap_add",
+                                                              "capabilities",
                                                               "cap_drop",
                                                               "stop_signal",
                                                               "stop_grace_period",
                                                               "read_only_root_fs",
                                                               "ulimits",
                                                               "network_mode"};
-const std::initializer_list<std::string_view> kServiceUnsupported = {
-    "network",   "init",          "errors",      "port_mappings",  "externals",    "tunnels",
-    "api",       "devices",       "sysctls",     "security_opt",   "pid_mode",     "ipc_mode",
-    "node_mode", "node_selector", "affinity",    "platform",       "service_type", "wasm",
-    "wasm_http", "logs",          "lifecycle",   "replica_groups", "dns",          "extra_hosts",
-    "tty",       "stdin_open",    "capabilities"};
+const std::initializer_list<std::string_view> kServiceUnsupported = {"network",
+                                                                     "init",
+                                                                     "errors",
+                                                                     "port_mappings",
+                                                                     "externals",
+                                                                     "tunnels",
+                                                                     "api",
+                                                                     "devices",
+                                                                     "sysctls",
+                                                                     "security_opt",
+                                                                     "pid_mode",
+                                                                     "ipc_mode",
+                                                                     "node_mode",
+                                                                     "node_selector",
+                                                                     "affinity",
+                                                                     "platform",
+                                                                     "service_type",
+                                                                     "wasm",
+                                                                     "wasm_http",
+                                                                     "logs",
+                                                                     "lifecycle",
+                                                                     "replica_groups",
+                                                                     "dns",
+                                                                     "extra_hosts",
+                                                                     "memory_swap",
+                                                                     "tty",
+                                                                     "stdin_open",
+                                                                     "isolation",
+                                                                     "extra_groups",
+                                                                     "init_container",
+                                                                     "userns_mode",
+                                                                     "cgroup_parent",
+                                                                     "expose",
+                                                                     "overlay",
+                                                                     "localhost_reachability"};
 const std::initializer_list<std::string_view> kResourcesKeys = {"cpu", "memory", "pids_limit"};
 const std::initializer_list<std::string_view> kResourcesUnsupported = {"gpu",
                                                                        "memory_swap",
@@ -222,6 +253,8 @@ class SpecParser {
   void ParseImage(const Fields& service, Image* image);
   void ParseCommand(const Value* value, Command* command);
   void ParseEnv(const Value* value, std::map<std::string, std::string>* env);
+  void AddEnv(const Value& item, const std::string& name, std::string value,
+              std::map<std::string, std::string>* env);
   void ParseResources(const Value* value, Resources* resources);
   void ParseScale(const Value* value, Scale* scale);
   void ParseEndpoints(const Value* value, std::vector<Endpoint>* endpoints);
@@ -235,7 +268,11 @@ class SpecParser {
   void ParseLabels(const Value* value, std::map<std::string, std::string>* labels);
   void ParseCapabilities(const Value* value, std::vector<std::string>* capabilities);
   void ParseUlimits(const Value* value, std::map<std::string, Ulimit>* ulimits);
+  void ParseNetworkMode(const Value* value, NetworkMode* mode);
   std::optional<uint64_t> ReadRlimit(const Value* value);
+  void CheckExecStrings(const Value* list, const std::vector<std::string>& strings);
+  void CheckExecTotal(const Value& at, std::string_view what,
+                      std::initializer_list<const std::vector<std::string>*> parts);
 
   void CheckContainerIds(const Deployment& deployment);
   void CheckDependencies(const Deployment& deployment);
@@ -319,6 +356,15 @@ Service SpecParser::ParseService(const std::string& name, const Value& value) {
   ParseImage(f, &service.image);
   ParseCommand(f.Get("command"), &service.command);
   ParseEnv(f.Get("env"), &service.env);
+  {
+    std::vector<std::string> env_entries;
+    for (const auto& [key, text] : service.env) env_entries.push_back(key + "=" + text);
+    const std::vector<std::string> none;
+    const Command& command = service.command;
+    CheckExecTotal(value, "entrypoint, args and env",
+                   {command.entrypoint ? &*command.entrypoint : &none,
+                    command.args ? &*command.args : &none, &env_entries});
+  }
   ParseResources(f.Get("resources"), &service.resources);
   ParseScale(f.Get("scale"), &service.scale);
   ParseEndpoints(f.Get("endpoints"), &service.endpoints);
@@ -335,7 +381,9 @@ Service SpecParser::ParseService(const std::string& name, const Value& value) {
          &service.hostname);
   ParseLabels(f.Get("labels"), &service.labels);
   Assign(reader_.Bool(f.Get("privileged")), &service.privileged);
+  // `capabilities` is ZLayer's name for cap_add: both may be given, and both add.
   ParseCapabilities(f.Get("cap_add"), &service.cap_add);
+  ParseCapabilities(f.Get("capabilities"), &service.cap_add);
   ParseCapabilities(f.Get("cap_drop"), &service.cap_drop);
   for (const std::string& capability : service.cap_add) {
     bool dropped = std::find(service.cap_drop.begin(), service.cap_drop.end(), capability) !=
@@ -358,9 +406,7 @@ Service SpecParser::ParseService(const std::string& name, const Value& value) {
          &service.stop_grace_period);
   Assign(reader_.Bool(f.Get("read_only_root_fs")), &service.read_only_root_fs);
   ParseUlimits(f.Get("ulimits"), &service.ulimits);
-  Assign(reader_.Enum<NetworkMode>(f.Get("network_mode"), {NetworkMode::kHost},
-                                   {"bridge", "none", "overlay"}),
-         &service.network_mode);
+  ParseNetworkMode(f.Get("network_mode"), &service.network_mode);
   return service;
 }
 
@@ -370,7 +416,7 @@ void SpecParser::ParseImage(const Fields& service, Image* image) {
     reader_.ReportMissing(service, "image", "image.name is the image to run");
     return;
   }
-  std::optional<Fields> f = reader_.Map(value, {"name", "pull_policy"});
+  std::optional<Fields> f = reader_.Map(value, {"name", "pull_policy"}, {"source_policy"});
   if (!f) return;
   if (const Value* name = f->Get("name")) {
     Assign(reader_.String(name, IsValidImageReference,
@@ -390,7 +436,9 @@ void SpecParser::ParseCommand(const Value* value, Command* command) {
   std::optional<Fields> f = reader_.Map(value, {"entrypoint", "args", "workdir"});
   if (!f) return;
   Assign(reader_.StringList(f->Get("entrypoint")), &command->entrypoint);
+  if (command->entrypoint) CheckExecStrings(f->Get("entrypoint"), *command->entrypoint);
   Assign(reader_.StringList(f->Get("args")), &command->args);
+  if (command->args) CheckExecStrings(f->Get("args"), *command->args);
   Assign(reader_.String(f->Get("workdir"), IsAbsolute, "expected an absolute path"),
          &command->workdir);
 }
@@ -418,12 +466,24 @@ void SpecParser::ParseEnv(const Value* value, std::map<std::string, std::string>
       } else if (found == env_.end()) {
         reader_.Report(item, fmt::format("{}: {} is not set in the environment", *text, variable));
       } else {
-        env->emplace(name, found->second);
+        AddEnv(item, name, found->second, env);
       }
       continue;
     }
-    env->emplace(name, std::move(*text));
+    AddEnv(item, name, std::move(*text), env);
   }
+}
+
+void SpecParser::AddEnv(const Value& item, const std::string& name, std::string value,
+                        std::map<std::string, std::string>* env) {
+  size_t bytes = name.size() + 1 + value.size() + 1;  // NAME=value and its NUL
+  if (bytes > kMaxExecStringBytes) {
+    reader_.Report(item, fmt::format("NAME=value has {} bytes with its NUL; the kernel allows at "
+                                     "most {} (MAX_ARG_STRLEN, 128 KiB) per environment entry",
+                                     bytes, kMaxExecStringBytes));
+    return;
+  }
+  env->emplace(name, std::move(value));
 }
 
 void SpecParser::ParseResources(const Value* value, Resources* resources) {
@@ -467,7 +527,7 @@ void SpecParser::ParseEndpoints(const Value* value, std::vector<Endpoint>* endpo
   for (const Value& item : *items) {
     std::optional<Fields> f =
         reader_.Map(&item, {"name", "protocol", "port", "target_port", "path", "host", "expose"},
-                    {"stream", "tunnel"});
+                    {"stream", "target_role", "tunnel"});
     if (!f) continue;
     Endpoint endpoint;
     if (const Value* name = f->Get("name")) {
@@ -585,10 +645,20 @@ void SpecParser::ParseHealthCheck(const Value& value, std::optional<uint16_t> de
         if (command->node.IsSequence()) {
           std::optional<std::vector<std::string>> argv = reader_.StringList(command);
           if (argv && argv->empty()) reader_.Report(*command, "expected a non-empty list");
+          if (argv) {
+            CheckExecStrings(command, *argv);
+            CheckExecTotal(*command, "the health check command", {&*argv});
+          }
           Assign(argv, &check->command);
         } else if (command->node.IsScalar()) {
           std::optional<std::string> text = reader_.String(command);
           if (text && text->empty()) reader_.Report(*command, "expected a non-empty command");
+          if (text && text->size() + 1 > kMaxExecStringBytes) {
+            reader_.Report(*command,
+                           fmt::format("a command of {} bytes; the kernel allows at most {} "
+                                       "(MAX_ARG_STRLEN, 128 KiB) per argument, NUL included",
+                                       text->size(), kMaxExecStringBytes));
+          }
           // Docker's HEALTHCHECK CMD-SHELL: a string runs through the container's shell.
           if (text) check->command = {"/bin/sh", "-c", *text};
         } else {
@@ -774,13 +844,42 @@ void SpecParser::ParseCapabilities(const Value* value, std::vector<std::string>*
     std::optional<std::string> text = reader_.String(&item);
     if (!text) continue;
     if (std::optional<std::string> canonical = CanonicalCapability(*text)) {
-      capabilities->push_back(std::move(*canonical));
+      bool present =
+          std::find(capabilities->begin(), capabilities->end(), *canonical) != capabilities->end();
+      if (!present) capabilities->push_back(std::move(*canonical));
     } else {
       reader_.Report(item, fmt::format("expected a capability such as NET_ADMIN, CAP_SYS_TIME or "
                                        "ALL, got {}",
                                        Describe(item.node)));
     }
   }
+}
+
+void SpecParser::CheckExecStrings(const Value* list, const std::vector<std::string>& strings) {
+  if (list == nullptr || !list->node.IsSequence() || list->node.size() != strings.size()) return;
+  for (size_t i = 0; i < strings.size(); ++i) {
+    if (strings[i].size() + 1 <= kMaxExecStringBytes) continue;
+    const YAML::Node item = list->node[i];
+    reader_.Report(item.Mark(), fmt::format("{}[{}]", list->path, i),
+                   fmt::format("an argument of {} bytes; the kernel allows at most {} "
+                               "(MAX_ARG_STRLEN, 128 KiB) per argument, NUL included",
+                               strings[i].size(), kMaxExecStringBytes));
+  }
+}
+
+void SpecParser::CheckExecTotal(const Value& at, std::string_view what,
+                                std::initializer_list<const std::vector<std::string>*> parts) {
+  // What execve places on the new stack: each string with its NUL, and a pointer to it.
+  size_t bytes = 0;
+  for (const std::vector<std::string>* strings : parts) {
+    for (const std::string& text : *strings) bytes += text.size() + 1 + sizeof(char*);
+  }
+  if (bytes <= kMaxExecBytes) return;
+  reader_.Report(at.key_mark, at.path,
+                 fmt::format("{} take {} bytes for exec (strings, NULs and pointers); at most {} "
+                             "(1 MiB, half of the kernel's usual ARG_MAX, the rest is for the "
+                             "image's environment)",
+                             what, bytes, kMaxExecBytes));
 }
 
 std::optional<uint64_t> SpecParser::ReadRlimit(const Value* value) {
@@ -814,6 +913,24 @@ void SpecParser::ParseUlimits(const Value* value, std::map<std::string, Ulimit>*
       ulimits->emplace(name, Ulimit{*soft, *hard});
     }
   }
+}
+
+void SpecParser::ParseNetworkMode(const Value* value, NetworkMode* mode) {
+  std::optional<std::string> text = reader_.String(
+      value, [](std::string_view) { return true; }, "");
+  if (!text) return;
+  // `default` is the deployment's own network, which runs on the node's until container
+  // networking is built (spec-v1.md).
+  if (*text == "host" || *text == "default") {
+    *mode = NetworkMode::kHost;
+    return;
+  }
+  if (*text == "none" || *text == "bridge" || *text == "overlay" || text->starts_with("bridge:") ||
+      text->starts_with("container:")) {
+    reader_.Report(*value, fmt::format("\"{}\" is {}", *text, kNotSupported));
+    return;
+  }
+  reader_.Report(*value, "expected one of default, host, none, got " + Describe(value->node));
 }
 
 void SpecParser::CheckContainerIds(const Deployment& deployment) {
@@ -908,13 +1025,27 @@ ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
   Reader reader{std::string(file_name)};
   ParseResult result;
   if (yaml_text.size() > kMaxSpecBytes) {
-    reader.ReportFile(
-        fmt::format("the spec has more than {} bytes, the most a spec may have", kMaxSpecBytes));
+    // Pointed at the first byte beyond the limit, so that the problem has a place too.
+    std::string_view within = yaml_text.substr(0, kMaxSpecBytes);
+    size_t line_start = within.rfind('\n');
+    line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+    YAML::Mark beyond;
+    beyond.pos = static_cast<int>(kMaxSpecBytes);
+    beyond.line = static_cast<int>(std::count(within.begin(), within.end(), '\n'));
+    beyond.column = static_cast<int>(kMaxSpecBytes - line_start);
+    reader.Report(beyond, "",
+                  fmt::format("the spec has more than {} bytes (1 MiB), the most a spec may have; "
+                              "this is the first byte beyond",
+                              kMaxSpecBytes));
     result.problems = reader.TakeProblems();
     return result;
   }
   Deployment deployment;
   try {
+    if (!internal::CheckExpansion(yaml_text, reader)) {
+      result.problems = reader.TakeProblems();
+      return result;
+    }
     std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
     if (documents.empty() || documents[0].IsNull()) {
       reader.Report(YAML::Mark(), "",
@@ -935,7 +1066,7 @@ ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
     reader.Report(e.mark, "", std::move(message));
   } catch (const std::exception& e) {
     // Node access is guarded; this is yaml-cpp failing in a way the parser did not foresee.
-    reader.ReportFile(std::string("cannot read the spec: ") + e.what());
+    reader.Report(YAML::Mark(), "", std::string("cannot read the spec: ") + e.what());
   }
   if (!reader.HasProblems()) result.deployment = std::move(deployment);
   result.problems = reader.TakeProblems();

@@ -36,6 +36,26 @@ ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
 // cannot be read gives one problem without a position ("cannot read: No such file ...").
 ParseResult ParseSpecFile(const std::string& path, const Environment& env);
 
+// What a spec may hold. A spec is refused (with the position and path of the value at
+// fault) beyond any of these; they keep one small spec from taking the node's memory.
+//
+// The text itself: 1 MiB.
 inline constexpr size_t kMaxSpecBytes = 1 << 20;
+// One scalar (key or value): 128 KiB, the kernel's MAX_ARG_STRLEN, which no argument or
+// environment entry of a container can exceed anyway.
+inline constexpr size_t kMaxValueBytes = 128 << 10;
+// One list: 10000 items.
+inline constexpr size_t kMaxListItems = 10'000;
+// The whole document with every YAML alias expanded (each `*a` counted as a copy of what
+// `&a` names): 4 MiB of scalar text, 200000 values. Measured without expanding anything.
+inline constexpr size_t kMaxExpandedBytes = 4 << 20;
+inline constexpr size_t kMaxExpandedValues = 200'000;
+// What one exec of a service may carry (its entrypoint + args + env; a health check
+// command on its own): each string, with its NUL ("NAME=value" for env), at most the
+// kernel's MAX_ARG_STRLEN (128 KiB); all strings with their NULs and pointers at most
+// 1 MiB, half of the usual ARG_MAX (a quarter of an 8 MiB stack), which leaves room for
+// the image's own ENV that the node adds.
+inline constexpr size_t kMaxExecStringBytes = 128 << 10;
+inline constexpr size_t kMaxExecBytes = 1 << 20;
 
 }  // namespace zlayer::spec

@@ -10,7 +10,7 @@ namespace zlayer::spec {
 
 struct Problem {
   std::string file;     // as given to the parser ("app.yaml", "<stdin>")
-  int line = 0;         // 1-based; 0 when the problem concerns the whole file (unreadable, too big)
+  int line = 0;         // 1-based; 0 only for a file that cannot be read at all
   int column = 0;       // 1-based; 0 together with line
   std::string path;     // field path, "services.web.health.check.type"; empty for the document
   std::string message;  // what was expected and what was found

@@ -119,10 +119,6 @@ void Reader::Report(const YAML::Mark& mark, std::string path, std::string messag
                               std::move(path), std::move(message)});
 }
 
-void Reader::ReportFile(std::string message) {
-  Report(YAML::Mark::null_mark(), "", std::move(message));
-}
-
 void Reader::ReportMissing(const Fields& fields, std::string_view key, std::string_view hint) {
   std::string message = "required";
   if (!hint.empty()) message += fmt::format(" ({})", hint);
@@ -136,17 +132,6 @@ std::vector<Problem> Reader::TakeProblems() {
   return std::move(problems_);
 }
 
-bool Reader::Visit(const Value& value, size_t count) {
-  if (stopped_) return false;
-  visited_ += count;
-  if (visited_ <= kMaxValues) return true;
-  Report(value, fmt::format("the spec expands to more than {} values (through aliases?); "
-                            "stopped reading",
-                            kMaxValues));
-  stopped_ = true;
-  return false;
-}
-
 std::optional<Fields> Reader::Map(const Value* value, std::initializer_list<std::string_view> known,
                                   std::initializer_list<std::string_view> unsupported) {
   if (value == nullptr) return std::nullopt;
@@ -154,7 +139,6 @@ std::optional<Fields> Reader::Map(const Value* value, std::initializer_list<std:
     Report(*value, "expected a mapping, got " + Describe(value->node));
     return std::nullopt;
   }
-  if (!Visit(*value, value->node.size())) return std::nullopt;
   Fields fields{value->path, value->key_mark, {}};
   std::map<std::string, YAML::Mark, std::less<>> seen;
   // yaml-cpp's iterators hand out temporaries: copy the nodes (cheap handles) out of them.
@@ -190,7 +174,6 @@ std::optional<std::vector<std::pair<std::string, Value>>> Reader::Entries(const 
     Report(*value, "expected a mapping, got " + Describe(value->node));
     return std::nullopt;
   }
-  if (!Visit(*value, value->node.size())) return std::nullopt;
   std::vector<std::pair<std::string, Value>> entries;
   std::map<std::string, YAML::Mark, std::less<>> seen;
   // yaml-cpp's iterators hand out temporaries: copy the nodes (cheap handles) out of them.
@@ -217,7 +200,6 @@ std::optional<std::vector<Value>> Reader::List(const Value* value) {
     Report(*value, "expected a list, got " + Describe(value->node));
     return std::nullopt;
   }
-  if (!Visit(*value, value->node.size())) return std::nullopt;
   std::vector<Value> items;
   size_t index = 0;
   for (const YAML::Node& node : value->node) {

@@ -54,14 +54,11 @@ class Reader {
   explicit Reader(std::string file) : file_(std::move(file)) {}
 
   // Records a problem. Marks are yaml-cpp's (0-based); problems hold 1-based positions.
-  // After kMaxProblems problems, or once the document proved too large, further problems
-  // are dropped.
+  // After kMaxProblems problems further problems are dropped.
   void Report(const YAML::Mark& mark, std::string path, std::string message);
   void Report(const Value& at, std::string message) {
     Report(at.mark, at.path, std::move(message));
   }
-  // A problem about the whole file (position 0:0 in the Problem).
-  void ReportFile(std::string message);
   // "<fields.path>.<key>: required" at the mapping's key, `hint` appended in parentheses.
   void ReportMissing(const Fields& fields, std::string_view key, std::string_view hint = {});
 
@@ -105,22 +102,15 @@ class Reader {
                         std::initializer_list<std::string_view> unsupported = {});
 
   static constexpr size_t kMaxProblems = 500;
-  // Aliases can make a small text expand into a huge tree; reading stops beyond this many
-  // values.
-  static constexpr size_t kMaxValues = 200'000;
 
  private:
   // The scalar's text, or nullopt after reporting "expected <what>, got ...".
   std::optional<std::string> Scalar(const Value& value, std::string_view what);
   // Scalar() for numbers: a quoted value is a string and reported as such.
   std::optional<std::string> UnquotedScalar(const Value& value, std::string_view what);
-  // Counts values read; false (reported once) beyond kMaxValues.
-  bool Visit(const Value& value, size_t count);
-
   std::string file_;
   std::vector<Problem> problems_;
   bool stopped_ = false;
-  size_t visited_ = 0;
 };
 
 template <typename E>

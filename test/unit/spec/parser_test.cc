@@ -229,14 +229,14 @@ TEST_CASE("Hostile or broken YAML gives problems, never an exception") {
   }
 }
 
-TEST_CASE("A spec over 1 MiB is refused before it is parsed") {
+TEST_CASE("A spec over 1 MiB is refused before it is parsed, at the first byte beyond") {
   std::string huge = "version: v1\n# " + std::string(kMaxSpecBytes, 'x') + "\n";
   ParseResult result = ParseSpec(huge, "huge.yaml", {});
   REQUIRE(result.problems.size() == 1);
-  CHECK(result.problems[0].line == 0);
-  CHECK_THAT(
-      FormatProblem(result.problems[0]),
-      Catch::Equals("huge.yaml: the spec has more than 1048576 bytes, the most a spec may have"));
+  // Byte 1048576 (0-based) is on line 2, 1048564 bytes after that line's start.
+  CHECK_THAT(FormatProblem(result.problems[0]),
+             Catch::Equals("huge.yaml:2:1048565: the spec has more than 1048576 bytes (1 MiB), "
+                           "the most a spec may have; this is the first byte beyond"));
 }
 
 TEST_CASE("Aliases that expand into a huge tree stop the reading with a problem") {
