@@ -4,10 +4,10 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <algorithm>
 #include <thread>
 
 #include "agent/runtime/container_labels.h"
@@ -85,8 +85,8 @@ Result<std::vector<std::string>> ReadFilesFromMounts(const std::vector<container
       }
     }
     const char* type = (flags & MS_BIND) ? nullptr : m.type.c_str();
-    if (::mount(m.source.c_str(), dir.c_str(), type, flags, data.empty() ? nullptr : data.c_str()) !=
-        0) {
+    if (::mount(m.source.c_str(), dir.c_str(), type, flags,
+                data.empty() ? nullptr : data.c_str()) != 0) {
       mounted = ErrnoError("mount " + m.type + " " + m.source);
       break;
     }
@@ -184,8 +184,7 @@ Status ReplicaRuntime::Create(const std::string& id, const spec::Deployment& dep
   ZLAYER_RETURN_IF_ERROR(WriteTextFile(ctx.files.hosts, runtime::RenderHostsFile(hostname)));
   ZLAYER_RETURN_IF_ERROR(
       WriteTextFile(ctx.files.resolv_conf, runtime::RenderResolvConf(facts_.resolv_conf)));
-  ZLAYER_RETURN_IF_ERROR(
-      WriteTextFile(ctx.files.hostname, runtime::RenderHostnameFile(hostname)));
+  ZLAYER_RETURN_IF_ERROR(WriteTextFile(ctx.files.hostname, runtime::RenderHostnameFile(hostname)));
   for (const spec::Storage& storage : service.storage) {
     if (const auto* named = std::get_if<spec::NamedVolume>(&storage)) {
       std::string path = runtime::NamedVolumeDir(config_.data_dir, named->name);
@@ -203,8 +202,8 @@ Status ReplicaRuntime::Create(const std::string& id, const spec::Deployment& dep
 
   containerd::ContainerRecord record;
   record.id = id;
-  record.labels = runtime::ContainerLabels(deployment.name, service, replica, spec_hash,
-                                           image->config);
+  record.labels =
+      runtime::ContainerLabels(deployment.name, service, replica, spec_hash, image->config);
   record.image = image->name;
   record.runtime = config_.runtime;
   record.spec_json = spec->dump();
@@ -323,7 +322,8 @@ Status ReplicaRuntime::StopAll(const std::vector<StopRequest>& requests) {
     for (auto it = pending.begin(); it != pending.end();) {
       auto task = client_.GetTask(it->request->id);
       const bool gone = !task.ok() || task->status == TaskStatus::kStopped;
-      if (!task.ok() && !Missing(task.status())) note(task.status().Wrap("stop " + it->request->id));
+      if (!task.ok() && !Missing(task.status()))
+        note(task.status().Wrap("stop " + it->request->id));
       if (gone) {
         it = pending.erase(it);
         continue;
@@ -346,7 +346,8 @@ Status ReplicaRuntime::StopAll(const std::vector<StopRequest>& requests) {
   }
   for (const StopRequest& request : requests) {
     auto deleted = client_.DeleteTask(request.id);
-    if (!deleted.ok() && !Missing(deleted.status())) note(deleted.status().Wrap("stop " + request.id));
+    if (!deleted.ok() && !Missing(deleted.status()))
+      note(deleted.status().Wrap("stop " + request.id));
   }
   return first;
 }

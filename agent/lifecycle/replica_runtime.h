@@ -21,8 +21,8 @@ namespace zlayer::lifecycle {
 
 // An image ready to run: on the node and unpacked into the snapshotter.
 struct PreparedImage {
-  std::string name;          // the full reference the container records
-  std::string digest;        // of the manifest
+  std::string name;    // the full reference the container records
+  std::string digest;  // of the manifest
   images::ImageConfig config;
   std::string top_chain_id;  // the snapshot the container's rootfs starts from
 };

@@ -9,10 +9,14 @@ namespace zlayer::reconcile {
 
 const char* ActionKindName(ActionKind kind) {
   switch (kind) {
-    case ActionKind::kCreate: return "create";
-    case ActionKind::kStart: return "start";
-    case ActionKind::kReplace: return "replace";
-    case ActionKind::kRemove: return "remove";
+    case ActionKind::kCreate:
+      return "create";
+    case ActionKind::kStart:
+      return "start";
+    case ActionKind::kReplace:
+      return "replace";
+    case ActionKind::kRemove:
+      return "remove";
   }
   return "?";
 }
@@ -31,8 +35,8 @@ std::optional<ObservedContainer> Observe(const containerd::ContainerRecord& reco
   observed.id = record.id;
   observed.deployment = *deployment;
   observed.service = *service;
-  auto [end, ec] = std::from_chars(replica->data(), replica->data() + replica->size(),
-                                   observed.replica);
+  auto [end, ec] =
+      std::from_chars(replica->data(), replica->data() + replica->size(), observed.replica);
   if (ec != std::errc() || end != replica->data() + replica->size()) return std::nullopt;
   if (const std::string* hash = label(kLabelSpecHash)) observed.spec_hash = *hash;
   if (task) {
@@ -52,8 +56,7 @@ StrategyChoice ChooseUpdateStrategy(const spec::Service& service) {
   for (const spec::Endpoint& endpoint : service.endpoints) {
     if (service.network_mode == spec::NetworkMode::kHost) {
       uint16_t port = endpoint.target_port != 0 ? endpoint.target_port : endpoint.port;
-      return {UpdateStrategy::kStopFirst,
-              "host port " + std::to_string(port) + " would collide"};
+      return {UpdateStrategy::kStopFirst, "host port " + std::to_string(port) + " would collide"};
     }
   }
   return {UpdateStrategy::kRolling, "replicas can run side by side"};
@@ -90,12 +93,19 @@ namespace {
 class ServicePlanner {
  public:
   ServicePlanner(const std::string& deployment, const DesiredDeployment& desired,
-                 const spec::Service& service, const std::map<std::string, ObservedContainer>& observed,
+                 const spec::Service& service,
+                 const std::map<std::string, ObservedContainer>& observed,
                  const std::map<std::string, ReplicaMemory>& memory,
                  const std::set<std::string>& busy, SteadyTime now, const ServiceGate& gate,
                  Plan& plan)
-      : deployment_(deployment), desired_(desired), service_(service), memory_(memory),
-        busy_(busy), now_(now), gate_(gate), hash_(desired.service_hashes.at(service.name)),
+      : deployment_(deployment),
+        desired_(desired),
+        service_(service),
+        memory_(memory),
+        busy_(busy),
+        now_(now),
+        gate_(gate),
+        hash_(desired.service_hashes.at(service.name)),
         plan_(plan) {
     for (const auto& [id, c] : observed) {
       if (c.deployment == deployment && c.service == service.name) slots_[c.replica].push_back(&c);

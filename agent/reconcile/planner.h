@@ -69,7 +69,7 @@ std::optional<ObservedContainer> Observe(const containerd::ContainerRecord& reco
 
 // What the agent remembers about a replica between plans.
 struct ReplicaMemory {
-  bool exited_for_good = false;              // restart policy said no
+  bool exited_for_good = false;                  // restart policy said no
   std::optional<SteadyTime> restart_not_before;  // back-off in progress
   // False while the replica's health check has not passed for its current run
   // (starting or unhealthy); true without a health check.

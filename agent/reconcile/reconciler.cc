@@ -1,16 +1,14 @@
 #include "agent/reconcile/reconciler.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <tuple>
 #include <utility>
 
-#include <boost/asio/post.hpp>
-
 #include "agent/spec/naming.h"
-#include <fmt/format.h>
-
 #include "common/duration.h"
 
 namespace zlayer::reconcile {
@@ -43,18 +41,24 @@ std::string Key(const std::string& deployment, const std::string& service) {
 
 const char* VerdictName(HealthWatcher::Verdict verdict) {
   switch (verdict) {
-    case HealthWatcher::Verdict::kStarting: return "starting";
-    case HealthWatcher::Verdict::kHealthy: return "healthy";
-    case HealthWatcher::Verdict::kUnhealthy: return "unhealthy";
+    case HealthWatcher::Verdict::kStarting:
+      return "starting";
+    case HealthWatcher::Verdict::kHealthy:
+      return "healthy";
+    case HealthWatcher::Verdict::kUnhealthy:
+      return "unhealthy";
   }
   return "";
 }
 
 std::string ConditionWord(spec::DependencyCondition condition) {
   switch (condition) {
-    case spec::DependencyCondition::kStarted: return "started";
-    case spec::DependencyCondition::kHealthy: return "healthy";
-    case spec::DependencyCondition::kReady: return "ready";
+    case spec::DependencyCondition::kStarted:
+      return "started";
+    case spec::DependencyCondition::kHealthy:
+      return "healthy";
+    case spec::DependencyCondition::kReady:
+      return "ready";
   }
   return "ready";
 }
@@ -69,8 +73,8 @@ std::string OneLine(const std::string& text) {
 }  // namespace
 
 Reconciler::Reconciler(asio::io_context& loop, asio::thread_pool& workers,
-                       ReplicaOperations& operations, OutputAttacher& output,
-                       HealthWatcher& health, Logger& log, Options options)
+                       ReplicaOperations& operations, OutputAttacher& output, HealthWatcher& health,
+                       Logger& log, Options options)
     : loop_(loop),
       workers_(workers),
       operations_(operations),
@@ -112,7 +116,8 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
             r.deployment = c.deployment;
             r.service = c.service;
             r.index = c.replica;
-            if (service != nullptr && service->health && c.spec_hash == desired_.at(c.deployment).service_hashes.at(c.service)) {
+            if (service != nullptr && service->health &&
+                c.spec_hash == desired_.at(c.deployment).service_hashes.at(c.service)) {
               // Adopted replicas were ready before the agent restarted; their
               // checks start over, as after any start.
               r.ever_ready = true;
@@ -151,7 +156,8 @@ void Reconciler::Apply(DesiredDeployment deployment) {
     state.dependency_message.clear();
     bool outdated = false;
     for (const auto& [id, c] : observed_) {
-      outdated = outdated || (c.deployment == name && c.service == service_name && c.spec_hash != hash);
+      outdated =
+          outdated || (c.deployment == name && c.service == service_name && c.spec_hash != hash);
     }
     if (outdated && state.rollout_hash != hash) {
       const spec::Service& service = deployment.spec.services.at(service_name);
@@ -178,12 +184,15 @@ void Reconciler::Apply(DesiredDeployment deployment) {
     auto o = observed_.find(id);
     if (o == observed_.end() || o->second.deployment != name || !IsRunning(o->second)) continue;
     const spec::Service* service = FindService(name, o->second.service);
-    if (service == nullptr || o->second.spec_hash != desired_[name].service_hashes[o->second.service]) continue;
+    if (service == nullptr ||
+        o->second.spec_hash != desired_[name].service_hashes[o->second.service])
+      continue;
     if (service->health) {
       replica.health = HealthWatcher::Verdict::kStarting;
-      health_.Watch(id, *service->health, [this, id = id](HealthWatcher::Verdict v, const std::string& out) {
-        OnHealth(id, v, out);
-      });
+      health_.Watch(id, *service->health,
+                    [this, id = id](HealthWatcher::Verdict v, const std::string& out) {
+                      OnHealth(id, v, out);
+                    });
     } else if (replica.health) {
       Unwatch(id);
       replica.health.reset();
@@ -201,7 +210,8 @@ void Reconciler::Apply(DesiredDeployment deployment) {
 void Reconciler::Delete(const std::string& name, std::function<void(Status)> done) {
   desired_.erase(name);
   for (auto it = services_.begin(); it != services_.end();) {
-    it = it->first.compare(0, name.size() + 1, name + "/") == 0 ? services_.erase(it) : std::next(it);
+    it = it->first.compare(0, name.size() + 1, name + "/") == 0 ? services_.erase(it)
+                                                                : std::next(it);
   }
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->deployment == name && it->generation > 0) {
@@ -240,7 +250,7 @@ void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_stat
     return;
   }
   if (pid > 0 && c.pid > 0 && pid != c.pid) return;  // an older task of this container
-  if (!IsRunning(c)) return;  // already handled
+  if (!IsRunning(c)) return;                         // already handled
   c.task_status = containerd::TaskStatus::kStopped;
   c.exit_status = exit_status;
   c.pid = 0;
@@ -300,7 +310,8 @@ void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
     r.reason = "unhealthy: " + OneLine(output);
     if (!r.ever_ready) CheckRolloutFailure(id, "unhealthy: " + OneLine(output));
     const ServiceState* state = nullptr;
-    if (auto s = services_.find(Key(r.deployment, r.service)); s != services_.end()) state = &s->second;
+    if (auto s = services_.find(Key(r.deployment, r.service)); s != services_.end())
+      state = &s->second;
     const bool replacement_to_drop = state != nullptr && state->rollout_state == "stopped" &&
                                      !r.ever_ready && o->second.spec_hash == state->rollout_hash;
     if (options_.restart_unhealthy && !replacement_to_drop && !busy_.count(id)) {
@@ -356,8 +367,8 @@ void Reconciler::CheckRolloutFailure(const std::string& id, const std::string& w
   if (state.rollout_state != "in_progress" || o->second.spec_hash != state.rollout_hash) return;
   state.rollout_state = "stopped";
   state.rollout_message = "replica " + id + " " + why + "; old replicas keep serving";
-  log_.Error("{}/{}: rollout of generation {} stopped: {}", o->second.deployment,
-             o->second.service, state.rollout_generation, state.rollout_message);
+  log_.Error("{}/{}: rollout of generation {} stopped: {}", o->second.deployment, o->second.service,
+             state.rollout_generation, state.rollout_message);
 }
 
 ReplicaOperations::StopRequest Reconciler::StopRequestFor(const std::string& id,
@@ -410,7 +421,8 @@ void Reconciler::Resync() {
       workers_, loop_, [this] { return operations_.ObserveAll(); },
       [this](Result<std::vector<ObservedContainer>> result) {
         observing_ = false;
-        resync_timer_.expires_after(result.ok() ? options_.resync_interval : std::chrono::seconds(2));
+        resync_timer_.expires_after(result.ok() ? options_.resync_interval
+                                                : std::chrono::seconds(2));
         resync_timer_.async_wait([this](boost::system::error_code ec) {
           if (!ec) Resync();
         });
@@ -496,10 +508,14 @@ void Reconciler::Execute(const Action& action) {
     known.ever_ready = false;
   }
   switch (action.kind) {
-    case ActionKind::kCreate: return RunCreate(action, false);
-    case ActionKind::kReplace: return RunCreate(action, true);
-    case ActionKind::kStart: return RunStart(action);
-    case ActionKind::kRemove: return pending_removes_.push_back(action);
+    case ActionKind::kCreate:
+      return RunCreate(action, false);
+    case ActionKind::kReplace:
+      return RunCreate(action, true);
+    case ActionKind::kStart:
+      return RunStart(action);
+    case ActionKind::kRemove:
+      return pending_removes_.push_back(action);
   }
 }
 
@@ -791,8 +807,8 @@ std::map<std::string, ServiceGate> Reconciler::Gates(SteadyTime now,
           gate.blocked = true;
           break;
         case spec::TimeoutAction::kWarn:
-          log_.Warn("{}/{}: {} did not happen within {}; starting anyway", name, service_name,
-                    what, FormatDuration(unmet->timeout));
+          log_.Warn("{}/{}: {} did not happen within {}; starting anyway", name, service_name, what,
+                    FormatDuration(unmet->timeout));
           state.dependency_overridden = true;
           state.dependency_message.clear();
           break;
@@ -862,9 +878,8 @@ const spec::Service* Reconciler::FindService(const std::string& deployment,
 Reconciler::Replica& Reconciler::ReplicaFor(const std::string& id, const spec::Service* service) {
   Replica& r = replicas_[id];
   if (!r.policy && service != nullptr) {
-    r.policy.emplace(service->restart_policy, service->rtype, [this] {
-      return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
-    });
+    r.policy.emplace(service->restart_policy, service->rtype,
+                     [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); });
   }
   return r;
 }

@@ -158,9 +158,7 @@ struct Harness {
     return options;
   }
 
-  ~Harness() {
-    workers.join();
-  }
+  ~Harness() { workers.join(); }
 
   template <typename Pred>
   bool RunUntil(Pred pred, std::chrono::milliseconds timeout = 5s) {
@@ -230,7 +228,8 @@ TEST_CASE("A replica whose task exits is started again after its back-off") {
   CHECK(views[0].replicas[0].exit_status == 1u);
 }
 
-TEST_CASE("With restart policy no, an exited replica stays exited and the deployment counts as settled") {
+TEST_CASE(
+    "With restart policy no, an exited replica stays exited and the deployment counts as settled") {
   Harness h;
   h.StartWith({App(1, spec::RestartKind::kNo)});
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
@@ -327,12 +326,14 @@ TEST_CASE("An unhealthy replica is stopped and started again by its restart poli
   CHECK(r->restart_history[0].reason == "Unhealthy");
 }
 
-TEST_CASE("A rolling update starts the new replica first and removes the old one once it is healthy") {
+TEST_CASE(
+    "A rolling update starts the new replica first and removes the old one once it is healthy") {
   Harness h;
   auto app = App(1);
   app.spec.services["web"].health = CommandCheck();
   h.StartWith({app});
-  REQUIRE(h.RunUntil([&] { return h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy); }));
+  REQUIRE(
+      h.RunUntil([&] { return h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy); }));
   auto next = app;
   next.generation = 2;
   next.service_hashes["web"] = "h2";
@@ -349,7 +350,8 @@ TEST_CASE("A rolling update starts the new replica first and removes the old one
   CHECK(views[0].services[0].rollout_state == "complete");
 }
 
-TEST_CASE("A rolling update whose new replica turns unhealthy stops, and the old replica keeps serving") {
+TEST_CASE(
+    "A rolling update whose new replica turns unhealthy stops, and the old replica keeps serving") {
   Harness h;
   auto app = App(2);
   app.spec.services["web"].health = CommandCheck();
@@ -422,7 +424,8 @@ TEST_CASE("A dependency that times out with on_timeout fail fails the deployment
   });
   REQUIRE(h.RunUntil([&] { return finished; }));
   CHECK(outcome.code() == StatusCode::kFailedPrecondition);
-  CHECK_THAT(std::string(outcome.message()), Catch::Contains("gave up waiting for db to be healthy"));
+  CHECK_THAT(std::string(outcome.message()),
+             Catch::Contains("gave up waiting for db to be healthy"));
   CHECK(h.ops.Count("create app-web-0") == 0);
 }
 
@@ -441,7 +444,9 @@ TEST_CASE("A job that exits 0 is completed and not started again") {
   CHECK(h.ops.Count("start app-web-0") == 1);
 }
 
-TEST_CASE("Node shutdown asks to stop every running replica with its own signal, grace capped, and plans nothing more") {
+TEST_CASE(
+    "Node shutdown asks to stop every running replica with its own signal, grace capped, and plans "
+    "nothing more") {
   Harness h;
   auto app = App(2);
   app.spec.services["web"].stop_signal = SIGQUIT;
