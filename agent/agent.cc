@@ -25,6 +25,7 @@
 #include "agent/logs/log_hub.h"
 #include "agent/logs/paths.h"
 #include "agent/spec/edit.h"
+#include "agent/spec/kernel_names.h"
 #include "agent/spec/parser.h"
 #include "agent/spec/serialize.h"
 #include "agent/spec/size.h"
@@ -794,14 +795,11 @@ void Agent::Inspect(const std::string& target,
       ReplicaDetail detail;
       detail.replica = r;
       if (auto paths = logs::IoPathsFor(config_, r.id); paths.ok()) detail.log_path = paths->log_file;
-      int signal = SIGTERM;
       detail.stop_grace_period = std::chrono::seconds(10);
       if (const spec::Service* s = impl_->reconciler_->ServiceSpec(r.deployment, r.service)) {
-        signal = s->stop_signal.value_or(SIGTERM);
         detail.stop_grace_period = s->stop_grace_period;
       }
-      const char* abbrev = sigabbrev_np(signal);
-      detail.stop_signal = abbrev != nullptr ? std::string("SIG") + abbrev : std::to_string(signal);
+      detail.stop_signal = spec::SignalName(r.stop_signal);
       detail.health_history = impl_->health_.History(r.id);
       details.push_back(std::move(detail));
     }

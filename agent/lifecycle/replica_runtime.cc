@@ -130,9 +130,11 @@ Result<std::vector<reconcile::ObservedContainer>> ReplicaRuntime::ObserveAll() {
   return observed;
 }
 
-Status ReplicaRuntime::Create(const std::string& id, const spec::Deployment& deployment,
-                              const spec::Service& service, uint32_t replica,
-                              const std::string& spec_hash) {
+Result<reconcile::ObservedContainer> ReplicaRuntime::Create(const std::string& id,
+                                                            const spec::Deployment& deployment,
+                                                            const spec::Service& service,
+                                                            uint32_t replica,
+                                                            const std::string& spec_hash) {
   auto image = images_.Prepare(service.image.name, service.image.pull_policy);
   if (!image.ok()) return image.status().Wrap("replica " + id);
   const std::string& snapshotter = config_.snapshotter;
@@ -217,7 +219,7 @@ Status ReplicaRuntime::Create(const std::string& id, const spec::Deployment& dep
   }
   if (!created.ok()) return created.Wrap("replica " + id);
   log_.Info("created {} from {} ({})", id, image->name, image->digest);
-  return Status::Ok();
+  return *reconcile::Observe(record, std::nullopt);
 }
 
 Result<pid_t> ReplicaRuntime::Start(const std::string& id) {

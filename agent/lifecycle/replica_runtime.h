@@ -57,9 +57,10 @@ class ReplicaRuntime : public reconcile::ReplicaOperations {
                  NodeFacts facts, Logger& log);
 
   Result<std::vector<reconcile::ObservedContainer>> ObserveAll() override;
-  Status Create(const std::string& id, const spec::Deployment& deployment,
-                const spec::Service& service, uint32_t replica,
-                const std::string& spec_hash) override;
+  Result<reconcile::ObservedContainer> Create(const std::string& id,
+                                              const spec::Deployment& deployment,
+                                              const spec::Service& service, uint32_t replica,
+                                              const std::string& spec_hash) override;
   Result<pid_t> Start(const std::string& id) override;
   Status Stop(const std::string& id, int signal, std::chrono::nanoseconds grace) override;
   Status Remove(const std::string& id) override;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "agent/reconcile/stop_signal.h"
 #include "agent/spec/naming.h"
 
 namespace zlayer::reconcile {
@@ -39,6 +40,9 @@ std::optional<ObservedContainer> Observe(const containerd::ContainerRecord& reco
       std::from_chars(replica->data(), replica->data() + replica->size(), observed.replica);
   if (ec != std::errc() || end != replica->data() + replica->size()) return std::nullopt;
   if (const std::string* hash = label(kLabelSpecHash)) observed.spec_hash = *hash;
+  if (const std::string* signal = label(containerd::kLabelStopSignal)) {
+    observed.recorded_stop_signal = ParseImageStopSignal(*signal);
+  }
   if (task) {
     observed.has_task = true;
     observed.task_status = task->status;

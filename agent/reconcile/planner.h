@@ -60,6 +60,11 @@ struct ObservedContainer {
   containerd::TaskStatus task_status = containerd::TaskStatus::kUnknown;
   pid_t pid = 0;
   uint32_t exit_status = 0;  // of a stopped task
+  // The stop signal the container was created with (containerd's
+  // `io.containerd.image.config.stop-signal` label): the image's STOPSIGNAL,
+  // or the service's `stop_signal` of that spec, or SIGTERM. StopSignal()
+  // takes it as the image's: the service's current `stop_signal` comes first.
+  std::optional<int> recorded_stop_signal;
 };
 
 // Builds an ObservedContainer from a container record and its task (if any);

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "agent/reconcile/stop_signal.h"
 #include "agent/spec/naming.h"
 #include "common/duration.h"
 
@@ -377,12 +378,11 @@ ReplicaOperations::StopRequest Reconciler::StopRequestFor(const std::string& id,
   // A service no longer in the spec stops with Docker's defaults.
   ReplicaOperations::StopRequest request;
   request.id = id;
-  request.signal = SIGTERM;
-  request.grace = std::chrono::seconds(10);
-  if (const spec::Service* s = FindService(deployment, service)) {
-    request.signal = s->stop_signal.value_or(SIGTERM);
-    request.grace = s->stop_grace_period;
-  }
+  const spec::Service* s = FindService(deployment, service);
+  auto o = observed_.find(id);
+  request.signal =
+      StopSignal(s, o == observed_.end() ? std::nullopt : o->second.recorded_stop_signal);
+  request.grace = s != nullptr ? s->stop_grace_period : std::chrono::seconds(10);
   return request;
 }
 
@@ -530,29 +530,21 @@ void Reconciler::RunCreate(const Action& action, bool replace) {
   spec::Deployment spec = deployment.spec;
   spec::Service svc = *service;
   std::string hash = deployment.service_hashes.at(action.service);
-  int stop_signal = svc.stop_signal.value_or(SIGTERM);
+  const ReplicaOperations::StopRequest stop =
+      StopRequestFor(action.container_id, action.deployment, action.service);
   OffLoop(
       workers_, loop_,
-      [this, action, replace, spec = std::move(spec), svc = std::move(svc), hash, stop_signal] {
+      [this, action, replace, spec = std::move(spec), svc = std::move(svc), hash,
+       stop]() -> Result<ObservedContainer> {
         if (replace) {
-          ZLAYER_RETURN_IF_ERROR(
-              operations_.Stop(action.container_id, stop_signal, svc.stop_grace_period));
+          ZLAYER_RETURN_IF_ERROR(operations_.Stop(action.container_id, stop.signal, stop.grace));
           ZLAYER_RETURN_IF_ERROR(operations_.Remove(action.container_id));
         }
         return operations_.Create(action.container_id, spec, svc, action.replica, hash);
       },
-      [this, action](Status status) {
-        if (!status.ok()) return OnStartFailed(action.container_id, status);
-        ObservedContainer c;
-        c.id = action.container_id;
-        c.deployment = action.deployment;
-        c.service = action.service;
-        c.replica = action.replica;
-        auto d = desired_.find(action.deployment);
-        if (d != desired_.end() && d->second.service_hashes.count(action.service)) {
-          c.spec_hash = d->second.service_hashes.at(action.service);
-        }
-        observed_[c.id] = c;
+      [this, action](Result<ObservedContainer> created) {
+        if (!created.ok()) return OnStartFailed(action.container_id, created.status());
+        observed_[action.container_id] = std::move(*created);
         RunStart(action);
       });
 }
@@ -949,6 +941,7 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     r.current = d == desired_.end() || !d->second.service_hashes.count(c.service) ||
                 d->second.service_hashes.at(c.service) == c.spec_hash;
     r.pid = IsRunning(c) ? c.pid : 0;
+    r.stop_signal = StopSignal(FindService(c.deployment, c.service), c.recorded_stop_signal);
     auto known = replicas_.find(id);
     if (known != replicas_.end()) {
       fill_known(known->second, r);
@@ -969,6 +962,7 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     r.replica = k.index;
     if (const spec::Service* s = FindService(k.deployment, k.service)) r.image = s->image.name;
     fill_known(k, r);
+    r.stop_signal = StopSignal(FindService(k.deployment, k.service), std::nullopt);
     r.health.clear();
     views[k.deployment].replicas.push_back(std::move(r));
   }

@@ -57,6 +57,7 @@ struct ReplicaView {
   std::string health;       // "", "starting", "healthy", "unhealthy"
   bool current = true;      // runs the service's current spec (false: an old replica in a rollout)
   uint64_t generation = 0;  // the deployment generation it was created for (0: unknown)
+  int stop_signal = 15;     // what stops it (StopSignal: the spec's, the image's, SIGTERM)
   std::vector<RestartView> restart_history;  // oldest first, the last 20
 };
 

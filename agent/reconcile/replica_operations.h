@@ -28,9 +28,11 @@ class ReplicaOperations {
   // Creates container `id` for replica `replica` of `service`: the image
   // must be on the node (kNotFound naming it otherwise), its snapshot is
   // prepared, the OCI spec built, the record created with our labels. No task.
-  virtual Status Create(const std::string& id, const spec::Deployment& deployment,
-                        const spec::Service& service, uint32_t replica,
-                        const std::string& spec_hash) = 0;
+  // Returns the container as ObserveAll would see it.
+  virtual Result<ObservedContainer> Create(const std::string& id,
+                                           const spec::Deployment& deployment,
+                                           const spec::Service& service, uint32_t replica,
+                                           const std::string& spec_hash) = 0;
 
   // Creates and starts a new task for container `id` (deleting a stopped one
   // first). The container's FIFO readers must already be open (Attach).

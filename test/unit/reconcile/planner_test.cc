@@ -1,6 +1,7 @@
 #include "agent/reconcile/planner.h"
 
 #include <catch2/catch.hpp>
+#include <csignal>
 
 using namespace zlayer;
 using namespace zlayer::reconcile;
@@ -221,4 +222,18 @@ TEST_CASE("A container without our labels is not ours to observe") {
   CHECK(observed->replica == 3);
   CHECK(observed->spec_hash == "abc");
   CHECK(observed->pid == 42);
+}
+
+TEST_CASE("Observing a container reads the stop signal it was created with") {
+  containerd::ContainerRecord ours;
+  ours.id = "app-web-0";
+  ours.labels = {{kLabelDeployment, "app"},
+                 {kLabelService, "web"},
+                 {kLabelReplica, "0"},
+                 {containerd::kLabelStopSignal, "SIGQUIT"}};
+  auto observed = Observe(ours, std::nullopt);
+  REQUIRE(observed);
+  CHECK(observed->recorded_stop_signal == SIGQUIT);
+  ours.labels.erase(containerd::kLabelStopSignal);
+  CHECK(Observe(ours, std::nullopt)->recorded_stop_signal == std::nullopt);
 }

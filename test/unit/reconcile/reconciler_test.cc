@@ -22,8 +22,9 @@ class FakeOperations : public ReplicaOperations {
     for (auto& [id, c] : containers_) out.push_back(c);
     return out;
   }
-  Status Create(const std::string& id, const spec::Deployment& d, const spec::Service& s,
-                uint32_t replica, const std::string& hash) override {
+  Result<ObservedContainer> Create(const std::string& id, const spec::Deployment& d,
+                                   const spec::Service& s, uint32_t replica,
+                                   const std::string& hash) override {
     std::lock_guard lock(mu_);
     calls_.push_back("create " + id);
     ObservedContainer c;
@@ -32,8 +33,9 @@ class FakeOperations : public ReplicaOperations {
     c.service = s.name;
     c.replica = replica;
     c.spec_hash = hash;
+    c.recorded_stop_signal = image_stop_signal_;
     containers_[id] = c;
-    return Status::Ok();
+    return c;
   }
   Result<pid_t> Start(const std::string& id) override {
     std::lock_guard lock(mu_);
@@ -44,9 +46,10 @@ class FakeOperations : public ReplicaOperations {
     c.pid = next_pid_++;
     return c.pid;
   }
-  Status Stop(const std::string& id, int, std::chrono::nanoseconds) override {
+  Status Stop(const std::string& id, int signal, std::chrono::nanoseconds) override {
     std::lock_guard lock(mu_);
     calls_.push_back("stop " + id);
+    stop_signals_[id] = signal;
     auto it = containers_.find(id);
     if (it != containers_.end()) {
       it->second.has_task = false;
@@ -76,6 +79,17 @@ class FakeOperations : public ReplicaOperations {
     std::lock_guard lock(mu_);
     containers_[c.id] = c;
   }
+  // Containers created from now on record `signal` as their image's STOPSIGNAL.
+  void SetImageStopSignal(std::optional<int> signal) {
+    std::lock_guard lock(mu_);
+    image_stop_signal_ = signal;
+  }
+  // The signal the last Stop of `id` sent; 0 when none.
+  int StopSignalOf(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = stop_signals_.find(id);
+    return it == stop_signals_.end() ? 0 : it->second;
+  }
   std::vector<std::string> Calls() {
     std::lock_guard lock(mu_);
     return calls_;
@@ -89,6 +103,8 @@ class FakeOperations : public ReplicaOperations {
   std::mutex mu_;
   std::map<std::string, ObservedContainer> containers_;
   std::vector<std::string> calls_;
+  std::map<std::string, int> stop_signals_;
+  std::optional<int> image_stop_signal_;
   pid_t next_pid_ = 1000;
 };
 
@@ -461,4 +477,48 @@ TEST_CASE(
   h.reconciler.OnTaskExit("app-web-0", pid, 143, std::chrono::system_clock::now());
   h.RunUntil([] { return false; }, 50ms);
   CHECK(h.ops.Count("start app-web-0") == 1);
+}
+
+TEST_CASE("Scaling down stops a replica with its image's STOPSIGNAL when the service names none") {
+  Harness h;
+  h.ops.SetImageStopSignal(SIGQUIT);
+  h.StartWith({App(2)});
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-1") == 1; }));
+  CHECK(h.View("app-web-1")->stop_signal == SIGQUIT);
+  auto smaller = App(1);
+  smaller.generation = 2;
+  h.reconciler.Apply(smaller);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("remove app-web-1") == 1; }));
+  CHECK(h.ops.StopSignalOf("app-web-1") == SIGQUIT);
+}
+
+TEST_CASE("The service's stop_signal wins over the image's STOPSIGNAL, at node shutdown too") {
+  Harness h;
+  h.ops.SetImageStopSignal(SIGQUIT);
+  auto app = App(1);
+  app.spec.services["web"].stop_signal = SIGINT;
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  CHECK(h.View("app-web-0")->stop_signal == SIGINT);
+  auto requests = h.reconciler.PrepareShutdown(5s);
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].signal == SIGINT);
+}
+
+TEST_CASE("A stop-first replacement stops the old replica with its image's STOPSIGNAL") {
+  Harness h;
+  h.ops.SetImageStopSignal(SIGUSR1);
+  auto app = App(1);
+  spec::Endpoint endpoint;
+  endpoint.name = "http";
+  endpoint.port = 18400;
+  app.spec.services["web"].endpoints.push_back(endpoint);
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  auto next = app;
+  next.generation = 2;
+  next.service_hashes["web"] = "h2";
+  h.reconciler.Apply(next);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("create app-web-0") == 2; }));
+  CHECK(h.ops.StopSignalOf("app-web-0") == SIGUSR1);
 }
