@@ -5,9 +5,11 @@
 //   - kind `no` never restarts; `always` and `unless_stopped` always do (the
 //     node never stops a replica on its own, so they behave alike here);
 //     `on_failure` restarts only after a non-zero exit.
-//   - The delay starts at the spec's `delay` (100ms), doubles per consecutive
-//     failure with up to 10% jitter, is capped at 60s, and resets after a run
-//     of 10s or longer.
+//   - The first failure in a row restarts at once (delay 0): a replica that
+//     crashes after a stable run is back as fast as containerd allows. From
+//     the second failure in a row the delay is the spec's `delay` (100ms),
+//     doubling per further failure, with up to 10% jitter, capped at 60s. A
+//     run of 10s or longer ends the row.
 //   - `max_attempts` > 0 limits consecutive restarts; then the replica stays
 //     down as `failed`.
 #pragma once
