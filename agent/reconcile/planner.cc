@@ -126,7 +126,7 @@ class ServicePlanner {
         std::string id = spec::ContainerId(deployment_, service_.name, index);
         if (busy_.count(id)) {
           in_flight = true;  // being created
-        } else if (!gate_.blocked) {
+        } else if (!gate_.blocked && CreateIsDue(id)) {
           Add(ActionKind::kCreate, id, index);
         }
         continue;
@@ -186,10 +186,9 @@ class ServicePlanner {
         if (ChooseUpdateStrategy(service_).strategy == UpdateStrategy::kStopFirst) {
           Add(ActionKind::kReplace, old->id, index);
         } else {
-          Add(ActionKind::kCreate,
-              ReplacementContainerId(deployment_, service_.name, index, desired_.generation,
-                                     old->id),
-              index);
+          std::string id = ReplacementContainerId(deployment_, service_.name, index,
+                                                  desired_.generation, old->id);
+          if (CreateIsDue(id)) Add(ActionKind::kCreate, id, index);
           StartIfDue(*old);
         }
         continue;
@@ -218,6 +217,21 @@ class ServicePlanner {
 
   void Add(ActionKind kind, const std::string& id, uint32_t index) {
     plan_.actions.push_back({kind, id, deployment_, service_.name, index});
+  }
+
+  // Whether a container `id` that does not exist may be created now: not when
+  // its create failed for good, nor while the back-off after a failed create runs.
+  bool CreateIsDue(const std::string& id) {
+    const ReplicaMemory* m = Memory(id);
+    if (m == nullptr) return true;
+    if (m->exited_for_good) return false;
+    if (m->restart_not_before && *m->restart_not_before > now_) {
+      if (!plan_.wake_at || *m->restart_not_before < *plan_.wake_at) {
+        plan_.wake_at = m->restart_not_before;
+      }
+      return false;
+    }
+    return true;
   }
 
   // Starts a stopped container when its restart policy allows it now.

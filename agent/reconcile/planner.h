@@ -8,7 +8,9 @@
 // index; containers carry their deployment, service and slot as labels, so a
 // slot may hold two containers while a rolling update replaces one):
 //   - An empty slot below `replicas` → kCreate `<deployment>-<service>-<index>`,
-//     unless the service's dependencies block it (ServiceGate::blocked).
+//     unless the service's dependencies block it (ServiceGate::blocked), or
+//     the replica's memory says its create failed for good (exited_for_good)
+//     or is backing off after a failed create (a wake-up time then).
 //   - A slot whose only container has the current spec hash → kStart when its
 //     task is not running and the restart policy allows it now, or a wake-up
 //     time when it allows it later; nothing when it is done (exited for good).

@@ -203,7 +203,9 @@ void Reconciler::Apply(DesiredDeployment deployment) {
   // A redeploy gives replicas that gave up a fresh start.
   for (auto& [id, replica] : replicas_) {
     auto o = observed_.find(id);
-    if (o != observed_.end() && o->second.deployment == name) replica.memory = {};
+    if ((o != observed_.end() && o->second.deployment == name) || replica.deployment == name) {
+      replica.memory = {};
+    }
   }
   MarkDirty();
 }
@@ -221,6 +223,13 @@ void Reconciler::Delete(const std::string& name, std::function<void(Status)> don
     } else {
       ++it;
     }
+  }
+  // Replicas that never got a container (a create failed) have nothing to
+  // remove; forget them now so that nothing of the deployment stays behind.
+  for (auto it = replicas_.begin(); it != replicas_.end();) {
+    const bool orphan =
+        it->second.deployment == name && !observed_.count(it->first) && !busy_.count(it->first);
+    it = orphan ? replicas_.erase(it) : std::next(it);
   }
   waiters_.push_back({name, 0, std::move(done)});
   MarkDirty();
@@ -612,7 +621,18 @@ void Reconciler::RunStart(const Action& action) {
 
 void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
   Replica& r = ReplicaFor(id, nullptr);
-  r.reason = status.message();
+  r.reason = OneLine(status.message());
+  if (IsPermanentFailure(status)) {
+    // Retrying cannot help: the replica stays failed, with the reason, until
+    // a new deploy of its deployment.
+    r.state = "failed";
+    r.memory.exited_for_good = true;
+    r.memory.restart_not_before.reset();
+    r.next_restart_wall.reset();
+    log_.Error("{}: {}; not retried (a new deploy tries again)", id, r.reason);
+    if (!r.ever_ready) CheckRolloutFailure(id, "failed: " + r.reason);
+    return FinishAction(id);
+  }
   RestartDecision decision;
   if (r.policy) decision = r.policy->OnStartFailed(Clock::now());
   if (decision.restart) {
@@ -727,6 +747,12 @@ std::string Reconciler::Failure(const std::string& name) const {
       return service_name + ": rollout stopped: " + s->second.rollout_message;
     }
     if (s->second.dependency_failed) return service_name + ": " + s->second.dependency_message;
+  }
+  for (const auto& [id, r] : replicas_) {
+    if (r.deployment == name && r.memory.exited_for_good && r.state == "failed" &&
+        !observed_.count(id) && !busy_.count(id)) {
+      return r.service + ": replica " + id + " failed: " + r.reason;
+    }
   }
   return "";
 }

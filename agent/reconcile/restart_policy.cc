@@ -4,6 +4,21 @@
 
 namespace zlayer::reconcile {
 
+bool IsPermanentFailure(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange:
+    case StatusCode::kUnimplemented:
+      return true;
+    case StatusCode::kResourceExhausted:
+      // gRPC: "Sent message larger than max (N vs. M)", "received message
+      // larger than max"; other exhaustion (space, quotas) may pass.
+      return status.message().find("larger than max") != std::string::npos;
+    default:
+      return false;
+  }
+}
+
 ReplicaRestartPolicy::ReplicaRestartPolicy(spec::RestartPolicy policy, spec::ResourceType rtype,
                                            std::function<double()> random_unit)
     : policy_(policy), rtype_(rtype), random_unit_(std::move(random_unit)) {}

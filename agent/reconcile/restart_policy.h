@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "agent/spec/model.h"
+#include "common/status.h"
 
 namespace zlayer::reconcile {
 
@@ -30,6 +31,13 @@ struct RestartDecision {
   std::chrono::nanoseconds delay{0};  // when restart: wait this long
   const char* reason = "";            // when not: "policy no", "exited 0", "max attempts"
 };
+
+// Whether creating or starting a replica failed for a reason that retrying
+// cannot fix: the request itself is wrong (kInvalidArgument, kOutOfRange,
+// kUnimplemented) or too large to ever be sent (kResourceExhausted from gRPC's
+// message size limit: "message larger than max"). Anything else (containerd
+// unavailable, a pull that failed, a full disk) may pass and is retried.
+bool IsPermanentFailure(const Status& status);
 
 class ReplicaRestartPolicy {
  public:

@@ -237,3 +237,24 @@ TEST_CASE("Observing a container reads the stop signal it was created with") {
   ours.labels.erase(containerd::kLabelStopSignal);
   CHECK(Observe(ours, std::nullopt)->recorded_stop_signal == std::nullopt);
 }
+
+TEST_CASE("A replica whose create failed for good is not created again") {
+  ReplicaMemory failed;
+  failed.exited_for_good = true;
+  auto plan = PlanActions({{"app", Deployment("app", 2)}}, {}, {{"app-web-0", failed}}, {}, kNow);
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kCreate, "app-web-1"}});
+}
+
+TEST_CASE("A replica whose create failed is created again only once its back-off ends") {
+  ReplicaMemory backing_off;
+  backing_off.restart_not_before = kNow + std::chrono::seconds(2);
+  auto plan =
+      PlanActions({{"app", Deployment("app", 1)}}, {}, {{"app-web-0", backing_off}}, {}, kNow);
+  CHECK(plan.actions.empty());
+  CHECK(plan.wake_at == kNow + std::chrono::seconds(2));
+  auto later = PlanActions({{"app", Deployment("app", 1)}}, {}, {{"app-web-0", backing_off}}, {},
+                           kNow + std::chrono::seconds(2));
+  CHECK(Kinds(later) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kCreate, "app-web-0"}});
+}

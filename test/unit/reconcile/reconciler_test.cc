@@ -3,6 +3,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <deque>
 #include <mutex>
 
 using namespace std::chrono_literals;
@@ -27,6 +28,11 @@ class FakeOperations : public ReplicaOperations {
                                    const std::string& hash) override {
     std::lock_guard lock(mu_);
     calls_.push_back("create " + id);
+    if (!create_failures_.empty()) {
+      Status failure = create_failures_.front();
+      create_failures_.pop_front();
+      return failure;
+    }
     ObservedContainer c;
     c.id = id;
     c.deployment = d.name;
@@ -84,6 +90,11 @@ class FakeOperations : public ReplicaOperations {
     std::lock_guard lock(mu_);
     image_stop_signal_ = signal;
   }
+  // The next Create calls fail with these, in order.
+  void FailCreates(std::vector<Status> failures) {
+    std::lock_guard lock(mu_);
+    create_failures_.assign(failures.begin(), failures.end());
+  }
   // The signal the last Stop of `id` sent; 0 when none.
   int StopSignalOf(const std::string& id) {
     std::lock_guard lock(mu_);
@@ -105,6 +116,7 @@ class FakeOperations : public ReplicaOperations {
   std::vector<std::string> calls_;
   std::map<std::string, int> stop_signals_;
   std::optional<int> image_stop_signal_;
+  std::deque<Status> create_failures_;
   pid_t next_pid_ = 1000;
 };
 
@@ -521,4 +533,51 @@ TEST_CASE("A stop-first replacement stops the old replica with its image's STOPS
   h.reconciler.Apply(next);
   REQUIRE(h.RunUntil([&] { return h.ops.Count("create app-web-0") == 2; }));
   CHECK(h.ops.StopSignalOf("app-web-0") == SIGUSR1);
+}
+
+TEST_CASE(
+    "A create that fails because the request is too large marks the replica failed with the "
+    "reason, once") {
+  Harness h;
+  h.ops.FailCreates({Status(StatusCode::kResourceExhausted,
+                            "create container app-web-0: Sent message larger than max "
+                            "(790000000 vs. 16777216)")});
+  h.StartWith({App(1)});
+  Status outcome;
+  bool finished = false;
+  h.reconciler.WaitConverged("app", 1, [&](Status s) {
+    outcome = s;
+    finished = true;
+  });
+  REQUIRE(h.RunUntil([&] { return finished; }));
+  h.RunUntil([] { return false; }, 100ms);
+  CHECK(h.ops.Count("create app-web-0") == 1);
+  const ReplicaView* r = h.View("app-web-0");
+  REQUIRE(r != nullptr);
+  CHECK(r->state == "failed");
+  CHECK_THAT(r->reason, Catch::Contains("larger than max"));
+  CHECK(outcome.code() == StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(outcome.message()), Catch::Contains("app-web-0 failed"));
+}
+
+TEST_CASE("A create that fails because containerd is unavailable is retried until it succeeds") {
+  Harness h;
+  h.ops.FailCreates({Status(StatusCode::kUnavailable, "connection refused"),
+                     Status(StatusCode::kUnavailable, "connection refused")});
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  CHECK(h.ops.Count("create app-web-0") == 3);
+}
+
+TEST_CASE("Deleting a deployment whose replica failed to create forgets that replica") {
+  Harness h;
+  h.ops.FailCreates({Status(StatusCode::kInvalidArgument, "invalid spec")});
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "failed"; }));
+  bool deleted = false;
+  h.reconciler.Delete("app", [&](Status s) { deleted = s.ok(); });
+  REQUIRE(h.RunUntil([&] { return deleted; }));
+  h.reconciler.Apply(App(1));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  CHECK(h.ops.Count("create app-web-0") == 2);
 }

@@ -129,3 +129,27 @@ TEST_CASE("Failed starts keep doubling the back-off however far apart they are")
     now += 30s;  // retries far apart must not count as stable runs
   }
 }
+
+TEST_CASE("A create that can never succeed is told apart from one that may pass") {
+  struct Case {
+    StatusCode code;
+    const char* message;
+    bool permanent;
+  };
+  const Case cases[] = {
+      {StatusCode::kResourceExhausted,
+       "create container app-web-0: Sent message larger than max (790000000 vs. 16777216)", true},
+      {StatusCode::kResourceExhausted, "write /var/lib: no space left on device", false},
+      {StatusCode::kInvalidArgument, "create container app-web-0: invalid spec", true},
+      {StatusCode::kOutOfRange, "too many", true},
+      {StatusCode::kUnimplemented, "unknown method", true},
+      {StatusCode::kUnavailable, "connection refused", false},
+      {StatusCode::kDeadlineExceeded, "deadline exceeded", false},
+      {StatusCode::kNotFound, "image zlayer/x not found (pull_policy never)", false},
+      {StatusCode::kInternal, "runc create failed", false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.message);
+    CHECK(IsPermanentFailure(Status(c.code, c.message)) == c.permanent);
+  }
+}
