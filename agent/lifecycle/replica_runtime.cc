@@ -5,8 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -102,12 +106,13 @@ Result<std::vector<std::string>> ReadFilesFromMounts(const std::vector<container
 }
 
 ReplicaRuntime::ReplicaRuntime(containerd::Client& client, ImageSource& images, NodeConfig config,
-                               NodeFacts facts, Logger& log)
+                               NodeFacts facts, Logger& log, RuncPaths paths)
     : client_(client),
       images_(images),
       config_(std::move(config)),
       facts_(std::move(facts)),
-      log_(log) {}
+      log_(log),
+      paths_(std::move(paths)) {}
 
 std::string ReplicaRuntime::ContainerDir(const std::string& id) const {
   return config_.state_dir + "/" + id;
@@ -297,6 +302,7 @@ Status ReplicaRuntime::Remove(const std::string& id) {
 
 Status ReplicaRuntime::StopAll(const std::vector<StopRequest>& requests) {
   using SteadyClock = std::chrono::steady_clock;
+  if (requests.empty()) return Status::Ok();
   struct Pending {
     const StopRequest* request;
     SteadyClock::time_point deadline;
@@ -313,28 +319,38 @@ Status ReplicaRuntime::StopAll(const std::vector<StopRequest>& requests) {
     if (!signalled.ok() && !Missing(signalled)) note(signalled.Wrap("stop " + request.id));
     pending.push_back({&request, now + request.grace});
   }
-  // Wait for every task together; kill each one whose grace is over.
+  // Each task is deleted as soon as it has exited, beside the others' waits:
+  // deleting one after the other at the end took longer than a node
+  // shutdown's share (20 tasks, ~0.2 s each), and a task left undeleted when
+  // the agent is killed leaves runc state and cgroups on the host.
+  std::vector<std::future<Status>> deletes;
+  auto delete_task = [this](const std::string& id) {
+    return std::async(std::launch::async, [this, id] {
+      auto deleted = client_.DeleteTask(id);
+      if (!deleted.ok() && !Missing(deleted.status())) return deleted.status().Wrap("stop " + id);
+      return Status::Ok();
+    });
+  };
   auto pause = std::chrono::milliseconds(10);
-  if (requests.empty()) return Status::Ok();
   const auto give_up = now + std::chrono::seconds(10) +
                        std::max_element(requests.begin(), requests.end(), [](auto& a, auto& b) {
                          return a.grace < b.grace;
                        })->grace;
   while (!pending.empty() && SteadyClock::now() < give_up) {
     for (auto it = pending.begin(); it != pending.end();) {
-      auto task = client_.GetTask(it->request->id);
-      const bool gone = !task.ok() || task->status == TaskStatus::kStopped;
-      if (!task.ok() && !Missing(task.status()))
-        note(task.status().Wrap("stop " + it->request->id));
-      if (gone) {
+      const std::string& id = it->request->id;
+      auto task = client_.GetTask(id);
+      if (!task.ok() && !Missing(task.status())) note(task.status().Wrap("stop " + id));
+      if (!task.ok() || task->status == TaskStatus::kStopped) {
+        if (task.ok()) deletes.push_back(delete_task(id));
         it = pending.erase(it);
         continue;
       }
       if (!it->killed && SteadyClock::now() >= it->deadline) {
-        log_.Warn("{} did not stop within {}; sending SIGKILL", it->request->id,
+        log_.Warn("{} did not stop within {}; sending SIGKILL", id,
                   FormatDuration(it->request->grace));
-        Status killed = client_.KillTask(it->request->id, "", SIGKILL, true);
-        if (!killed.ok() && !Missing(killed)) note(killed.Wrap("kill " + it->request->id));
+        Status killed = client_.KillTask(id, "", SIGKILL, true);
+        if (!killed.ok() && !Missing(killed)) note(killed.Wrap("kill " + id));
         it->killed = true;
       }
       ++it;
@@ -346,12 +362,55 @@ Status ReplicaRuntime::StopAll(const std::vector<StopRequest>& requests) {
   for (const Pending& p : pending) {
     note(DeadlineExceededError("task " + p.request->id + " still running after SIGKILL"));
   }
-  for (const StopRequest& request : requests) {
-    auto deleted = client_.DeleteTask(request.id);
-    if (!deleted.ok() && !Missing(deleted.status()))
-      note(deleted.status().Wrap("stop " + request.id));
-  }
+  for (std::future<Status>& deleted : deletes) note(deleted.get());
   return first;
+}
+
+Result<int> ReplicaRuntime::RemoveLeftovers() {
+  auto tasks = client_.ListTasks();
+  if (!tasks.ok()) return tasks.status().Wrap("looking for leftovers");
+  std::set<std::string> live;
+  for (const containerd::TaskInfo& t : *tasks) live.insert(t.container_id);
+  int removed = 0;
+  std::error_code ec;
+  // runc state: the container's init process is gone, and containerd no
+  // longer knows the task, so nothing will ever `runc delete` it.
+  const fs::path runc_dir = fs::path(paths_.runc_root) / config_.namespace_name;
+  for (const fs::directory_entry& entry : fs::directory_iterator(runc_dir, ec)) {
+    const std::string id = entry.path().filename();
+    if (live.count(id) || !entry.is_directory()) continue;
+    const auto state = nlohmann::json::parse(ReadTextFile(entry.path() / "state.json"), nullptr,
+                                             /*allow_exceptions=*/false);
+    const pid_t pid = state.is_object() ? state.value("init_process_pid", 0) : 0;
+    if (pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH)) continue;  // still alive
+    std::error_code removed_ec;
+    fs::remove_all(entry.path(), removed_ec);
+    if (removed_ec) {
+      log_.Warn("leftover runc state {}: {}", entry.path().string(), removed_ec.message());
+      continue;
+    }
+    log_.Info("removed leftover runc state of {}", id);
+    ++removed;
+  }
+  // cgroups: rmdir removes only empty ones, so a cgroup that still holds a
+  // process stays.
+  std::vector<fs::path> namespace_dirs = {fs::path(paths_.cgroup_root) / config_.namespace_name};
+  for (const fs::directory_entry& controller : fs::directory_iterator(paths_.cgroup_root, ec)) {
+    if (controller.is_directory())
+      namespace_dirs.push_back(controller.path() / config_.namespace_name);
+  }
+  for (const fs::path& dir : namespace_dirs) {
+    std::error_code dir_ec;
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir, dir_ec)) {
+      const std::string id = entry.path().filename();
+      if (live.count(id) || !entry.is_directory()) continue;
+      if (::rmdir(entry.path().c_str()) == 0) {
+        log_.Debug("removed leftover cgroup {}", entry.path().string());
+        ++removed;
+      }
+    }
+  }
+  return removed;
 }
 
 }  // namespace zlayer::lifecycle

@@ -50,11 +50,21 @@ struct NodeFacts {
 };
 Result<NodeFacts> ReadNodeFacts();
 
+// Where runc keeps what it knows of containers on the host.
+struct RuncPaths {
+  // containerd-shim-runc-v2's runc root (its default); state of container
+  // <id> of namespace <ns> is <root>/<ns>/<id>.
+  std::string runc_root = "/run/containerd/runc";
+  // cgroup v2 (<root>/<ns>/<id>) or v1 (<root>/<controller>/<ns>/<id>), as
+  // runtime::BuildRuntimeSpec's cgroupsPath "/<ns>/<id>" puts them.
+  std::string cgroup_root = "/sys/fs/cgroup";
+};
+
 class ReplicaRuntime : public reconcile::ReplicaOperations {
  public:
   // `client`, `images` and `log` must outlive this.
   ReplicaRuntime(containerd::Client& client, ImageSource& images, NodeConfig config,
-                 NodeFacts facts, Logger& log);
+                 NodeFacts facts, Logger& log, RuncPaths paths = {});
 
   Result<std::vector<reconcile::ObservedContainer>> ObserveAll() override;
   Result<reconcile::ObservedContainer> Create(const std::string& id,
@@ -65,6 +75,7 @@ class ReplicaRuntime : public reconcile::ReplicaOperations {
   Status Stop(const std::string& id, int signal, std::chrono::nanoseconds grace) override;
   Status Remove(const std::string& id) override;
   Status StopAll(const std::vector<StopRequest>& requests) override;
+  Result<int> RemoveLeftovers() override;
 
   // <state_dir>/<id>: FIFOs (agent/logs), generated /etc files, anonymous volumes.
   std::string ContainerDir(const std::string& id) const;
@@ -77,6 +88,7 @@ class ReplicaRuntime : public reconcile::ReplicaOperations {
   NodeConfig config_;
   NodeFacts facts_;
   Logger& log_;
+  RuncPaths paths_;
 };
 
 // Reads `paths` (absolute, inside the image) from a snapshot by mounting

@@ -94,7 +94,16 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
   }
   observing_ = true;
   OffLoop(
-      workers_, loop_, [this] { return operations_.ObserveAll(); },
+      workers_, loop_,
+      [this] {
+        // What an unclean stop of the last run left goes first.
+        if (Result<int> removed = operations_.RemoveLeftovers(); !removed.ok()) {
+          log_.Warn("{}", removed.status().message());
+        } else if (*removed > 0) {
+          log_.Info("removed {} leftover(s) of an unclean stop", *removed);
+        }
+        return operations_.ObserveAll();
+      },
       [this, done = std::move(done)](Result<std::vector<ObservedContainer>> result) {
         observing_ = false;
         started_ = true;

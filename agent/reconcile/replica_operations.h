@@ -51,6 +51,14 @@ class ReplicaOperations {
   // signal first, then each is awaited until its own grace ends and killed,
   // so the whole call takes about the longest grace, not their sum. Tasks
   // are deleted; containers are kept. Returns the first error, after trying all.
+  // What an unclean stop (the agent killed before it deleted its tasks, the
+  // shims killed after it) leaves on the host, for containers of the
+  // namespace that containerd has no task for: their runc state directories
+  // (when the process they name is gone) and their empty cgroups. Run once
+  // at start, before the first look at containerd. Returns how many entries
+  // it removed, or the error that stopped it.
+  virtual Result<int> RemoveLeftovers() = 0;
+
   struct StopRequest {
     std::string id;
     int signal = 15;

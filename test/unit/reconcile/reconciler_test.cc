@@ -69,6 +69,7 @@ class FakeOperations : public ReplicaOperations {
     containers_.erase(id);
     return Status::Ok();
   }
+  Result<int> RemoveLeftovers() override { return 0; }
   Status StopAll(const std::vector<StopRequest>& requests) override {
     for (const StopRequest& r : requests) ZLAYER_RETURN_IF_ERROR(Stop(r.id, r.signal, r.grace));
     return Status::Ok();
