@@ -223,6 +223,10 @@ Result<reconcile::ObservedContainer> ReplicaRuntime::Create(const std::string& i
     created = client_.CreateContainer(record, *lease);
   }
   if (!created.ok()) return created.Wrap("replica " + id);
+  {
+    std::lock_guard lock(mounts_mu_);
+    mounts_[id] = *mounts;
+  }
   log_.Info("created {} from {} ({})", id, image->name, image->digest);
   return *reconcile::Observe(record, std::nullopt);
 }
@@ -238,11 +242,11 @@ Result<pid_t> ReplicaRuntime::Start(const std::string& id) {
   } else if (!Missing(task.status())) {
     return task.status().Wrap("replica " + id);
   }
-  auto mounts = client_.SnapshotMounts(config_.snapshotter, id);
+  auto mounts = RootfsMounts(id);
   if (!mounts.ok()) return mounts.status().Wrap("replica " + id + ": rootfs");
   containerd::CreateTaskRequest request;
   request.container_id = id;
-  request.rootfs = *mounts;
+  request.rootfs = std::move(*mounts);
   request.stdout_path = ContainerDir(id) + "/stdout";
   request.stderr_path = ContainerDir(id) + "/stderr";
   auto pid = client_.CreateTask(request);
@@ -253,6 +257,23 @@ Result<pid_t> ReplicaRuntime::Start(const std::string& id) {
     return started.status().Wrap("replica " + id + ": start task");
   }
   return *started;
+}
+
+Result<std::vector<containerd::Mount>> ReplicaRuntime::RootfsMounts(const std::string& id) {
+  {
+    std::lock_guard lock(mounts_mu_);
+    if (auto it = mounts_.find(id); it != mounts_.end()) return it->second;
+  }
+  auto mounts = client_.SnapshotMounts(config_.snapshotter, id);
+  if (!mounts.ok()) return mounts.status();
+  std::lock_guard lock(mounts_mu_);
+  mounts_[id] = *mounts;
+  return mounts;
+}
+
+void ReplicaRuntime::ForgetMounts(const std::string& id) {
+  std::lock_guard lock(mounts_mu_);
+  mounts_.erase(id);
 }
 
 Status ReplicaRuntime::WaitForExit(const std::string& id, std::chrono::nanoseconds timeout) {
@@ -290,6 +311,7 @@ Status ReplicaRuntime::Stop(const std::string& id, int signal, std::chrono::nano
 }
 
 Status ReplicaRuntime::Remove(const std::string& id) {
+  ForgetMounts(id);
   Status removed = client_.RemoveSnapshot(config_.snapshotter, id);
   if (!removed.ok() && !Missing(removed)) return removed.Wrap("remove " + id + ": rootfs");
   Status deleted = client_.DeleteContainer(id);

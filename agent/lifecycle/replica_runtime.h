@@ -6,8 +6,11 @@
 // threads at once for different containers.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "agent/containerd/client.h"
 #include "agent/images/image_config.h"
@@ -82,6 +85,11 @@ class ReplicaRuntime : public reconcile::ReplicaOperations {
 
  private:
   Status WaitForExit(const std::string& id, std::chrono::nanoseconds timeout);
+  // The rootfs mounts of container `id`'s snapshot. They never change while
+  // the container exists, so Create remembers them and a restart (Start of a
+  // container that ran before) does not ask containerd again.
+  Result<std::vector<containerd::Mount>> RootfsMounts(const std::string& id);
+  void ForgetMounts(const std::string& id);
 
   containerd::Client& client_;
   ImageSource& images_;
@@ -89,6 +97,8 @@ class ReplicaRuntime : public reconcile::ReplicaOperations {
   NodeFacts facts_;
   Logger& log_;
   RuncPaths paths_;
+  std::mutex mounts_mu_;                                          // guards mounts_
+  std::map<std::string, std::vector<containerd::Mount>> mounts_;  // by container id
 };
 
 // Reads `paths` (absolute, inside the image) from a snapshot by mounting
