@@ -50,6 +50,7 @@ exit_to_start_ms() {
   ' "$T/events.log"
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$BIN/zlayer-init" serve >"$T/init.out" 2>"$T/init.err" &
 init_pid=$!
 until grep -q "node is ready" "$T/init.err"; do sleep 0.05; done
@@ -156,6 +157,8 @@ mkdir -p bench/results
   echo "# workload lifecycle ($(date -u +%Y-%m-%d), $(nproc) cores, medians)"
   echo
   echo "Command: \`bench/lifecycle.sh $CRASHES $REPLICAS $SECONDS_MEASURED\`"
+  echo
+  echo "Load average when it started (1, 5, 15 min): $load_before."
   echo
   echo "## Crash (kill -9) → replacement task started, $CRASHES crashes"
   echo

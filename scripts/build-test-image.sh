@@ -15,6 +15,7 @@
 #   --multi-platform   an OCI index with a linux/amd64 and a linux/arm64 (variant v8) manifest
 #   --format F         oci-layout (default, a directory), oci-archive (a tar of the layout)
 #                      or docker-archive (`docker save` style, one platform only)
+#   --stop-signal SIG  the config's StopSignal (e.g. SIGQUIT; default none, so SIGTERM)
 #   --no-cache         build from scratch, neither read nor write the cache
 #
 # Prints the digest of the image's manifest (of the index with --multi-platform) on stdout;
@@ -38,7 +39,7 @@ export LC_ALL=C  # sort orders and tool messages must not depend on the locale
 
 prog=build-test-image
 die() { echo "$prog: $*" >&2; exit 1; }
-usage_error() { echo "$prog: $*" >&2; echo "usage: $0 [--name NAME] [--tag TAG] [--layers N] [--filler-mb M] [--seed S] [--arch amd64|arm64] [--multi-platform] [--format oci-layout|oci-archive|docker-archive] [--no-cache] OUT" >&2; exit 2; }
+usage_error() { echo "$prog: $*" >&2; echo "usage: $0 [--name NAME] [--tag TAG] [--layers N] [--filler-mb M] [--seed S] [--arch amd64|arm64] [--multi-platform] [--format oci-layout|oci-archive|docker-archive] [--stop-signal SIG] [--no-cache] OUT" >&2; exit 2; }
 log() { echo "$prog: $*" >&2; }
 
 name=zlayer/busybox
@@ -49,6 +50,7 @@ seed=zlayer
 arch=
 multi=0
 format=oci-layout
+stop_signal=
 use_cache=1
 out=
 
@@ -60,7 +62,7 @@ while [[ $# -gt 0 ]]; do
     opt=$1
   fi
   case $opt in
-    --name|--tag|--layers|--filler-mb|--seed|--arch|--format)
+    --name|--tag|--layers|--filler-mb|--seed|--arch|--format|--stop-signal)
       [[ $# -ge 2 ]] || usage_error "$opt needs a value"
       val=$2
       shift 2
@@ -72,6 +74,7 @@ while [[ $# -gt 0 ]]; do
         --seed) seed=$val ;;
         --arch) arch=$val ;;
         --format) format=$val ;;
+        --stop-signal) stop_signal=$val ;;
       esac ;;
     --multi-platform) multi=1; shift ;;
     --no-cache) use_cache=0; shift ;;
@@ -91,6 +94,8 @@ fi
 [[ $filler_mb =~ ^[0-9]{1,5}$ ]] && ((10#$filler_mb <= 4096)) || usage_error "--filler-mb must be 0..4096, not '$filler_mb'"
 layers=$((10#$layers)) filler_mb=$((10#$filler_mb))
 ((filler_mb == 0 || layers >= 1)) || usage_error "--filler-mb needs --layers >= 1 (the filler goes into the extra layers)"
+[[ -z $stop_signal || $stop_signal =~ ^(SIG[A-Z0-9+]+|[0-9]{1,2})$ ]] \
+  || usage_error "--stop-signal must be a signal name (SIGQUIT) or number, not '$stop_signal'"
 case $format in oci-layout|oci-archive|docker-archive) ;; *) usage_error "unknown --format '$format'" ;; esac
 if ((multi)); then
   [[ -z $arch ]] || usage_error "--arch and --multi-platform exclude each other"
@@ -145,6 +150,7 @@ filler_mb $filler_mb
 seed $seed
 arch $arch
 multi $multi
+stop_signal $stop_signal
 created $created
 EOF
 )
@@ -240,6 +246,7 @@ build_layout() {
     --config.label org.opencontainers.image.title=zlayer-test-busybox \
     --config.label "org.opencontainers.image.description=zlayer test image: busybox + $layers extra layers + $filler_mb MiB filler" \
     --config.label zlayer.test-image.layers="$((layers + 1))" \
+    ${stop_signal:+--config.stopsignal "$stop_signal"} \
     --history.created "$created" --history.created_by "build-test-image.sh: config"
 
   if ((multi)); then

@@ -6,8 +6,11 @@
 // threads at once for different containers.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "agent/containerd/client.h"
 #include "agent/images/image_config.h"
@@ -21,8 +24,8 @@ namespace zlayer::lifecycle {
 
 // An image ready to run: on the node and unpacked into the snapshotter.
 struct PreparedImage {
-  std::string name;          // the full reference the container records
-  std::string digest;        // of the manifest
+  std::string name;    // the full reference the container records
+  std::string digest;  // of the manifest
   images::ImageConfig config;
   std::string top_chain_id;  // the snapshot the container's rootfs starts from
 };
@@ -50,32 +53,52 @@ struct NodeFacts {
 };
 Result<NodeFacts> ReadNodeFacts();
 
+// Where runc keeps what it knows of containers on the host.
+struct RuncPaths {
+  // containerd-shim-runc-v2's runc root (its default); state of container
+  // <id> of namespace <ns> is <root>/<ns>/<id>.
+  std::string runc_root = "/run/containerd/runc";
+  // cgroup v2 (<root>/<ns>/<id>) or v1 (<root>/<controller>/<ns>/<id>), as
+  // runtime::BuildRuntimeSpec's cgroupsPath "/<ns>/<id>" puts them.
+  std::string cgroup_root = "/sys/fs/cgroup";
+};
+
 class ReplicaRuntime : public reconcile::ReplicaOperations {
  public:
   // `client`, `images` and `log` must outlive this.
   ReplicaRuntime(containerd::Client& client, ImageSource& images, NodeConfig config,
-                 NodeFacts facts, Logger& log);
+                 NodeFacts facts, Logger& log, RuncPaths paths = {});
 
   Result<std::vector<reconcile::ObservedContainer>> ObserveAll() override;
-  Status Create(const std::string& id, const spec::Deployment& deployment,
-                const spec::Service& service, uint32_t replica,
-                const std::string& spec_hash) override;
+  Result<reconcile::ObservedContainer> Create(const std::string& id,
+                                              const spec::Deployment& deployment,
+                                              const spec::Service& service, uint32_t replica,
+                                              const std::string& spec_hash) override;
   Result<pid_t> Start(const std::string& id) override;
   Status Stop(const std::string& id, int signal, std::chrono::nanoseconds grace) override;
   Status Remove(const std::string& id) override;
   Status StopAll(const std::vector<StopRequest>& requests) override;
+  Result<int> RemoveLeftovers() override;
 
   // <state_dir>/<id>: FIFOs (agent/logs), generated /etc files, anonymous volumes.
   std::string ContainerDir(const std::string& id) const;
 
  private:
   Status WaitForExit(const std::string& id, std::chrono::nanoseconds timeout);
+  // The rootfs mounts of container `id`'s snapshot. They never change while
+  // the container exists, so Create remembers them and a restart (Start of a
+  // container that ran before) does not ask containerd again.
+  Result<std::vector<containerd::Mount>> RootfsMounts(const std::string& id);
+  void ForgetMounts(const std::string& id);
 
   containerd::Client& client_;
   ImageSource& images_;
   NodeConfig config_;
   NodeFacts facts_;
   Logger& log_;
+  RuncPaths paths_;
+  std::mutex mounts_mu_;                                          // guards mounts_
+  std::map<std::string, std::vector<containerd::Mount>> mounts_;  // by container id
 };
 
 // Reads `paths` (absolute, inside the image) from a snapshot by mounting

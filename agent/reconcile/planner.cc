@@ -3,16 +3,21 @@
 #include <algorithm>
 #include <charconv>
 
+#include "agent/reconcile/stop_signal.h"
 #include "agent/spec/naming.h"
 
 namespace zlayer::reconcile {
 
 const char* ActionKindName(ActionKind kind) {
   switch (kind) {
-    case ActionKind::kCreate: return "create";
-    case ActionKind::kStart: return "start";
-    case ActionKind::kReplace: return "replace";
-    case ActionKind::kRemove: return "remove";
+    case ActionKind::kCreate:
+      return "create";
+    case ActionKind::kStart:
+      return "start";
+    case ActionKind::kReplace:
+      return "replace";
+    case ActionKind::kRemove:
+      return "remove";
   }
   return "?";
 }
@@ -31,10 +36,13 @@ std::optional<ObservedContainer> Observe(const containerd::ContainerRecord& reco
   observed.id = record.id;
   observed.deployment = *deployment;
   observed.service = *service;
-  auto [end, ec] = std::from_chars(replica->data(), replica->data() + replica->size(),
-                                   observed.replica);
+  auto [end, ec] =
+      std::from_chars(replica->data(), replica->data() + replica->size(), observed.replica);
   if (ec != std::errc() || end != replica->data() + replica->size()) return std::nullopt;
   if (const std::string* hash = label(kLabelSpecHash)) observed.spec_hash = *hash;
+  if (const std::string* signal = label(containerd::kLabelStopSignal)) {
+    observed.recorded_stop_signal = ParseImageStopSignal(*signal);
+  }
   if (task) {
     observed.has_task = true;
     observed.task_status = task->status;
@@ -52,8 +60,7 @@ StrategyChoice ChooseUpdateStrategy(const spec::Service& service) {
   for (const spec::Endpoint& endpoint : service.endpoints) {
     if (service.network_mode == spec::NetworkMode::kHost) {
       uint16_t port = endpoint.target_port != 0 ? endpoint.target_port : endpoint.port;
-      return {UpdateStrategy::kStopFirst,
-              "host port " + std::to_string(port) + " would collide"};
+      return {UpdateStrategy::kStopFirst, "host port " + std::to_string(port) + " would collide"};
     }
   }
   return {UpdateStrategy::kRolling, "replicas can run side by side"};
@@ -90,12 +97,19 @@ namespace {
 class ServicePlanner {
  public:
   ServicePlanner(const std::string& deployment, const DesiredDeployment& desired,
-                 const spec::Service& service, const std::map<std::string, ObservedContainer>& observed,
+                 const spec::Service& service,
+                 const std::map<std::string, ObservedContainer>& observed,
                  const std::map<std::string, ReplicaMemory>& memory,
                  const std::set<std::string>& busy, SteadyTime now, const ServiceGate& gate,
                  Plan& plan)
-      : deployment_(deployment), desired_(desired), service_(service), memory_(memory),
-        busy_(busy), now_(now), gate_(gate), hash_(desired.service_hashes.at(service.name)),
+      : deployment_(deployment),
+        desired_(desired),
+        service_(service),
+        memory_(memory),
+        busy_(busy),
+        now_(now),
+        gate_(gate),
+        hash_(desired.service_hashes.at(service.name)),
         plan_(plan) {
     for (const auto& [id, c] : observed) {
       if (c.deployment == deployment && c.service == service.name) slots_[c.replica].push_back(&c);
@@ -112,7 +126,7 @@ class ServicePlanner {
         std::string id = spec::ContainerId(deployment_, service_.name, index);
         if (busy_.count(id)) {
           in_flight = true;  // being created
-        } else if (!gate_.blocked) {
+        } else if (!gate_.blocked && CreateIsDue(id)) {
           Add(ActionKind::kCreate, id, index);
         }
         continue;
@@ -172,10 +186,9 @@ class ServicePlanner {
         if (ChooseUpdateStrategy(service_).strategy == UpdateStrategy::kStopFirst) {
           Add(ActionKind::kReplace, old->id, index);
         } else {
-          Add(ActionKind::kCreate,
-              ReplacementContainerId(deployment_, service_.name, index, desired_.generation,
-                                     old->id),
-              index);
+          std::string id = ReplacementContainerId(deployment_, service_.name, index,
+                                                  desired_.generation, old->id);
+          if (CreateIsDue(id)) Add(ActionKind::kCreate, id, index);
           StartIfDue(*old);
         }
         continue;
@@ -204,6 +217,21 @@ class ServicePlanner {
 
   void Add(ActionKind kind, const std::string& id, uint32_t index) {
     plan_.actions.push_back({kind, id, deployment_, service_.name, index});
+  }
+
+  // Whether a container `id` that does not exist may be created now: not when
+  // its create failed for good, nor while the back-off after a failed create runs.
+  bool CreateIsDue(const std::string& id) {
+    const ReplicaMemory* m = Memory(id);
+    if (m == nullptr) return true;
+    if (m->exited_for_good) return false;
+    if (m->restart_not_before && *m->restart_not_before > now_) {
+      if (!plan_.wake_at || *m->restart_not_before < *plan_.wake_at) {
+        plan_.wake_at = m->restart_not_before;
+      }
+      return false;
+    }
+    return true;
   }
 
   // Starts a stopped container when its restart policy allows it now.

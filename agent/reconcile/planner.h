@@ -8,7 +8,9 @@
 // index; containers carry their deployment, service and slot as labels, so a
 // slot may hold two containers while a rolling update replaces one):
 //   - An empty slot below `replicas` → kCreate `<deployment>-<service>-<index>`,
-//     unless the service's dependencies block it (ServiceGate::blocked).
+//     unless the service's dependencies block it (ServiceGate::blocked), or
+//     the replica's memory says its create failed for good (exited_for_good)
+//     or is backing off after a failed create (a wake-up time then).
 //   - A slot whose only container has the current spec hash → kStart when its
 //     task is not running and the restart policy allows it now, or a wake-up
 //     time when it allows it later; nothing when it is done (exited for good).
@@ -60,6 +62,11 @@ struct ObservedContainer {
   containerd::TaskStatus task_status = containerd::TaskStatus::kUnknown;
   pid_t pid = 0;
   uint32_t exit_status = 0;  // of a stopped task
+  // The stop signal the container was created with (containerd's
+  // `io.containerd.image.config.stop-signal` label): the image's STOPSIGNAL,
+  // or the service's `stop_signal` of that spec, or SIGTERM. StopSignal()
+  // takes it as the image's: the service's current `stop_signal` comes first.
+  std::optional<int> recorded_stop_signal;
 };
 
 // Builds an ObservedContainer from a container record and its task (if any);
@@ -69,7 +76,7 @@ std::optional<ObservedContainer> Observe(const containerd::ContainerRecord& reco
 
 // What the agent remembers about a replica between plans.
 struct ReplicaMemory {
-  bool exited_for_good = false;              // restart policy said no
+  bool exited_for_good = false;                  // restart policy said no
   std::optional<SteadyTime> restart_not_before;  // back-off in progress
   // False while the replica's health check has not passed for its current run
   // (starting or unhealthy); true without a health check.

@@ -1,16 +1,15 @@
 #include "agent/reconcile/reconciler.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <tuple>
 #include <utility>
 
-#include <boost/asio/post.hpp>
-
+#include "agent/reconcile/stop_signal.h"
 #include "agent/spec/naming.h"
-#include <fmt/format.h>
-
 #include "common/duration.h"
 
 namespace zlayer::reconcile {
@@ -43,18 +42,24 @@ std::string Key(const std::string& deployment, const std::string& service) {
 
 const char* VerdictName(HealthWatcher::Verdict verdict) {
   switch (verdict) {
-    case HealthWatcher::Verdict::kStarting: return "starting";
-    case HealthWatcher::Verdict::kHealthy: return "healthy";
-    case HealthWatcher::Verdict::kUnhealthy: return "unhealthy";
+    case HealthWatcher::Verdict::kStarting:
+      return "starting";
+    case HealthWatcher::Verdict::kHealthy:
+      return "healthy";
+    case HealthWatcher::Verdict::kUnhealthy:
+      return "unhealthy";
   }
   return "";
 }
 
 std::string ConditionWord(spec::DependencyCondition condition) {
   switch (condition) {
-    case spec::DependencyCondition::kStarted: return "started";
-    case spec::DependencyCondition::kHealthy: return "healthy";
-    case spec::DependencyCondition::kReady: return "ready";
+    case spec::DependencyCondition::kStarted:
+      return "started";
+    case spec::DependencyCondition::kHealthy:
+      return "healthy";
+    case spec::DependencyCondition::kReady:
+      return "ready";
   }
   return "ready";
 }
@@ -69,8 +74,8 @@ std::string OneLine(const std::string& text) {
 }  // namespace
 
 Reconciler::Reconciler(asio::io_context& loop, asio::thread_pool& workers,
-                       ReplicaOperations& operations, OutputAttacher& output,
-                       HealthWatcher& health, Logger& log, Options options)
+                       ReplicaOperations& operations, OutputAttacher& output, HealthWatcher& health,
+                       Logger& log, Options options)
     : loop_(loop),
       workers_(workers),
       operations_(operations),
@@ -89,7 +94,16 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
   }
   observing_ = true;
   OffLoop(
-      workers_, loop_, [this] { return operations_.ObserveAll(); },
+      workers_, loop_,
+      [this] {
+        // What an unclean stop of the last run left goes first.
+        if (Result<int> removed = operations_.RemoveLeftovers(); !removed.ok()) {
+          log_.Warn("{}", removed.status().message());
+        } else if (*removed > 0) {
+          log_.Info("removed {} leftover(s) of an unclean stop", *removed);
+        }
+        return operations_.ObserveAll();
+      },
       [this, done = std::move(done)](Result<std::vector<ObservedContainer>> result) {
         observing_ = false;
         started_ = true;
@@ -112,7 +126,8 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
             r.deployment = c.deployment;
             r.service = c.service;
             r.index = c.replica;
-            if (service != nullptr && service->health && c.spec_hash == desired_.at(c.deployment).service_hashes.at(c.service)) {
+            if (service != nullptr && service->health &&
+                c.spec_hash == desired_.at(c.deployment).service_hashes.at(c.service)) {
               // Adopted replicas were ready before the agent restarted; their
               // checks start over, as after any start.
               r.ever_ready = true;
@@ -151,7 +166,8 @@ void Reconciler::Apply(DesiredDeployment deployment) {
     state.dependency_message.clear();
     bool outdated = false;
     for (const auto& [id, c] : observed_) {
-      outdated = outdated || (c.deployment == name && c.service == service_name && c.spec_hash != hash);
+      outdated =
+          outdated || (c.deployment == name && c.service == service_name && c.spec_hash != hash);
     }
     if (outdated && state.rollout_hash != hash) {
       const spec::Service& service = deployment.spec.services.at(service_name);
@@ -178,12 +194,15 @@ void Reconciler::Apply(DesiredDeployment deployment) {
     auto o = observed_.find(id);
     if (o == observed_.end() || o->second.deployment != name || !IsRunning(o->second)) continue;
     const spec::Service* service = FindService(name, o->second.service);
-    if (service == nullptr || o->second.spec_hash != desired_[name].service_hashes[o->second.service]) continue;
+    if (service == nullptr ||
+        o->second.spec_hash != desired_[name].service_hashes[o->second.service])
+      continue;
     if (service->health) {
       replica.health = HealthWatcher::Verdict::kStarting;
-      health_.Watch(id, *service->health, [this, id = id](HealthWatcher::Verdict v, const std::string& out) {
-        OnHealth(id, v, out);
-      });
+      health_.Watch(id, *service->health,
+                    [this, id = id](HealthWatcher::Verdict v, const std::string& out) {
+                      OnHealth(id, v, out);
+                    });
     } else if (replica.health) {
       Unwatch(id);
       replica.health.reset();
@@ -193,7 +212,9 @@ void Reconciler::Apply(DesiredDeployment deployment) {
   // A redeploy gives replicas that gave up a fresh start.
   for (auto& [id, replica] : replicas_) {
     auto o = observed_.find(id);
-    if (o != observed_.end() && o->second.deployment == name) replica.memory = {};
+    if ((o != observed_.end() && o->second.deployment == name) || replica.deployment == name) {
+      replica.memory = {};
+    }
   }
   MarkDirty();
 }
@@ -201,7 +222,8 @@ void Reconciler::Apply(DesiredDeployment deployment) {
 void Reconciler::Delete(const std::string& name, std::function<void(Status)> done) {
   desired_.erase(name);
   for (auto it = services_.begin(); it != services_.end();) {
-    it = it->first.compare(0, name.size() + 1, name + "/") == 0 ? services_.erase(it) : std::next(it);
+    it = it->first.compare(0, name.size() + 1, name + "/") == 0 ? services_.erase(it)
+                                                                : std::next(it);
   }
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->deployment == name && it->generation > 0) {
@@ -210,6 +232,13 @@ void Reconciler::Delete(const std::string& name, std::function<void(Status)> don
     } else {
       ++it;
     }
+  }
+  // Replicas that never got a container (a create failed) have nothing to
+  // remove; forget them now so that nothing of the deployment stays behind.
+  for (auto it = replicas_.begin(); it != replicas_.end();) {
+    const bool orphan =
+        it->second.deployment == name && !observed_.count(it->first) && !busy_.count(it->first);
+    it = orphan ? replicas_.erase(it) : std::next(it);
   }
   waiters_.push_back({name, 0, std::move(done)});
   MarkDirty();
@@ -240,7 +269,7 @@ void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_stat
     return;
   }
   if (pid > 0 && c.pid > 0 && pid != c.pid) return;  // an older task of this container
-  if (!IsRunning(c)) return;  // already handled
+  if (!IsRunning(c)) return;                         // already handled
   c.task_status = containerd::TaskStatus::kStopped;
   c.exit_status = exit_status;
   c.pid = 0;
@@ -300,7 +329,8 @@ void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
     r.reason = "unhealthy: " + OneLine(output);
     if (!r.ever_ready) CheckRolloutFailure(id, "unhealthy: " + OneLine(output));
     const ServiceState* state = nullptr;
-    if (auto s = services_.find(Key(r.deployment, r.service)); s != services_.end()) state = &s->second;
+    if (auto s = services_.find(Key(r.deployment, r.service)); s != services_.end())
+      state = &s->second;
     const bool replacement_to_drop = state != nullptr && state->rollout_state == "stopped" &&
                                      !r.ever_ready && o->second.spec_hash == state->rollout_hash;
     if (options_.restart_unhealthy && !replacement_to_drop && !busy_.count(id)) {
@@ -356,8 +386,8 @@ void Reconciler::CheckRolloutFailure(const std::string& id, const std::string& w
   if (state.rollout_state != "in_progress" || o->second.spec_hash != state.rollout_hash) return;
   state.rollout_state = "stopped";
   state.rollout_message = "replica " + id + " " + why + "; old replicas keep serving";
-  log_.Error("{}/{}: rollout of generation {} stopped: {}", o->second.deployment,
-             o->second.service, state.rollout_generation, state.rollout_message);
+  log_.Error("{}/{}: rollout of generation {} stopped: {}", o->second.deployment, o->second.service,
+             state.rollout_generation, state.rollout_message);
 }
 
 ReplicaOperations::StopRequest Reconciler::StopRequestFor(const std::string& id,
@@ -366,12 +396,11 @@ ReplicaOperations::StopRequest Reconciler::StopRequestFor(const std::string& id,
   // A service no longer in the spec stops with Docker's defaults.
   ReplicaOperations::StopRequest request;
   request.id = id;
-  request.signal = SIGTERM;
-  request.grace = std::chrono::seconds(10);
-  if (const spec::Service* s = FindService(deployment, service)) {
-    request.signal = s->stop_signal.value_or(SIGTERM);
-    request.grace = s->stop_grace_period;
-  }
+  const spec::Service* s = FindService(deployment, service);
+  auto o = observed_.find(id);
+  request.signal =
+      StopSignal(s, o == observed_.end() ? std::nullopt : o->second.recorded_stop_signal);
+  request.grace = s != nullptr ? s->stop_grace_period : std::chrono::seconds(10);
   return request;
 }
 
@@ -410,7 +439,8 @@ void Reconciler::Resync() {
       workers_, loop_, [this] { return operations_.ObserveAll(); },
       [this](Result<std::vector<ObservedContainer>> result) {
         observing_ = false;
-        resync_timer_.expires_after(result.ok() ? options_.resync_interval : std::chrono::seconds(2));
+        resync_timer_.expires_after(result.ok() ? options_.resync_interval
+                                                : std::chrono::seconds(2));
         resync_timer_.async_wait([this](boost::system::error_code ec) {
           if (!ec) Resync();
         });
@@ -496,10 +526,14 @@ void Reconciler::Execute(const Action& action) {
     known.ever_ready = false;
   }
   switch (action.kind) {
-    case ActionKind::kCreate: return RunCreate(action, false);
-    case ActionKind::kReplace: return RunCreate(action, true);
-    case ActionKind::kStart: return RunStart(action);
-    case ActionKind::kRemove: return pending_removes_.push_back(action);
+    case ActionKind::kCreate:
+      return RunCreate(action, false);
+    case ActionKind::kReplace:
+      return RunCreate(action, true);
+    case ActionKind::kStart:
+      return RunStart(action);
+    case ActionKind::kRemove:
+      return pending_removes_.push_back(action);
   }
 }
 
@@ -514,29 +548,21 @@ void Reconciler::RunCreate(const Action& action, bool replace) {
   spec::Deployment spec = deployment.spec;
   spec::Service svc = *service;
   std::string hash = deployment.service_hashes.at(action.service);
-  int stop_signal = svc.stop_signal.value_or(SIGTERM);
+  const ReplicaOperations::StopRequest stop =
+      StopRequestFor(action.container_id, action.deployment, action.service);
   OffLoop(
       workers_, loop_,
-      [this, action, replace, spec = std::move(spec), svc = std::move(svc), hash, stop_signal] {
+      [this, action, replace, spec = std::move(spec), svc = std::move(svc), hash,
+       stop]() -> Result<ObservedContainer> {
         if (replace) {
-          ZLAYER_RETURN_IF_ERROR(
-              operations_.Stop(action.container_id, stop_signal, svc.stop_grace_period));
+          ZLAYER_RETURN_IF_ERROR(operations_.Stop(action.container_id, stop.signal, stop.grace));
           ZLAYER_RETURN_IF_ERROR(operations_.Remove(action.container_id));
         }
         return operations_.Create(action.container_id, spec, svc, action.replica, hash);
       },
-      [this, action](Status status) {
-        if (!status.ok()) return OnStartFailed(action.container_id, status);
-        ObservedContainer c;
-        c.id = action.container_id;
-        c.deployment = action.deployment;
-        c.service = action.service;
-        c.replica = action.replica;
-        auto d = desired_.find(action.deployment);
-        if (d != desired_.end() && d->second.service_hashes.count(action.service)) {
-          c.spec_hash = d->second.service_hashes.at(action.service);
-        }
-        observed_[c.id] = c;
+      [this, action](Result<ObservedContainer> created) {
+        if (!created.ok()) return OnStartFailed(action.container_id, created.status());
+        observed_[action.container_id] = std::move(*created);
         RunStart(action);
       });
 }
@@ -604,7 +630,18 @@ void Reconciler::RunStart(const Action& action) {
 
 void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
   Replica& r = ReplicaFor(id, nullptr);
-  r.reason = status.message();
+  r.reason = OneLine(status.message());
+  if (IsPermanentFailure(status)) {
+    // Retrying cannot help: the replica stays failed, with the reason, until
+    // a new deploy of its deployment.
+    r.state = "failed";
+    r.memory.exited_for_good = true;
+    r.memory.restart_not_before.reset();
+    r.next_restart_wall.reset();
+    log_.Error("{}: {}; not retried (a new deploy tries again)", id, r.reason);
+    if (!r.ever_ready) CheckRolloutFailure(id, "failed: " + r.reason);
+    return FinishAction(id);
+  }
   RestartDecision decision;
   if (r.policy) decision = r.policy->OnStartFailed(Clock::now());
   if (decision.restart) {
@@ -720,6 +757,12 @@ std::string Reconciler::Failure(const std::string& name) const {
     }
     if (s->second.dependency_failed) return service_name + ": " + s->second.dependency_message;
   }
+  for (const auto& [id, r] : replicas_) {
+    if (r.deployment == name && r.memory.exited_for_good && r.state == "failed" &&
+        !observed_.count(id) && !busy_.count(id)) {
+      return r.service + ": replica " + id + " failed: " + r.reason;
+    }
+  }
   return "";
 }
 
@@ -791,8 +834,8 @@ std::map<std::string, ServiceGate> Reconciler::Gates(SteadyTime now,
           gate.blocked = true;
           break;
         case spec::TimeoutAction::kWarn:
-          log_.Warn("{}/{}: {} did not happen within {}; starting anyway", name, service_name,
-                    what, FormatDuration(unmet->timeout));
+          log_.Warn("{}/{}: {} did not happen within {}; starting anyway", name, service_name, what,
+                    FormatDuration(unmet->timeout));
           state.dependency_overridden = true;
           state.dependency_message.clear();
           break;
@@ -862,9 +905,8 @@ const spec::Service* Reconciler::FindService(const std::string& deployment,
 Reconciler::Replica& Reconciler::ReplicaFor(const std::string& id, const spec::Service* service) {
   Replica& r = replicas_[id];
   if (!r.policy && service != nullptr) {
-    r.policy.emplace(service->restart_policy, service->rtype, [this] {
-      return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
-    });
+    r.policy.emplace(service->restart_policy, service->rtype,
+                     [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); });
   }
   return r;
 }
@@ -934,6 +976,7 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     r.current = d == desired_.end() || !d->second.service_hashes.count(c.service) ||
                 d->second.service_hashes.at(c.service) == c.spec_hash;
     r.pid = IsRunning(c) ? c.pid : 0;
+    r.stop_signal = StopSignal(FindService(c.deployment, c.service), c.recorded_stop_signal);
     auto known = replicas_.find(id);
     if (known != replicas_.end()) {
       fill_known(known->second, r);
@@ -954,6 +997,7 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     r.replica = k.index;
     if (const spec::Service* s = FindService(k.deployment, k.service)) r.image = s->image.name;
     fill_known(k, r);
+    r.stop_signal = StopSignal(FindService(k.deployment, k.service), std::nullopt);
     r.health.clear();
     views[k.deployment].replicas.push_back(std::move(r));
   }

@@ -54,9 +54,10 @@ struct ReplicaView {
   std::string reason;  // why it is not running ("OOMKilled", an error, ...)
   std::optional<std::chrono::system_clock::time_point> started_at;
   std::optional<std::chrono::system_clock::time_point> next_restart;
-  std::string health;   // "", "starting", "healthy", "unhealthy"
-  bool current = true;  // runs the service's current spec (false: an old replica in a rollout)
+  std::string health;       // "", "starting", "healthy", "unhealthy"
+  bool current = true;      // runs the service's current spec (false: an old replica in a rollout)
   uint64_t generation = 0;  // the deployment generation it was created for (0: unknown)
+  int stop_signal = 15;     // what stops it (StopSignal: the spec's, the image's, SIGTERM)
   std::vector<RestartView> restart_history;  // oldest first, the last 20
 };
 
@@ -67,7 +68,7 @@ struct ServiceView {
   bool job = false;
   // The last rollout (a spec change of a service that had replicas).
   bool has_rollout = false;
-  std::string strategy;       // "rolling" or "stop-first"
+  std::string strategy;  // "rolling" or "stop-first"
   std::string strategy_reason;
   std::string rollout_state;  // "in_progress", "complete", "stopped"
   std::string rollout_message;
@@ -146,7 +147,8 @@ class Reconciler {
 
   bool HasDeployment(const std::string& name) const { return desired_.count(name) > 0; }
   // The desired spec of a service; nullptr when there is none.
-  const spec::Service* ServiceSpec(const std::string& deployment, const std::string& service) const {
+  const spec::Service* ServiceSpec(const std::string& deployment,
+                                   const std::string& service) const {
     return FindService(deployment, service);
   }
   std::optional<uint64_t> Generation(const std::string& name) const;
@@ -170,7 +172,7 @@ class Reconciler {
     std::optional<std::chrono::system_clock::time_point> next_restart_wall;
     ReplicaMemory memory;
     std::optional<HealthWatcher::Verdict> health;  // with a health check, of the current run
-    bool ever_ready = false;  // since it was created: rollouts wait for this
+    bool ever_ready = false;                       // since it was created: rollouts wait for this
     std::deque<RestartView> restart_history;
   };
 

@@ -28,9 +28,11 @@ class ReplicaOperations {
   // Creates container `id` for replica `replica` of `service`: the image
   // must be on the node (kNotFound naming it otherwise), its snapshot is
   // prepared, the OCI spec built, the record created with our labels. No task.
-  virtual Status Create(const std::string& id, const spec::Deployment& deployment,
-                        const spec::Service& service, uint32_t replica,
-                        const std::string& spec_hash) = 0;
+  // Returns the container as ObserveAll would see it.
+  virtual Result<ObservedContainer> Create(const std::string& id,
+                                           const spec::Deployment& deployment,
+                                           const spec::Service& service, uint32_t replica,
+                                           const std::string& spec_hash) = 0;
 
   // Creates and starts a new task for container `id` (deleting a stopped one
   // first). The container's FIFO readers must already be open (Attach).
@@ -49,6 +51,14 @@ class ReplicaOperations {
   // signal first, then each is awaited until its own grace ends and killed,
   // so the whole call takes about the longest grace, not their sum. Tasks
   // are deleted; containers are kept. Returns the first error, after trying all.
+  // What an unclean stop (the agent killed before it deleted its tasks, the
+  // shims killed after it) leaves on the host, for containers of the
+  // namespace that containerd has no task for: their runc state directories
+  // (when the process they name is gone) and their empty cgroups. Run once
+  // at start, before the first look at containerd. Returns how many entries
+  // it removed, or the error that stopped it.
+  virtual Result<int> RemoveLeftovers() = 0;
+
   struct StopRequest {
     std::string id;
     int signal = 15;

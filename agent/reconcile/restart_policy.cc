@@ -4,6 +4,21 @@
 
 namespace zlayer::reconcile {
 
+bool IsPermanentFailure(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange:
+    case StatusCode::kUnimplemented:
+      return true;
+    case StatusCode::kResourceExhausted:
+      // gRPC: "Sent message larger than max (N vs. M)", "received message
+      // larger than max"; other exhaustion (space, quotas) may pass.
+      return status.message().find("larger than max") != std::string::npos;
+    default:
+      return false;
+  }
+}
+
 ReplicaRestartPolicy::ReplicaRestartPolicy(spec::RestartPolicy policy, spec::ResourceType rtype,
                                            std::function<double()> random_unit)
     : policy_(policy), rtype_(rtype), random_unit_(std::move(random_unit)) {}
@@ -39,11 +54,14 @@ RestartDecision ReplicaRestartPolicy::OnExit(uint32_t exit_status, SteadyTime no
   }
   ++consecutive_failures_;
   ++restarts_;
+  decision.restart = true;
+  // The first failure in a row (a crash after a stable run, or the first
+  // ever) restarts at once: waiting would only add to the outage.
+  if (consecutive_failures_ == 1) return decision;
   double delay = static_cast<double>(policy_.delay.count());
   const double cap = static_cast<double>(std::chrono::nanoseconds(kMaxDelay).count());
-  for (uint32_t i = 1; i < consecutive_failures_ && delay < cap; ++i) delay *= 2;
+  for (uint32_t i = 2; i < consecutive_failures_ && delay < cap; ++i) delay *= 2;
   delay *= 1.0 + 0.1 * random_unit_();
-  decision.restart = true;
   decision.delay = std::chrono::nanoseconds(static_cast<int64_t>(std::min(delay, cap)));
   return decision;
 }

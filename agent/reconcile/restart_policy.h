@@ -5,9 +5,11 @@
 //   - kind `no` never restarts; `always` and `unless_stopped` always do (the
 //     node never stops a replica on its own, so they behave alike here);
 //     `on_failure` restarts only after a non-zero exit.
-//   - The delay starts at the spec's `delay` (100ms), doubles per consecutive
-//     failure with up to 10% jitter, is capped at 60s, and resets after a run
-//     of 10s or longer.
+//   - The first failure in a row restarts at once (delay 0): a replica that
+//     crashes after a stable run is back as fast as containerd allows. From
+//     the second failure in a row the delay is the spec's `delay` (100ms),
+//     doubling per further failure, with up to 10% jitter, capped at 60s. A
+//     run of 10s or longer ends the row.
 //   - `max_attempts` > 0 limits consecutive restarts; then the replica stays
 //     down as `failed`.
 #pragma once
@@ -18,6 +20,7 @@
 #include <optional>
 
 #include "agent/spec/model.h"
+#include "common/status.h"
 
 namespace zlayer::reconcile {
 
@@ -28,6 +31,13 @@ struct RestartDecision {
   std::chrono::nanoseconds delay{0};  // when restart: wait this long
   const char* reason = "";            // when not: "policy no", "exited 0", "max attempts"
 };
+
+// Whether creating or starting a replica failed for a reason that retrying
+// cannot fix: the request itself is wrong (kInvalidArgument, kOutOfRange,
+// kUnimplemented) or too large to ever be sent (kResourceExhausted from gRPC's
+// message size limit: "message larger than max"). Anything else (containerd
+// unavailable, a pull that failed, a full disk) may pass and is retried.
+bool IsPermanentFailure(const Status& status);
 
 class ReplicaRestartPolicy {
  public:

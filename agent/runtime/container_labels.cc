@@ -1,17 +1,12 @@
 #include "agent/runtime/container_labels.h"
 
-#include <csignal>
-
+#include "agent/reconcile/stop_signal.h"
 #include "agent/spec/kernel_names.h"
 
 namespace zlayer::runtime {
 
 int StopSignal(const spec::Service& service, const images::ImageConfig& image) {
-  if (service.stop_signal) return *service.stop_signal;
-  if (!image.stop_signal.empty()) {
-    if (std::optional<int> signal = spec::ParseSignal(image.stop_signal)) return *signal;
-  }
-  return SIGTERM;
+  return reconcile::StopSignal(&service, reconcile::ParseImageStopSignal(image.stop_signal));
 }
 
 containerd::Labels ContainerLabels(std::string_view deployment, const spec::Service& service,

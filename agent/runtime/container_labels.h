@@ -19,8 +19,8 @@ inline constexpr const char* kLabelService = "zlayer.service";
 inline constexpr const char* kLabelReplica = "zlayer.replica";  // decimal index, "0"
 inline constexpr const char* kLabelSpecHash = "zlayer.spec-hash";
 
-// The signal that asks a replica to stop: the service's `stop_signal`, else the image's
-// STOPSIGNAL when it names a signal, else SIGTERM.
+// The signal that asks a replica to stop: reconcile::StopSignal's rule (the service's
+// `stop_signal`, else the image's STOPSIGNAL when it names a signal, else SIGTERM).
 int StopSignal(const spec::Service& service, const images::ImageConfig& image);
 
 // The service's own `labels`, then (overriding any of the same key) the four zlayer.* labels

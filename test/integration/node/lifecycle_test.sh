@@ -44,18 +44,20 @@ services:
 YAML
 "$ZL" deploy --spec "$T/crash.yaml" >/dev/null
 check "a crashing replica is restarted again and again" \
-  wait_for 30 bash -c "[[ \$('$ZL' inspect crash-loop-0 -o json | jq '.replicas[0].restart_history | length') -ge 4 ]]"
-history=$("$ZL" inspect crash-loop-0 -o json | jq -c '.replicas[0].restart_history[0:4]')
+  wait_for 30 bash -c "[[ \$('$ZL' inspect crash-loop-0 -o json | jq '.replicas[0].restart_history | length') -ge 5 ]]"
+history=$("$ZL" inspect crash-loop-0 -o json | jq -c '.replicas[0].restart_history[0:5]')
 check "each restart records the exit code and its cause" \
   jq -e 'all(.[]; .exit.code == 3 and .cause == "exit")' <<<"$history"
 backoffs=($(jq -r '.[].backoff | rtrimstr("s")' <<<"$history"))
+check "the first failure in a row is restarted at once" \
+  awk -v b="${backoffs[0]}" 'BEGIN {exit !(b == 0)}'
 doubling() {  # every back-off at least 1.8 times the one before (jitter is at most 10%)
-  for i in 1 2 3; do
+  for i in 2 3 4; do
     awk -v a="${backoffs[$((i - 1))]}" -v b="${backoffs[$i]}" 'BEGIN {exit !(b >= 1.8 * a)}' || return 1
   done
 }
-check "the back-off starts at the delay and doubles per failure" \
-  bash -c "awk 'BEGIN {exit !(${backoffs[0]} >= 0.2)}' && $(declare -f doubling); backoffs=(${backoffs[*]}); doubling"
+check "from the second failure the back-off starts at the delay and doubles" \
+  bash -c "awk 'BEGIN {exit !(${backoffs[1]} >= 0.2)}' && $(declare -f doubling); backoffs=(${backoffs[*]}); doubling"
 waited_enough() {  # each restart came no sooner than its back-off after the exit
   local n exited restarted backoff
   for n in 0 1 2; do

@@ -1,6 +1,7 @@
 #include "agent/reconcile/planner.h"
 
 #include <catch2/catch.hpp>
+#include <csignal>
 
 using namespace zlayer;
 using namespace zlayer::reconcile;
@@ -61,11 +62,13 @@ TEST_CASE("Given every replica running with the current spec, the planner does n
   CHECK_FALSE(plan.wake_at);
 }
 
-TEST_CASE("A replica from an older spec gets its replacement beside it when replicas can run side by side") {
+TEST_CASE(
+    "A replica from an older spec gets its replacement beside it when replicas can run side by "
+    "side") {
   auto plan = PlanActions({{"app", Deployment("app", 1, "h2")}},
                           {{"app-web-0", Running("app-web-0", "app", 0, "h1")}}, {}, {}, kNow);
-  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
-                           {ActionKind::kCreate, "app-web-0-g1"}});
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kCreate, "app-web-0-g1"}});
 }
 
 TEST_CASE("A replica whose host port would collide with its replacement is replaced stop-first") {
@@ -75,11 +78,12 @@ TEST_CASE("A replica whose host port would collide with its replacement is repla
   http.port = 8080;
   http.target_port = 8080;
   desired.spec.services["web"].endpoints.push_back(http);
-  CHECK(ChooseUpdateStrategy(desired.spec.services["web"]).reason == "host port 8080 would collide");
-  auto plan = PlanActions({{"app", desired}},
-                          {{"app-web-0", Running("app-web-0", "app", 0, "h1")}}, {}, {}, kNow);
-  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
-                           {ActionKind::kReplace, "app-web-0"}});
+  CHECK(ChooseUpdateStrategy(desired.spec.services["web"]).reason ==
+        "host port 8080 would collide");
+  auto plan = PlanActions({{"app", desired}}, {{"app-web-0", Running("app-web-0", "app", 0, "h1")}},
+                          {}, {}, kNow);
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kReplace, "app-web-0"}});
 }
 
 TEST_CASE("A rolling update replaces one replica at a time") {
@@ -87,11 +91,12 @@ TEST_CASE("A rolling update replaces one replica at a time") {
                           {{"app-web-0", Running("app-web-0", "app", 0, "h1")},
                            {"app-web-1", Running("app-web-1", "app", 1, "h1")}},
                           {}, {}, kNow);
-  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
-                           {ActionKind::kCreate, "app-web-0-g1"}});
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kCreate, "app-web-0-g1"}});
 }
 
-TEST_CASE("While a replacement is not healthy yet, the old replica stays and no other slot is rolled") {
+TEST_CASE(
+    "While a replacement is not healthy yet, the old replica stays and no other slot is rolled") {
   std::map<std::string, ReplicaMemory> memory;
   memory["app-web-0-g1"].health_ok = false;
   auto plan = PlanActions({{"app", Deployment("app", 2, "h2")}},
@@ -108,11 +113,12 @@ TEST_CASE("Once the replacement is ready, the old replica of its slot is removed
                            {"app-web-0-g1", Running("app-web-0-g1", "app", 0, "h2")},
                            {"app-web-1", Running("app-web-1", "app", 1, "h1")}},
                           {}, {}, kNow);
-  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
-                           {ActionKind::kRemove, "app-web-0"}});
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kRemove, "app-web-0"}});
 }
 
-TEST_CASE("A stopped rollout removes the replacement that never became ready and keeps the old replica") {
+TEST_CASE(
+    "A stopped rollout removes the replacement that never became ready and keeps the old replica") {
   std::map<std::string, ReplicaMemory> memory;
   memory["app-web-0-g1"].health_ok = false;
   std::map<std::string, ServiceGate> gates;
@@ -122,8 +128,8 @@ TEST_CASE("A stopped rollout removes the replacement that never became ready and
                            {"app-web-0-g1", Running("app-web-0-g1", "app", 0, "h2")},
                            {"app-web-1", Running("app-web-1", "app", 1, "h1")}},
                           memory, {}, kNow, gates);
-  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
-                           {ActionKind::kRemove, "app-web-0-g1"}});
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kRemove, "app-web-0-g1"}});
 }
 
 TEST_CASE("A service whose dependencies are not met gets no replicas") {
@@ -140,11 +146,11 @@ TEST_CASE("Scaling down removes the highest replica index first") {
                            {"app-web-10", Running("app-web-10", "app", 10)},
                            {"app-web-2", Running("app-web-2", "app", 2)}},
                           {}, {}, kNow);
-  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
-                           {ActionKind::kRemove, "app-web-10"},
-                           {ActionKind::kRemove, "app-web-2"},
-                           {ActionKind::kRemove, "app-web-1"},
-                           {ActionKind::kRemove, "app-web-0"}});
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kRemove, "app-web-10"},
+                                                        {ActionKind::kRemove, "app-web-2"},
+                                                        {ActionKind::kRemove, "app-web-1"},
+                                                        {ActionKind::kRemove, "app-web-0"}});
 }
 
 TEST_CASE("Scaling down removes the replicas above the new count") {
@@ -152,19 +158,20 @@ TEST_CASE("Scaling down removes the replicas above the new count") {
                           {{"app-web-0", Running("app-web-0", "app", 0)},
                            {"app-web-1", Running("app-web-1", "app", 1)}},
                           {}, {}, kNow);
-  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
-                           {ActionKind::kRemove, "app-web-1"}});
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kRemove, "app-web-1"}});
 }
 
 TEST_CASE("Containers of a deployment nobody wants any more are removed") {
   auto plan = PlanActions({}, {{"old-web-0", Running("old-web-0", "old", 0)}}, {}, {}, kNow);
-  CHECK(Kinds(plan) == std::vector<std::pair<ActionKind, std::string>>{
-                           {ActionKind::kRemove, "old-web-0"}});
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kRemove, "old-web-0"}});
 }
 
 TEST_CASE("A replica with an action in flight gets no second action") {
-  auto plan = PlanActions({{"app", Deployment("app", 1)}}, {{"old-web-0", Running("old-web-0", "old", 0)}},
-                          {}, {"app-web-0", "old-web-0"}, kNow);
+  auto plan =
+      PlanActions({{"app", Deployment("app", 1)}}, {{"old-web-0", Running("old-web-0", "old", 0)}},
+                  {}, {"app-web-0", "old-web-0"}, kNow);
   CHECK(plan.actions.empty());
 }
 
@@ -182,8 +189,8 @@ TEST_CASE("A stopped replica is started again once its back-off has passed") {
 
   auto after = PlanActions({{"app", Deployment("app", 1)}}, {{"app-web-0", stopped}},
                            {{"app-web-0", waiting}}, {}, kNow + std::chrono::seconds(3));
-  CHECK(Kinds(after) == std::vector<std::pair<ActionKind, std::string>>{
-                            {ActionKind::kStart, "app-web-0"}});
+  CHECK(Kinds(after) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kStart, "app-web-0"}});
 }
 
 TEST_CASE("A replica that exited for good is left alone") {
@@ -203,7 +210,9 @@ TEST_CASE("A container without our labels is not ours to observe") {
 
   containerd::ContainerRecord ours;
   ours.id = "app-web-3";
-  ours.labels = {{kLabelDeployment, "app"}, {kLabelService, "web"}, {kLabelReplica, "3"},
+  ours.labels = {{kLabelDeployment, "app"},
+                 {kLabelService, "web"},
+                 {kLabelReplica, "3"},
                  {kLabelSpecHash, "abc"}};
   containerd::TaskInfo task;
   task.status = TaskStatus::kRunning;
@@ -213,4 +222,39 @@ TEST_CASE("A container without our labels is not ours to observe") {
   CHECK(observed->replica == 3);
   CHECK(observed->spec_hash == "abc");
   CHECK(observed->pid == 42);
+}
+
+TEST_CASE("Observing a container reads the stop signal it was created with") {
+  containerd::ContainerRecord ours;
+  ours.id = "app-web-0";
+  ours.labels = {{kLabelDeployment, "app"},
+                 {kLabelService, "web"},
+                 {kLabelReplica, "0"},
+                 {containerd::kLabelStopSignal, "SIGQUIT"}};
+  auto observed = Observe(ours, std::nullopt);
+  REQUIRE(observed);
+  CHECK(observed->recorded_stop_signal == SIGQUIT);
+  ours.labels.erase(containerd::kLabelStopSignal);
+  CHECK(Observe(ours, std::nullopt)->recorded_stop_signal == std::nullopt);
+}
+
+TEST_CASE("A replica whose create failed for good is not created again") {
+  ReplicaMemory failed;
+  failed.exited_for_good = true;
+  auto plan = PlanActions({{"app", Deployment("app", 2)}}, {}, {{"app-web-0", failed}}, {}, kNow);
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kCreate, "app-web-1"}});
+}
+
+TEST_CASE("A replica whose create failed is created again only once its back-off ends") {
+  ReplicaMemory backing_off;
+  backing_off.restart_not_before = kNow + std::chrono::seconds(2);
+  auto plan =
+      PlanActions({{"app", Deployment("app", 1)}}, {}, {{"app-web-0", backing_off}}, {}, kNow);
+  CHECK(plan.actions.empty());
+  CHECK(plan.wake_at == kNow + std::chrono::seconds(2));
+  auto later = PlanActions({{"app", Deployment("app", 1)}}, {}, {{"app-web-0", backing_off}}, {},
+                           kNow + std::chrono::seconds(2));
+  CHECK(Kinds(later) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kCreate, "app-web-0"}});
 }

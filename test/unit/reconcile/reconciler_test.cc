@@ -3,6 +3,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <deque>
 #include <mutex>
 
 using namespace std::chrono_literals;
@@ -22,18 +23,25 @@ class FakeOperations : public ReplicaOperations {
     for (auto& [id, c] : containers_) out.push_back(c);
     return out;
   }
-  Status Create(const std::string& id, const spec::Deployment& d, const spec::Service& s,
-                uint32_t replica, const std::string& hash) override {
+  Result<ObservedContainer> Create(const std::string& id, const spec::Deployment& d,
+                                   const spec::Service& s, uint32_t replica,
+                                   const std::string& hash) override {
     std::lock_guard lock(mu_);
     calls_.push_back("create " + id);
+    if (!create_failures_.empty()) {
+      Status failure = create_failures_.front();
+      create_failures_.pop_front();
+      return failure;
+    }
     ObservedContainer c;
     c.id = id;
     c.deployment = d.name;
     c.service = s.name;
     c.replica = replica;
     c.spec_hash = hash;
+    c.recorded_stop_signal = image_stop_signal_;
     containers_[id] = c;
-    return Status::Ok();
+    return c;
   }
   Result<pid_t> Start(const std::string& id) override {
     std::lock_guard lock(mu_);
@@ -44,9 +52,10 @@ class FakeOperations : public ReplicaOperations {
     c.pid = next_pid_++;
     return c.pid;
   }
-  Status Stop(const std::string& id, int, std::chrono::nanoseconds) override {
+  Status Stop(const std::string& id, int signal, std::chrono::nanoseconds) override {
     std::lock_guard lock(mu_);
     calls_.push_back("stop " + id);
+    stop_signals_[id] = signal;
     auto it = containers_.find(id);
     if (it != containers_.end()) {
       it->second.has_task = false;
@@ -60,6 +69,7 @@ class FakeOperations : public ReplicaOperations {
     containers_.erase(id);
     return Status::Ok();
   }
+  Result<int> RemoveLeftovers() override { return 0; }
   Status StopAll(const std::vector<StopRequest>& requests) override {
     for (const StopRequest& r : requests) ZLAYER_RETURN_IF_ERROR(Stop(r.id, r.signal, r.grace));
     return Status::Ok();
@@ -76,6 +86,22 @@ class FakeOperations : public ReplicaOperations {
     std::lock_guard lock(mu_);
     containers_[c.id] = c;
   }
+  // Containers created from now on record `signal` as their image's STOPSIGNAL.
+  void SetImageStopSignal(std::optional<int> signal) {
+    std::lock_guard lock(mu_);
+    image_stop_signal_ = signal;
+  }
+  // The next Create calls fail with these, in order.
+  void FailCreates(std::vector<Status> failures) {
+    std::lock_guard lock(mu_);
+    create_failures_.assign(failures.begin(), failures.end());
+  }
+  // The signal the last Stop of `id` sent; 0 when none.
+  int StopSignalOf(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = stop_signals_.find(id);
+    return it == stop_signals_.end() ? 0 : it->second;
+  }
   std::vector<std::string> Calls() {
     std::lock_guard lock(mu_);
     return calls_;
@@ -89,6 +115,9 @@ class FakeOperations : public ReplicaOperations {
   std::mutex mu_;
   std::map<std::string, ObservedContainer> containers_;
   std::vector<std::string> calls_;
+  std::map<std::string, int> stop_signals_;
+  std::optional<int> image_stop_signal_;
+  std::deque<Status> create_failures_;
   pid_t next_pid_ = 1000;
 };
 
@@ -158,9 +187,7 @@ struct Harness {
     return options;
   }
 
-  ~Harness() {
-    workers.join();
-  }
+  ~Harness() { workers.join(); }
 
   template <typename Pred>
   bool RunUntil(Pred pred, std::chrono::milliseconds timeout = 5s) {
@@ -230,7 +257,8 @@ TEST_CASE("A replica whose task exits is started again after its back-off") {
   CHECK(views[0].replicas[0].exit_status == 1u);
 }
 
-TEST_CASE("With restart policy no, an exited replica stays exited and the deployment counts as settled") {
+TEST_CASE(
+    "With restart policy no, an exited replica stays exited and the deployment counts as settled") {
   Harness h;
   h.StartWith({App(1, spec::RestartKind::kNo)});
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
@@ -327,12 +355,14 @@ TEST_CASE("An unhealthy replica is stopped and started again by its restart poli
   CHECK(r->restart_history[0].reason == "Unhealthy");
 }
 
-TEST_CASE("A rolling update starts the new replica first and removes the old one once it is healthy") {
+TEST_CASE(
+    "A rolling update starts the new replica first and removes the old one once it is healthy") {
   Harness h;
   auto app = App(1);
   app.spec.services["web"].health = CommandCheck();
   h.StartWith({app});
-  REQUIRE(h.RunUntil([&] { return h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy); }));
+  REQUIRE(
+      h.RunUntil([&] { return h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy); }));
   auto next = app;
   next.generation = 2;
   next.service_hashes["web"] = "h2";
@@ -349,7 +379,8 @@ TEST_CASE("A rolling update starts the new replica first and removes the old one
   CHECK(views[0].services[0].rollout_state == "complete");
 }
 
-TEST_CASE("A rolling update whose new replica turns unhealthy stops, and the old replica keeps serving") {
+TEST_CASE(
+    "A rolling update whose new replica turns unhealthy stops, and the old replica keeps serving") {
   Harness h;
   auto app = App(2);
   app.spec.services["web"].health = CommandCheck();
@@ -422,7 +453,8 @@ TEST_CASE("A dependency that times out with on_timeout fail fails the deployment
   });
   REQUIRE(h.RunUntil([&] { return finished; }));
   CHECK(outcome.code() == StatusCode::kFailedPrecondition);
-  CHECK_THAT(std::string(outcome.message()), Catch::Contains("gave up waiting for db to be healthy"));
+  CHECK_THAT(std::string(outcome.message()),
+             Catch::Contains("gave up waiting for db to be healthy"));
   CHECK(h.ops.Count("create app-web-0") == 0);
 }
 
@@ -441,7 +473,9 @@ TEST_CASE("A job that exits 0 is completed and not started again") {
   CHECK(h.ops.Count("start app-web-0") == 1);
 }
 
-TEST_CASE("Node shutdown asks to stop every running replica with its own signal, grace capped, and plans nothing more") {
+TEST_CASE(
+    "Node shutdown asks to stop every running replica with its own signal, grace capped, and plans "
+    "nothing more") {
   Harness h;
   auto app = App(2);
   app.spec.services["web"].stop_signal = SIGQUIT;
@@ -456,4 +490,95 @@ TEST_CASE("Node shutdown asks to stop every running replica with its own signal,
   h.reconciler.OnTaskExit("app-web-0", pid, 143, std::chrono::system_clock::now());
   h.RunUntil([] { return false; }, 50ms);
   CHECK(h.ops.Count("start app-web-0") == 1);
+}
+
+TEST_CASE("Scaling down stops a replica with its image's STOPSIGNAL when the service names none") {
+  Harness h;
+  h.ops.SetImageStopSignal(SIGQUIT);
+  h.StartWith({App(2)});
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-1") == 1; }));
+  CHECK(h.View("app-web-1")->stop_signal == SIGQUIT);
+  auto smaller = App(1);
+  smaller.generation = 2;
+  h.reconciler.Apply(smaller);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("remove app-web-1") == 1; }));
+  CHECK(h.ops.StopSignalOf("app-web-1") == SIGQUIT);
+}
+
+TEST_CASE("The service's stop_signal wins over the image's STOPSIGNAL, at node shutdown too") {
+  Harness h;
+  h.ops.SetImageStopSignal(SIGQUIT);
+  auto app = App(1);
+  app.spec.services["web"].stop_signal = SIGINT;
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  CHECK(h.View("app-web-0")->stop_signal == SIGINT);
+  auto requests = h.reconciler.PrepareShutdown(5s);
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].signal == SIGINT);
+}
+
+TEST_CASE("A stop-first replacement stops the old replica with its image's STOPSIGNAL") {
+  Harness h;
+  h.ops.SetImageStopSignal(SIGUSR1);
+  auto app = App(1);
+  spec::Endpoint endpoint;
+  endpoint.name = "http";
+  endpoint.port = 18400;
+  app.spec.services["web"].endpoints.push_back(endpoint);
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  auto next = app;
+  next.generation = 2;
+  next.service_hashes["web"] = "h2";
+  h.reconciler.Apply(next);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("create app-web-0") == 2; }));
+  CHECK(h.ops.StopSignalOf("app-web-0") == SIGUSR1);
+}
+
+TEST_CASE(
+    "A create that fails because the request is too large marks the replica failed with the "
+    "reason, once") {
+  Harness h;
+  h.ops.FailCreates({Status(StatusCode::kResourceExhausted,
+                            "create container app-web-0: Sent message larger than max "
+                            "(790000000 vs. 16777216)")});
+  h.StartWith({App(1)});
+  Status outcome;
+  bool finished = false;
+  h.reconciler.WaitConverged("app", 1, [&](Status s) {
+    outcome = s;
+    finished = true;
+  });
+  REQUIRE(h.RunUntil([&] { return finished; }));
+  h.RunUntil([] { return false; }, 100ms);
+  CHECK(h.ops.Count("create app-web-0") == 1);
+  const ReplicaView* r = h.View("app-web-0");
+  REQUIRE(r != nullptr);
+  CHECK(r->state == "failed");
+  CHECK_THAT(r->reason, Catch::Contains("larger than max"));
+  CHECK(outcome.code() == StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(outcome.message()), Catch::Contains("app-web-0 failed"));
+}
+
+TEST_CASE("A create that fails because containerd is unavailable is retried until it succeeds") {
+  Harness h;
+  h.ops.FailCreates({Status(StatusCode::kUnavailable, "connection refused"),
+                     Status(StatusCode::kUnavailable, "connection refused")});
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  CHECK(h.ops.Count("create app-web-0") == 3);
+}
+
+TEST_CASE("Deleting a deployment whose replica failed to create forgets that replica") {
+  Harness h;
+  h.ops.FailCreates({Status(StatusCode::kInvalidArgument, "invalid spec")});
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "failed"; }));
+  bool deleted = false;
+  h.reconciler.Delete("app", [&](Status s) { deleted = s.ok(); });
+  REQUIRE(h.RunUntil([&] { return deleted; }));
+  h.reconciler.Apply(App(1));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  CHECK(h.ops.Count("create app-web-0") == 2);
 }
