@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -32,11 +33,21 @@ int WriteFully(int fd, std::string_view data) {
   return 0;
 }
 
-// True when the last byte of a non-empty file is not '\n'.
-bool EndsTorn(int fd, uint64_t size) {
-  if (size == 0) return false;
-  char last = '\n';
-  return ::pread(fd, &last, 1, static_cast<off_t>(size - 1)) == 1 && last != '\n';
+// The size of the file's whole lines: up to and including its last '\n'
+// (0 when it has none), `size` when it ends with one.
+uint64_t WholeLinesSize(int fd, uint64_t size) {
+  char buf[64 * 1024];
+  uint64_t end = size;
+  while (end > 0) {
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(end, sizeof buf));
+    ssize_t n = ::pread(fd, buf, chunk, static_cast<off_t>(end - chunk));
+    if (n != static_cast<ssize_t>(chunk)) return size;  // unreadable: leave it as it is
+    for (size_t i = chunk; i-- > 0;) {
+      if (buf[i] == '\n') return end - chunk + i + 1;
+    }
+    end -= chunk;
+  }
+  return 0;
 }
 
 // Removes <id>.log.N for every N >= keep_from.
@@ -87,8 +98,12 @@ Result<std::unique_ptr<LogFile>> LogFile::Open(std::string dir, std::string id,
     return s;
   }
   uint64_t size = static_cast<uint64_t>(st.st_size);
-  // A torn last line (disk full, power loss) must not swallow the next record.
-  if (EndsTorn(*fd, size) && WriteFully(*fd, "\n") == 0) ++size;
+  // A torn last line (a crash mid-write) must neither be read as a record
+  // nor swallow the next one. Cutting it needs no space on a full disk.
+  if (uint64_t whole = WholeLinesSize(*fd, size);
+      whole < size && ::ftruncate(*fd, static_cast<off_t>(whole)) == 0) {
+    size = whole;
+  }
   RemoveRotatedFrom(dir, id, options.max_files);
   return std::unique_ptr<LogFile>(new LogFile(std::move(dir), std::move(id), options, *fd, size));
 }

@@ -44,7 +44,9 @@ class LogFile {
   // Opens <dir>/<id>.log for appending, creating it (0640) if missing and
   // keeping what an earlier agent wrote. `dir` must exist. Rotated files
   // beyond max_files-1 (left by a larger earlier setting) are removed. If the
-  // file ends in a torn line, a '\n' is added so the next record starts clean.
+  // file ends in a torn line (a crash between a short write and its cut), it
+  // is cut back to its last '\n': that needs no space on a full disk, where
+  // adding a '\n' failed and left the torn line to swallow the next record.
   // Errors: kInvalidArgument for bad options, the errno Status of open/fstat
   // (kNotFound when `dir` is missing), naming the path.
   static Result<std::unique_ptr<LogFile>> Open(std::string dir, std::string id,
