@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <span>
 #include <nlohmann/json.hpp>
 
 #include "agent/agent.h"
@@ -371,17 +372,21 @@ struct LogFollow {
   std::vector<agent::logs::LogHub::Subscription> subscriptions;
 };
 
-void AddEntry(const std::string& id, const agent::logs::LogRecord& record, v1::LogsResponse* out) {
+void AddEntry(const std::string& id, const agent::logs::RecordView& record, v1::LogsResponse* out) {
   v1::LogEntry* entry = out->add_entries();
   entry->set_container_id(id);
   entry->set_stream(record.stream == agent::logs::Stream::kStdout ? v1::LOG_STREAM_STDOUT
                                                                   : v1::LOG_STREAM_STDERR);
   *entry->mutable_time() = ToProto(record.time);
-  std::string text = record.text;
+  std::string_view text = record.text;
   bool partial = text.empty() || text.back() != '\n';
-  if (!partial) text.pop_back();
-  entry->set_line(std::move(text));
+  if (!partial) text.remove_suffix(1);
+  entry->set_line(std::string(text));
   entry->set_partial(partial);
+}
+
+void AddEntry(const std::string& id, const agent::logs::LogRecord& record, v1::LogsResponse* out) {
+  AddEntry(id, agent::logs::RecordView{record.stream, record.time, record.text}, out);
 }
 
 }  // namespace
@@ -540,9 +545,9 @@ grpc::ServerWriteReactor<v1::LogsResponse>* AgentService::Logs(grpc::CallbackSer
     if (request.follow()) {
       for (const std::string& id : *ids) {
         follow->subscriptions.push_back(agent_.log_hub().Subscribe(
-            id, [stream, id](const agent::logs::LogRecord& record) {
+            id, [stream, id](std::span<const agent::logs::RecordView> records) {
               v1::LogsResponse message;
-              AddEntry(id, record, &message);
+              for (const auto& record : records) AddEntry(id, record, &message);
               stream->Push(std::move(message));
             }));
       }

@@ -9,12 +9,18 @@ ContainerLog::ContainerLog(std::string container_id, std::unique_ptr<LogFile> fi
     : container_id_(std::move(container_id)), file_(std::move(file)), hub_(&hub), logger_(logger) {}
 
 void ContainerLog::Write(const LogRecord& record) {
-  Status s = file_->Append(record);
-  if (!s.ok()) {
+  RecordView view{record.stream, record.time, record.text};
+  WriteBatch(std::span<const RecordView>(&view, 1));
+}
+
+void ContainerLog::WriteBatch(std::span<const RecordView> records) {
+  LogFile::AppendResult appended = file_->Append(records);
+  if (appended.dropped > 0) {
     if (dropped_ == 0 && logger_) {
-      logger_->Error("container {}: log lines are being lost: {}", container_id_, s.message());
+      logger_->Error("container {}: log lines are being lost: {}", container_id_,
+                     appended.status.message());
     }
-    ++dropped_;
+    dropped_ += appended.dropped;
   } else if (dropped_ > 0) {
     if (logger_) {
       logger_->Warn("container {}: log writable again after losing {} records", container_id_,
@@ -22,7 +28,7 @@ void ContainerLog::Write(const LogRecord& record) {
     }
     dropped_ = 0;
   }
-  hub_->Publish(container_id_, record);
+  hub_->Publish(container_id_, records);
 }
 
 Result<std::unique_ptr<ContainerIo>> ContainerIo::Open(boost::asio::io_context& io,

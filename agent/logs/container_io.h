@@ -23,10 +23,10 @@
 
 namespace zlayer::agent::logs {
 
-// The production LogSink: appends each record to the container's LogFile,
-// then publishes it to the hub (followers get lines even when the disk is
-// full). An append error is logged once when it starts and once when appends
-// succeed again, with the number of records lost in between.
+// The production LogSink: appends each batch of records to the container's
+// LogFile (one write), then publishes it to the hub (followers get lines even
+// when the disk is full). A loss is logged once when it starts and once when
+// appends succeed again, with the number of records lost in between.
 class ContainerLog : public LogSink {
  public:
   // `hub` and `logger` (may be null) are not owned and must outlive this.
@@ -34,6 +34,7 @@ class ContainerLog : public LogSink {
                Logger* logger);
 
   void Write(const LogRecord& record) override;
+  void WriteBatch(std::span<const RecordView> records) override;
 
   const LogFile& file() const { return *file_; }
   // Records that could not be appended since the last successful append.

@@ -17,6 +17,10 @@ namespace zlayer::agent::logs {
 
 namespace asio = boost::asio;
 
+void LogSink::WriteBatch(std::span<const RecordView> records) {
+  for (const RecordView& record : records) Write(record.ToRecord());
+}
+
 // Shared with the pending handlers, which may run after the FifoDrain is gone
 // (they then see `closed` and return).
 struct FifoDrain::State {
@@ -28,7 +32,8 @@ struct FifoDrain::State {
         sink(&log_sink),
         options(std::move(opts)),
         framer(
-            stream, [this](LogRecord r) { sink->Write(r); }, options.max_record_text) {
+            stream, [this](std::span<const RecordView> records) { sink->WriteBatch(records); },
+            options.max_record_text) {
     if (!options.clock) options.clock = [] { return std::chrono::system_clock::now(); };
   }
 
@@ -135,6 +140,11 @@ Result<std::unique_ptr<FifoDrain>> FifoDrain::Open(asio::io_context& io, std::st
     ::close(fd);
     return FailedPreconditionError(fmt::format("{}: not a FIFO", path));
   }
+
+  // Best effort: a larger pipe lets a chatty container keep writing while the
+  // loop is busy elsewhere, and lets one turn take more per wake-up. Pages
+  // are only allocated while data waits in it.
+  (void)::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(kPipeSize));
 
   auto state = std::make_shared<State>(io, std::move(path), stream, sink, std::move(options));
   boost::system::error_code ec;

@@ -20,6 +20,11 @@
 // handler. At most kMaxReadsPerTurn reads per turn of the loop; a busy pipe
 // then yields to other handlers and continues.
 //
+// Batching: each read(2) (up to kReadChunk bytes) is framed at once and its records go to the sink as one batch,
+// stamped with one time taken after the read: a record's time is when the
+// read that completed it returned (Docker stamps per read too), not when the
+// container wrote it.
+//
 // Durability: a complete line is appended to the sink in the same handler
 // that took it out of the pipe, so a kill -9 of the agent loses no complete
 // line: what was not read yet stays in the kernel's pipe buffer for the next
@@ -36,6 +41,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "agent/logs/log_record.h"
@@ -44,12 +50,16 @@
 
 namespace zlayer::agent::logs {
 
-// Receives framed records. Implemented by ContainerLog (file + hub) and by
-// recorders in tests.
+// Receives framed records. Implemented by ContainerLog (file + hub), by the
+// exec sessions, and by recorders in tests.
 class LogSink {
  public:
   virtual ~LogSink() = default;
   virtual void Write(const LogRecord& record) = 0;
+  // The records framed from one read, in order; the views are valid only
+  // during the call. The default copies each into Write; sinks on the hot
+  // path (ContainerLog) take the batch whole.
+  virtual void WriteBatch(std::span<const RecordView> records);
 };
 
 using Clock = std::function<std::chrono::system_clock::time_point()>;
@@ -68,6 +78,9 @@ struct FifoDrainOptions {
 class FifoDrain {
  public:
   static constexpr size_t kReadChunk = 64 * 1024;
+  // The pipe's capacity is raised to this on Open (F_SETPIPE_SZ, best effort:
+  // 1 MiB is Linux's default /proc/sys/fs/pipe-max-size).
+  static constexpr size_t kPipeSize = 1024 * 1024;
   static constexpr int kMaxReadsPerTurn = 16;
 
   // Opens the FIFO at `path`, creating it (mkfifo 0600) if it does not exist,

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 
@@ -18,25 +19,45 @@ Result<int> OpenForAppend(const std::string& path) {
   return fd;
 }
 
-// Writes all of `data`; returns the errno of the first failure, 0 on success.
-int WriteFully(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
+struct WriteOutcome {
+  size_t written = 0;
+  int error = 0;  // errno of the failure, 0 when all was written
+};
+
+// Writes all of `data`, continuing after short writes.
+WriteOutcome WriteFully(int fd, std::string_view data) {
+  WriteOutcome outcome;
+  while (outcome.written < data.size()) {
+    ssize_t n = ::write(fd, data.data() + outcome.written, data.size() - outcome.written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno;
+      outcome.error = errno;
+      return outcome;
     }
-    if (n == 0) return EIO;
-    data.remove_prefix(static_cast<size_t>(n));
+    if (n == 0) {
+      outcome.error = EIO;
+      return outcome;
+    }
+    outcome.written += static_cast<size_t>(n);
   }
-  return 0;
+  return outcome;
 }
 
-// True when the last byte of a non-empty file is not '\n'.
-bool EndsTorn(int fd, uint64_t size) {
-  if (size == 0) return false;
-  char last = '\n';
-  return ::pread(fd, &last, 1, static_cast<off_t>(size - 1)) == 1 && last != '\n';
+// The size of the file's whole lines: up to and including its last '\n'
+// (0 when it has none), `size` when it ends with one.
+uint64_t WholeLinesSize(int fd, uint64_t size) {
+  char buf[64 * 1024];
+  uint64_t end = size;
+  while (end > 0) {
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(end, sizeof buf));
+    ssize_t n = ::pread(fd, buf, chunk, static_cast<off_t>(end - chunk));
+    if (n != static_cast<ssize_t>(chunk)) return size;  // unreadable: leave it as it is
+    for (size_t i = chunk; i-- > 0;) {
+      if (buf[i] == '\n') return end - chunk + i + 1;
+    }
+    end -= chunk;
+  }
+  return 0;
 }
 
 // Removes <id>.log.N for every N >= keep_from.
@@ -87,8 +108,12 @@ Result<std::unique_ptr<LogFile>> LogFile::Open(std::string dir, std::string id,
     return s;
   }
   uint64_t size = static_cast<uint64_t>(st.st_size);
-  // A torn last line (disk full, power loss) must not swallow the next record.
-  if (EndsTorn(*fd, size) && WriteFully(*fd, "\n") == 0) ++size;
+  // A torn last line (a crash mid-write) must neither be read as a record
+  // nor swallow the next one. Cutting it needs no space on a full disk.
+  if (uint64_t whole = WholeLinesSize(*fd, size);
+      whole < size && ::ftruncate(*fd, static_cast<off_t>(whole)) == 0) {
+    size = whole;
+  }
   RemoveRotatedFrom(dir, id, options.max_files);
   return std::unique_ptr<LogFile>(new LogFile(std::move(dir), std::move(id), options, *fd, size));
 }
@@ -106,24 +131,72 @@ LogFile::~LogFile() {
 }
 
 Status LogFile::Append(const LogRecord& record) {
-  std::string line = EncodeRecord(record);
-  if (size_ > 0 && size_ + line.size() > options_.max_size) {
-    ZLAYER_RETURN_IF_ERROR(Rotate());
+  RecordView view{record.stream, record.time, record.text};
+  return Append(std::span<const RecordView>(&view, 1)).status;
+}
+
+LogFile::AppendResult LogFile::Append(std::span<const RecordView> records) {
+  encoded_.clear();
+  ends_.clear();
+  for (const RecordView& record : records) {
+    encoder_.Append(record, encoded_);
+    ends_.push_back(encoded_.size());
   }
-  if (fd_ < 0) {
-    // An earlier rotation could not open the new file; try again now.
-    auto fd = OpenForAppend(path_);
-    if (!fd.ok()) return fd.status();
-    fd_ = *fd;
-    size_ = 0;
+  size_t next = 0;
+  while (next < records.size()) {
+    const uint64_t first_size = ends_[next] - (next == 0 ? 0 : ends_[next - 1]);
+    if (size_ > 0 && size_ + first_size > options_.max_size) {
+      if (Status s = Rotate(); !s.ok()) return {records.size() - next, std::move(s)};
+    }
+    if (fd_ < 0) {
+      if (Status s = Reopen(); !s.ok()) return {records.size() - next, std::move(s)};
+    }
+    // As many records as fit, at least one (a record larger than max_size
+    // fills a file alone).
+    const size_t start = next == 0 ? 0 : ends_[next - 1];
+    size_t last = next + 1;
+    while (last < records.size() && size_ + (ends_[last] - start) <= options_.max_size) ++last;
+    auto [whole, status] = WriteRecords(next, last);
+    next += whole;
+    if (!status.ok()) return {records.size() - next, std::move(status)};
   }
-  if (int err = WriteFully(fd_, line); err != 0) {
-    // Cut a partly written line away; with O_APPEND the next write lands at
-    // the new end.
-    (void)::ftruncate(fd_, static_cast<off_t>(size_));
-    return ErrnoError(fmt::format("write {}", path_), err);
+  return {};
+}
+
+std::pair<size_t, Status> LogFile::WriteRecords(size_t first, size_t last) {
+  const size_t start = first == 0 ? 0 : ends_[first - 1];
+  const size_t length = ends_[last - 1] - start;
+  if (torn_) {
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+      return {0, ErrnoError(fmt::format("truncate {} to its last whole record", path_))};
+    }
+    torn_ = false;
   }
-  size_ += line.size();
+  WriteOutcome outcome = WriteFully(fd_, std::string_view(encoded_).substr(start, length));
+  if (outcome.error == 0) {
+    size_ += length;
+    return {last - first, Status::Ok()};
+  }
+  // Keep the records that reached the file whole; cut the torn one away.
+  // With O_APPEND the next write lands at the new end.
+  size_t whole = static_cast<size_t>(
+      std::upper_bound(ends_.begin() + static_cast<std::ptrdiff_t>(first),
+                       ends_.begin() + static_cast<std::ptrdiff_t>(last), start + outcome.written) -
+      (ends_.begin() + static_cast<std::ptrdiff_t>(first)));
+  uint64_t kept = whole == 0 ? 0 : ends_[first + whole - 1] - start;
+  size_ += kept;
+  // Should the cut fail, the next write tries it again first: appending after
+  // a torn tail would glue the next record to it.
+  torn_ = outcome.written > kept && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0;
+  return {whole, ErrnoError(fmt::format("write {}", path_), outcome.error)};
+}
+
+Status LogFile::Reopen() {
+  auto fd = OpenForAppend(path_);
+  if (!fd.ok()) return fd.status();
+  fd_ = *fd;
+  struct stat st {};
+  size_ = ::fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
   return Status::Ok();
 }
 
@@ -147,6 +220,7 @@ Status LogFile::Rotate() {
   }
   ::close(fd_);
   fd_ = -1;
+  torn_ = false;
   auto fd = OpenForAppend(path_);
   if (!fd.ok()) return fd.status().Wrap("rotate");
   fd_ = *fd;

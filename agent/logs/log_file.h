@@ -2,9 +2,16 @@
 // <dir>/<id>.log, rotated by size into <id>.log.1 (the previous file) up to
 // <id>.log.<max_files-1> (the oldest kept).
 //
-// Durability: each record is one plain write(2) with O_APPEND, no fsync. A
-// kill -9 of the agent loses nothing that was appended (it sits in the page
-// cache); a power loss may lose the last seconds.
+// Writing: a batch of records is encoded into one buffer and written with one
+// write(2) (O_APPEND) per file it lands in, no fsync. A kill -9 of the agent
+// loses nothing that was appended (it sits in the page cache); a power loss
+// may lose the last seconds.
+//
+// Whole records or none: when a write fails or is cut short (disk full), the
+// file is truncated back to the end of the last record written whole, so a
+// reader never meets half a line; the records after it are dropped and
+// counted. A file found ending in a torn line (a crash mid-write, an older
+// agent) is truncated to its last whole line on Open, which needs no space.
 //
 // Size: a file never grows beyond max_size, except by a single record larger
 // than max_size, which then fills a file alone. When a record would not fit,
@@ -19,8 +26,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "agent/logs/log_record.h"
 #include "common/status.h"
@@ -44,7 +54,7 @@ class LogFile {
   // Opens <dir>/<id>.log for appending, creating it (0640) if missing and
   // keeping what an earlier agent wrote. `dir` must exist. Rotated files
   // beyond max_files-1 (left by a larger earlier setting) are removed. If the
-  // file ends in a torn line, a '\n' is added so the next record starts clean.
+  // file ends in a torn line, it is cut back to its last '\n'.
   // Errors: kInvalidArgument for bad options, the errno Status of open/fstat
   // (kNotFound when `dir` is missing), naming the path.
   static Result<std::unique_ptr<LogFile>> Open(std::string dir, std::string id,
@@ -54,10 +64,18 @@ class LogFile {
   LogFile(const LogFile&) = delete;
   LogFile& operator=(const LogFile&) = delete;
 
-  // Appends one record, rotating first when it would not fit. On a failed
-  // write (disk full, ...) the file is cut back to its previous size so no
-  // torn line stays behind, and the error is returned; the next Append tries
-  // again. A failed rotation is returned too; the record is then not written.
+  struct AppendResult {
+    size_t dropped = 0;  // records of the batch not written
+    Status status;       // why, when dropped > 0
+  };
+
+  // Appends `records` in order, rotating whenever the next record would not
+  // fit. On a failed or short write (disk full, ...) the whole records that
+  // reached the file stay, the file is cut back to their end, and the rest of
+  // the batch is dropped; the error names the file. A failed rotation drops
+  // the rest of the batch too. The next call tries again.
+  AppendResult Append(std::span<const RecordView> records);
+  // One record: Append of a batch of one; the Status of the failure.
   Status Append(const LogRecord& record);
 
   // Path of the current file, <dir>/<id>.log.
@@ -69,6 +87,12 @@ class LogFile {
  private:
   LogFile(std::string dir, std::string id, LogFileOptions options, int fd, uint64_t size);
   Status Rotate();
+  // Opens the current file again after a rotation failed to.
+  Status Reopen();
+  // Writes encoded_[ends_[first-1] .. ends_[last-1]) (records first..last-1)
+  // to the current file. Returns the number of those records that are now in
+  // the file whole and the error of the write, if any.
+  std::pair<size_t, Status> WriteRecords(size_t first, size_t last);
 
   std::string dir_;
   std::string id_;
@@ -76,6 +100,11 @@ class LogFile {
   LogFileOptions options_;
   int fd_;
   uint64_t size_;
+  bool torn_ = false;  // the file holds a torn record after size_ that could not be cut yet
+  // Reused by every Append, so a batch allocates nothing once they have grown.
+  RecordEncoder encoder_;
+  std::string encoded_;
+  std::vector<size_t> ends_;  // end offset of each record in encoded_
 };
 
 }  // namespace zlayer::agent::logs

@@ -54,6 +54,11 @@ LogHub::Subscription LogHub::Subscribe(std::string container_id, Callback callba
 }
 
 void LogHub::Publish(std::string_view container_id, const LogRecord& record) {
+  RecordView view{record.stream, record.time, record.text};
+  Publish(container_id, std::span<const RecordView>(&view, 1));
+}
+
+void LogHub::Publish(std::string_view container_id, std::span<const RecordView> records) {
   auto it = registry_->containers.find(container_id);
   if (it == registry_->containers.end()) return;
   // A callback may change the subscriber list: call a snapshot, skipping
@@ -65,7 +70,7 @@ void LogHub::Publish(std::string_view container_id, const LogRecord& record) {
     auto current = registry_->containers.find(id);
     if (current == registry_->containers.end()) return;
     if (current->second.count(sub_id) == 0) continue;
-    (*callback)(record);
+    (*callback)(records);
   }
 }
 

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -25,7 +26,9 @@ namespace zlayer::agent::logs {
 
 class LogHub {
  public:
-  using Callback = std::function<void(const LogRecord&)>;
+  // Gets the records of one batch (see LogSink::WriteBatch), in order; the
+  // views are valid only during the call.
+  using Callback = std::function<void(std::span<const RecordView>)>;
 
   // Unsubscribes when destroyed or reset. Move-only. May outlive the hub
   // (then it does nothing).
@@ -53,10 +56,13 @@ class LogHub {
   LogHub(const LogHub&) = delete;
   LogHub& operator=(const LogHub&) = delete;
 
-  // `callback` gets each record later published for `container_id`.
+  // `callback` gets each batch of records later published for `container_id`.
   [[nodiscard]] Subscription Subscribe(std::string container_id, Callback callback);
 
   // Calls every current subscriber of `container_id`, in subscription order.
+  // Without subscribers this is one map lookup: the drains call it per batch.
+  void Publish(std::string_view container_id, std::span<const RecordView> records);
+  // One record, as a batch of one.
   void Publish(std::string_view container_id, const LogRecord& record);
 
   size_t SubscriberCount(std::string_view container_id) const;

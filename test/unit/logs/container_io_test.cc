@@ -49,8 +49,10 @@ TEST_CASE("A container's stdout and stderr reach its log file and its followers"
   REQUIRE(opened.ok());
   auto cio = std::move(*opened);
   Texts followed;
-  auto sub = hub.Subscribe(paths.container_id, [&](const LogRecord& r) {
-    followed.push_back(std::string(StreamName(r.stream)) + ":" + r.text);
+  auto sub = hub.Subscribe(paths.container_id, [&](std::span<const RecordView> records) {
+    for (const RecordView& r : records) {
+      followed.push_back(std::string(StreamName(r.stream)) + ":" + std::string(r.text));
+    }
   });
 
   ShimLikeWriter out(paths.stdout_fifo), err(paths.stderr_fifo);
@@ -97,7 +99,9 @@ TEST_CASE("When the log cannot be written, followers still get lines and the los
   LogHub hub;
   ContainerLog log("c", std::move(*file), hub, &logger);
   int followed = 0;
-  auto sub = hub.Subscribe("c", [&](const LogRecord&) { ++followed; });
+  auto sub = hub.Subscribe("c", [&](std::span<const RecordView> records) {
+    followed += static_cast<int>(records.size());
+  });
 
   log.Write({Stream::kStdout, {}, "a\n"});
   log.Write({Stream::kStdout, {}, "b\n"});

@@ -10,9 +10,15 @@ using namespace zlayer::agent::logs;
 namespace {
 struct Recorder {
   std::vector<LogRecord> records;
+  int batches = 0;
   LineFramer Make(Stream stream = Stream::kStdout, size_t max = kMaxRecordText) {
     return LineFramer(
-        stream, [this](LogRecord r) { records.push_back(std::move(r)); }, max);
+        stream,
+        [this](std::span<const RecordView> batch) {
+          ++batches;
+          for (const RecordView& r : batch) records.push_back(r.ToRecord());
+        },
+        max);
   }
   std::vector<std::string> Texts() const {
     std::vector<std::string> texts;
@@ -91,4 +97,60 @@ TEST_CASE("A long line is not split inside a UTF-8 character") {
   // "abcdef" then a 4-byte character that straddles byte 8.
   framer.Feed("abcdef\xF0\x9F\x98\x80gh\n", T(1));
   CHECK(rec.Texts() == std::vector<std::string>{"abcdef", "\xF0\x9F\x98\x80gh\n"});
+}
+
+TEST_CASE("The records completed by one read arrive together, in order, in one batch") {
+  Recorder rec;
+  auto framer = rec.Make();
+  framer.Feed("par", T(1));
+  CHECK(rec.batches == 0);
+  framer.Feed("t\nb\nc\nd", T(2));
+  CHECK(rec.batches == 1);
+  CHECK(rec.Texts() == std::vector<std::string>{"part\n", "b\n", "c\n"});
+  CHECK(framer.pending_bytes() == 1);
+}
+
+TEST_CASE("A line spread over many reads is one record, however the reads cut it") {
+  const std::string lines = "alpha\nbeta gamma\n\ndelta-epsilon\nz\n";
+  for (size_t chunk = 1; chunk <= lines.size(); ++chunk) {
+    Recorder rec;
+    auto framer = rec.Make();
+    for (size_t at = 0; at < lines.size(); at += chunk) {
+      framer.Feed(std::string_view(lines).substr(at, chunk), T(1));
+    }
+    CAPTURE(chunk);
+    CHECK(rec.Texts() ==
+          std::vector<std::string>{"alpha\n", "beta gamma\n", "\n", "delta-epsilon\n", "z\n"});
+    CHECK(framer.pending_bytes() == 0);
+  }
+}
+
+TEST_CASE("A long line that arrives in small reads is split as it grows, not held whole") {
+  Recorder rec;
+  auto framer = rec.Make(Stream::kStdout, 10);
+  for (int i = 0; i < 25; ++i) framer.Feed("x", T(1));
+  CHECK(rec.Texts() == std::vector<std::string>{std::string(10, 'x'), std::string(10, 'x')});
+  CHECK(framer.pending_bytes() == 5);
+  framer.Feed("\n", T(2));
+  CHECK(rec.records.back().text == "xxxxx\n");
+}
+
+TEST_CASE("A long line's pieces and the lines after it in the same read keep their order") {
+  Recorder rec;
+  auto framer = rec.Make(Stream::kStdout, 4);
+  framer.Feed("ab", T(1));
+  framer.Feed("cdefghij\nk\nlmnopq", T(2));
+  CHECK(rec.Texts() == std::vector<std::string>{"abcd", "efgh", "ij\n", "k\n", "lmno"});
+  CHECK(framer.pending_bytes() == 2);
+  framer.Flush(T(3));
+  CHECK(rec.records.back() == LogRecord{Stream::kStdout, T(3), "pq"});
+}
+
+TEST_CASE("Bytes that are not UTF-8 and control characters pass through framing untouched") {
+  Recorder rec;
+  auto framer = rec.Make();
+  std::string odd("\xFF\xFE\0\x01\r\x1b[31m", 10);
+  framer.Feed(odd + "\n" + odd, T(1));
+  framer.Flush(T(2));
+  CHECK(rec.Texts() == std::vector<std::string>{odd + "\n", odd});
 }

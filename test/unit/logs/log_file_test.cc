@@ -1,5 +1,6 @@
 #include "agent/logs/log_file.h"
 
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -116,16 +117,13 @@ TEST_CASE("A reopened log keeps the earlier agent's lines and counts them toward
   CHECK(Texts(dir) == std::vector<std::string>{"r1\n", "r2\n", "r3\n"});
 }
 
-TEST_CASE("A torn last line left by a crash does not swallow the next record") {
+TEST_CASE("A torn last line left by a crash is cut away and does not swallow the next record") {
   TempDir dir;
   WriteFile(dir / "web-0.log", EncodeRecord(Rec(1)) + "{\"log\":\"half");
   auto log = OpenLog(dir);
+  CHECK(log->size() == kRecSize);
   REQUIRE(log->Append(Rec(2)).ok());
-  auto read = ReadLogs(dir.path(), "web-0");
-  REQUIRE(read.ok());
-  REQUIRE(read->records.size() == 2);
-  CHECK(read->records[1].text == "r2\n");
-  CHECK(read->skipped_lines == 1);
+  CHECK(ReadFile(dir / "web-0.log") == EncodeRecord(Rec(1)) + EncodeRecord(Rec(2)));
 }
 
 TEST_CASE("Rotated files beyond max_files left by a larger setting are removed on open") {
@@ -177,4 +175,75 @@ TEST_CASE("A write that fails because the disk is full is reported with the path
   zlayer::Status s = log->Append(Rec(1));
   CHECK(s.code() == zlayer::StatusCode::kResourceExhausted);
   CHECK_THAT(s.message(), Catch::Contains("write " + dir / "web-0.log"));
+}
+
+namespace {
+
+// A tmpfs of `size` bytes mounted on a fresh directory, unmounted at the end:
+// a disk that really fills up. Needs root (the tests run as root).
+class SmallDisk {
+ public:
+  explicit SmallDisk(const std::string& options) {
+    REQUIRE(::mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, options.c_str()) == 0);
+  }
+  ~SmallDisk() { ::umount2(dir_.path().c_str(), MNT_DETACH); }
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  TempDir dir_;
+};
+
+// Every line of `path` is a whole record and the file ends with a newline.
+void RequireOnlyWholeRecords(const std::string& path) {
+  std::string data = ReadFile(path);
+  REQUIRE_FALSE(data.empty());
+  CHECK(data.back() == '\n');
+  std::string_view rest = data;
+  size_t lines = 0;
+  while (!rest.empty()) {
+    size_t newline = rest.find('\n');
+    std::string_view line = rest.substr(0, newline);
+    CAPTURE(lines, line.substr(0, 80));
+    REQUIRE(DecodeRecord(line));
+    ++lines;
+    if (newline == std::string_view::npos) break;
+    rest.remove_prefix(newline + 1);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("When the disk fills up the log keeps only whole records") {
+  SmallDisk disk("size=64k");
+  auto log = OpenLog(disk.dir(), {.max_size = 1 << 20, .max_files = 1});
+  // Lines of varying length, so that the write that meets the end of the disk
+  // is cut somewhere inside a record.
+  int failures = 0;
+  for (int i = 0; failures < 50 && i < 100'000; ++i) {
+    std::string text = "counter " + std::to_string(i) + " " + std::string(i * 37 % 3000, 'x');
+    if (!log->Append(LogRecord{Stream::kStdout, Rec(0).time, text + "\n"}).ok()) ++failures;
+  }
+  REQUIRE(failures == 50);
+  RequireOnlyWholeRecords(log->path());
+  auto read = ReadLogs(disk.dir().path(), "web-0");
+  REQUIRE(read.ok());
+  CHECK(read->skipped_lines == 0);
+  CHECK(read->records.size() * kRecSize <= 64 * 1024);
+}
+
+TEST_CASE("A torn last line found on a full disk is cut away, not left to swallow a record") {
+  SmallDisk disk("size=64k");
+  // The torn line ends exactly at a page boundary: not one more byte fits
+  // once the rest of the disk is full.
+  std::string torn = EncodeRecord(Rec(1)) + "{\"log\":\"counte";
+  torn.append(4096 - torn.size(), 'e');
+  WriteFile(disk.dir() / "web-0.log", torn);
+  WriteFile(disk.dir() / "filler", std::string(128 * 1024, 'f'));
+  auto log = OpenLog(disk.dir());
+  CHECK(log->size() == kRecSize);
+  RequireOnlyWholeRecords(log->path());
+  std::filesystem::remove(disk.dir() / "filler");
+  REQUIRE(log->Append(Rec(3)).ok());
+  RequireOnlyWholeRecords(log->path());
+  CHECK(Texts(disk.dir()) == std::vector<std::string>{"r1\n", "r3\n"});
 }
