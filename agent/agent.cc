@@ -32,6 +32,7 @@
 #include "common/duration.h"
 #include "common/sd_notify.h"
 #include "common/shutdown.h"
+#include "common/supervised_children.h"
 #include "common/version.h"
 
 namespace zlayer::agent {
@@ -733,17 +734,13 @@ NodeStatus Agent::CurrentStatus() const {
   return s;
 }
 
-HealthInfo Agent::CurrentHealth() const {
-  if (!impl_->containerd_up_) {
-    return {false, "containerd not reachable: " + impl_->containerd_error_};
-  }
-  for (const auto& d : Deployments()) {
-    if (!d.failure.empty()) return {false, "deployment " + d.name + ": " + d.failure};
-    for (const auto& r : d.replicas) {
-      if (r.state == "failed") return {false, "replica " + r.id + " failed: " + r.reason};
-    }
-  }
-  return {true, ""};
+void Agent::CheckHealth(std::function<void(api::NodeHealth)> done) {
+  asio::post(impl_->workers_, [this, done = std::move(done)]() mutable {
+    auto children = ReadSupervisedChildren(config_.run_dir);
+    asio::post(loop_, [this, children = std::move(children), done = std::move(done)]() mutable {
+      done(api::JudgeNodeHealth(impl_->containerd_up_, impl_->containerd_error_, children));
+    });
+  });
 }
 
 void Agent::Scale(const std::string& deployment, const std::string& service, uint32_t replicas,

@@ -731,15 +731,19 @@ grpc::ServerUnaryReactor* AgentService::Health(grpc::CallbackServerContext* cont
   auto* reactor = context->DefaultReactor();
   // Answered from the loop: that the loop answers at all is "loop live".
   asio::post(agent_.loop(), [this, reactor, response] {
-    agent::HealthInfo health = agent_.CurrentHealth();
-    agent::NodeStatus status = agent_.CurrentStatus();
-    response->set_healthy(health.healthy);
-    response->set_reason(health.reason);
-    response->set_containerd_reachable(status.containerd_reachable);
-    response->set_loop_live(true);
-    response->set_deployments_ok(health.healthy || !status.containerd_reachable);
-    // The loop answered this request, so it is live.
-    reactor->Finish(grpc::Status::OK);
+    agent_.CheckHealth([reactor, response](const api::NodeHealth& health) {
+      response->set_healthy(health.healthy);
+      response->set_reason(health.reason);
+      response->set_containerd_reachable(health.containerd_reachable);
+      response->set_loop_live(true);
+      for (const SupervisedChild& c : health.children) {
+        v1::SupervisedChild* child = response->add_children();
+        child->set_name(c.name);
+        child->set_up(c.up);
+        child->set_detail(c.detail);
+      }
+      reactor->Finish(grpc::Status::OK);
+    });
   });
   return reactor;
 }

@@ -251,6 +251,19 @@ Status BindOutputOnly(const ParsedArgs& args, Invocation& inv) {
   return BindOutput(args, inv);
 }
 
+Status BindHealth(const ParsedArgs& args, Invocation& inv) {
+  ZLAYER_RETURN_IF_ERROR(ExpectPositionals(args, {"DEPLOYMENT"}, 0));
+  if (!args.positionals.empty()) {
+    const std::string& name = args.positionals[0];
+    if (name.find('/') != std::string::npos) {
+      return InvalidArgumentError(
+          fmt::format("\"{}\": expected a deployment name, not DEPLOYMENT/SERVICE", name));
+    }
+    inv.deployment = name;
+  }
+  return Status::Ok();
+}
+
 Status BindNothing(const ParsedArgs& args, Invocation&) { return ExpectPositionals(args, {}, 0); }
 
 Status BindImageImport(const ParsedArgs& args, Invocation& inv) {
@@ -454,13 +467,19 @@ const std::vector<CommandSpec>& Commands() {
        -1,
        BindOutputOnly},
       {"health",
-       "",
+       "[DEPLOYMENT]",
        "Node",
-       "exit 0 when the node is healthy, 1 (with the reason) when not",
-       "Meant for Docker's HEALTHCHECK: answers in well under a second.",
+       "exit 0 when the node (or DEPLOYMENT) is healthy, 1 with the reason when not",
+       "Without DEPLOYMENT: the node, meant for Docker's HEALTHCHECK. Healthy when the\n"
+       "agent answers, containerd is reachable and no program zlayer-init supervises is\n"
+       "down; deployments do not count, so one crash-looping workload does not mark the\n"
+       "node unhealthy. Answers in well under a second.\n"
+       "With DEPLOYMENT: healthy when it is converged and none of its replicas is failing\n"
+       "(back-off, failed, unhealthy); otherwise prints the first failing replica, its\n"
+       "state, restarts and last exit.",
        {},
        -1,
-       BindNothing},
+       BindHealth},
       {"version",
        "",
        "Node",
@@ -658,9 +677,10 @@ std::string GlobalUsage() {
       "  ZLAYER_SOCKET  the agent's API socket (absolute path)\n"
       "\n"
       "Exit codes:\n"
-      "  0    success; `health`: the node is healthy; `deploy --wait`: converged\n"
+      "  0    success; `health`: the node (or deployment) is healthy; `deploy --wait`:\n"
+      "       converged\n"
       "  1    failure: the agent is not reachable or reported an error, the spec is\n"
-      "       invalid, `health`: the node is unhealthy, `deploy --wait`: did not converge\n"
+      "       invalid, `health`: unhealthy, `deploy --wait`: did not converge\n"
       "  2    usage error (unknown command or flag, missing argument)\n"
       "  exec exits with the process's exit code, or 125 when zlayer itself fails\n";
   return text;

@@ -202,6 +202,44 @@ std::string RenderListNotes(const v1::ListResponse& list) {
   return notes;
 }
 
+DeploymentHealth JudgeDeploymentHealth(const v1::Deployment& d) {
+  auto fine = [](const v1::Replica& r) {
+    return (r.state() == v1::Replica::STATE_RUNNING &&
+            r.health() != v1::Replica::HEALTH_UNHEALTHY) ||
+           r.state() == v1::Replica::STATE_COMPLETED;
+  };
+  auto failing = [](const v1::Replica& r) {
+    return r.state() == v1::Replica::STATE_BACKOFF || r.state() == v1::Replica::STATE_FAILED ||
+           r.state() == v1::Replica::STATE_UNKNOWN || r.health() == v1::Replica::HEALTH_UNHEALTHY;
+  };
+  const std::string head = fmt::format("deployment {}: {}", d.name(), PhaseName(d.phase()));
+  const v1::Replica* first_failing = nullptr;
+  const v1::Replica* first_not_fine = nullptr;
+  uint32_t running = 0;
+  for (const auto& s : d.services()) {
+    for (const auto& r : s.replicas()) {
+      if (r.state() == v1::Replica::STATE_RUNNING) ++running;
+      if (first_failing == nullptr && failing(r)) first_failing = &r;
+      if (first_not_fine == nullptr && !fine(r)) first_not_fine = &r;
+    }
+  }
+  if (d.phase() == v1::Deployment::PHASE_CONVERGED && first_failing == nullptr) {
+    return {true, fmt::format("{}, {} running", head, Replicas(running))};
+  }
+  const v1::Replica* culprit = first_failing != nullptr ? first_failing : first_not_fine;
+  if (culprit == nullptr) {
+    return {false, d.message().empty() ? head : head + ": " + d.message()};
+  }
+  const v1::Replica& r = *culprit;
+  std::string text =
+      fmt::format("{}: replica {} {}", head, r.container_id(), ReplicaStateName(r.state()));
+  if (r.health() != v1::Replica::HEALTH_NONE) text += ", " + HealthName(r.health());
+  text += ", " + Plural(r.restart_count(), "restart");
+  if (r.has_last_exit()) text += ", last exit " + FormatExit(r.last_exit());
+  if (!r.message().empty()) text += ": " + r.message();
+  return {false, text};
+}
+
 std::string RenderImageTable(const v1::ListImagesResponse& images) {
   Table table({"NAME", "DIGEST", "SIZE", "UNPACKED"});
   for (const auto& i : images.images()) {

@@ -42,6 +42,17 @@ std::string RenderReplicaTable(const v1::ListResponse& list, Clock::time_point n
 // Empty when everything is converged and running.
 std::string RenderListNotes(const v1::ListResponse& list);
 
+// `zlayer health DEPLOYMENT`: healthy when the deployment is converged and none of its
+// replicas is failing (back-off, failed, unhealthy, unknown). `text` is one line either
+// way: "deployment hello: converged, 2 replicas running", or "deployment hello: degraded:
+// replica hello-web-0 backoff, 4 restarts, last exit 1 (Error): back-off 1.6s after exit 1"
+// (the first replica that is not fine, else the phase and its message).
+struct DeploymentHealth {
+  bool healthy = false;
+  std::string text;
+};
+DeploymentHealth JudgeDeploymentHealth(const v1::Deployment& deployment);
+
 // `zlayer images`: NAME DIGEST SIZE UNPACKED.
 std::string RenderImageTable(const v1::ListImagesResponse& images);
 

@@ -153,7 +153,9 @@ check "and says the rollout stopped" grep -qi "rollout stopped" <<<"$out"
 still_serving() { for p in $live_pids; do kill -0 "$p" || return 1; done; }
 check "the old replicas keep running" still_serving
 check "zlayer status says the rollout stopped" bash -c "'$ZL' status | grep -qi 'rollout stopped'"
-check "zlayer health is unhealthy, naming the deployment" bash -c "! '$ZL' health && '$ZL' health 2>&1 | grep -q work"
+check "zlayer health WORK is unhealthy, saying the rollout stopped" \
+  bash -c "! '$ZL' health work && '$ZL' health work 2>&1 | grep -q 'rollout stopped'"
+check "zlayer health (the node) stays healthy" "$ZL" health
 "$ZL" delete work >/dev/null
 
 # --- stop-first when host ports would collide ------------------------------------------

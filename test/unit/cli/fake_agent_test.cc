@@ -428,6 +428,18 @@ TEST_CASE("`health` exits 0 when healthy and 1 with the reason when not") {
   CHECK(bad.out == "unhealthy: containerd not reachable\n");
 }
 
+TEST_CASE("`health DEPLOYMENT` asks about that deployment, not the node") {
+  FakeNode node;
+  node.Serve();
+  node.agent().healthy = false;  // the node's answer must not matter
+  auto ok = node.Run({"health", "hello"});
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out == "deployment hello: converged, 1 replica running\n");
+  auto missing = node.Run({"health", "missing"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err == "zlayer: health: deployment missing not found\n");
+}
+
 TEST_CASE("`version` prints both versions, and the client's alone without an agent") {
   FakeNode node;
   node.Serve();

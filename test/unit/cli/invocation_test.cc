@@ -182,7 +182,8 @@ TEST_CASE("Usage errors name the command and what is wrong") {
            {{"exec", "web"}, "exec", "exec: missing CMD"},
            {{"exec"}, "exec", "exec: missing TARGET"},
            {{"exec", "-e", "novalue", "web", "sh"}, "exec", "exec: -e \"novalue\": expected"},
-           {{"health", "extra"}, "health", "health: unexpected argument \"extra\""},
+           {{"health", "hello", "extra"}, "health", "health: unexpected argument \"extra\""},
+           {{"health", "hello/web"}, "health", "health: \"hello/web\": expected a deployment"},
        }) {
     auto inv = Parse(c.args);
     INFO("args: " << c.args.size() << " error: " << inv.usage_error);

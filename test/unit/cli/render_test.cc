@@ -258,3 +258,44 @@ TEST_CASE("status and inspect render the facts a user asks for") {
   CHECK_THAT(text, Catch::Contains("12s ago      FAIL"));
   CHECK_THAT(text, Catch::Contains("connection refused\n"));
 }
+
+TEST_CASE(
+    "health DEPLOYMENT names the first failing replica with its state, restarts and last exit") {
+  auto list = SampleList();
+  auto health = zlayer::cli::JudgeDeploymentHealth(list.deployments(0));
+  CHECK_FALSE(health.healthy);
+  CHECK(health.text ==
+        "deployment hello: degraded: replica hello-web-1 backoff, unhealthy, 4 restarts, last exit "
+        "137/SIGKILL (OOMKilled): back-off 1.6s after exit 137");
+}
+
+TEST_CASE("health DEPLOYMENT is healthy only when converged with no failing replica") {
+  v1::Deployment d;
+  d.set_name("hello");
+  d.set_phase(v1::Deployment::PHASE_CONVERGED);
+  auto* web = d.add_services();
+  web->set_name("web");
+  auto* r = web->add_replicas();
+  r->set_container_id("hello-web-0");
+  r->set_state(v1::Replica::STATE_RUNNING);
+  auto healthy = zlayer::cli::JudgeDeploymentHealth(d);
+  CHECK(healthy.healthy);
+  CHECK(healthy.text == "deployment hello: converged, 1 replica running");
+
+  d.set_phase(v1::Deployment::PHASE_PROGRESSING);
+  d.set_message("web: waiting for db to be healthy (3s of 300s)");
+  auto progressing = zlayer::cli::JudgeDeploymentHealth(d);
+  CHECK_FALSE(progressing.healthy);
+  CHECK(progressing.text ==
+        "deployment hello: progressing: web: waiting for db to be healthy (3s of 300s)");
+
+  d.set_phase(v1::Deployment::PHASE_CONVERGED);
+  r->set_state(v1::Replica::STATE_FAILED);
+  r->set_restart_count(3);
+  r->mutable_last_exit()->set_code(1);
+  r->mutable_last_exit()->set_reason("Error");
+  auto failed = zlayer::cli::JudgeDeploymentHealth(d);
+  CHECK_FALSE(failed.healthy);
+  CHECK(failed.text ==
+        "deployment hello: converged: replica hello-web-0 failed, 3 restarts, last exit 1 (Error)");
+}
