@@ -15,6 +15,7 @@
 #include "agent/logs/log_hub.h"
 #include "agent/logs/log_reader.h"
 #include "agent/logs/paths.h"
+#include "agent/reconcile/deploy_wait.h"
 #include "agent/spec/problem.h"
 #include "common/version.h"
 
@@ -250,14 +251,20 @@ v1::ServiceChange::Kind ChangeKind(agent::ServiceChange::Kind kind) {
   return v1::ServiceChange::KIND_UNSPECIFIED;
 }
 
-// Follows a deployment until it converges or a replica fails for good,
-// sending a ReplicaProgress for every replica whose state changes. Woken by
-// the reconciler after each plan, and every second (dependency wait times).
+// Follows a deployment until reconcile::JudgeDeployWait gives a verdict, sending a
+// ReplicaProgress for every replica whose state changes. Woken by the reconciler after
+// each plan, and every second (dependency wait times, the progress deadline).
 struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
   DeployWatch(agent::Agent& a, std::shared_ptr<StreamWriter<v1::DeployResponse>::Handle> h,
-              std::string name, uint64_t generation)
-      : agent(a), stream(std::move(h)), deployment(std::move(name)), generation(generation),
-        timer(a.loop()), started(std::chrono::steady_clock::now()) {}
+              std::string name, uint64_t generation, reconcile::DeployWaitLimits limits)
+      : agent(a),
+        stream(std::move(h)),
+        deployment(std::move(name)),
+        generation(generation),
+        limits(limits),
+        timer(a.loop()),
+        started(std::chrono::steady_clock::now()),
+        memory{started, {}, {}} {}
 
   void Start() {
     std::weak_ptr<DeployWatch> weak = shared_from_this();
@@ -275,57 +282,70 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
 
   void Poll() {
     if (!stream->active()) return Stop();
-    for (const auto& d : agent.Deployments()) {
-      if (d.name != deployment) continue;
-      std::string failure;
-      for (const auto& r : d.replicas) {
-        std::string key = r.state + "|" + std::to_string(r.pid) + "|" + r.reason + "|" + r.health;
-        if (seen[r.id] != key) {
-          seen[r.id] = key;
-          v1::DeployResponse message;
-          *message.mutable_time() = ToProto(WallClock::now());
-          auto* progress = message.mutable_replica();
-          progress->set_deployment(d.name);
-          progress->set_service(r.service);
-          FillReplica(r, progress->mutable_replica());
-          stream->Push(std::move(message));
-        }
-        if (r.state == "failed") failure = "replica " + r.id + " failed: " + r.reason;
+    std::optional<reconcile::DeploymentView> view;
+    for (auto& d : agent.Deployments()) {
+      if (d.name == deployment) view = std::move(d);
+    }
+    if (view) SendProgress(*view);
+    reconcile::DeployWaitVerdict verdict =
+        reconcile::JudgeDeployWait(view ? &*view : nullptr, generation, memory,
+                                   std::chrono::steady_clock::now(), WallClock::now(), limits);
+    switch (verdict.outcome) {
+      case reconcile::DeployWaitOutcome::kWaiting:
+        return Again(verdict.recheck_in.value_or(std::chrono::seconds(1)));
+      case reconcile::DeployWaitOutcome::kConverged:
+        return Finish(v1::DeployFinished::OUTCOME_CONVERGED, "");
+      case reconcile::DeployWaitOutcome::kFailed:
+        return Finish(v1::DeployFinished::OUTCOME_FAILED, verdict.message);
+      case reconcile::DeployWaitOutcome::kSuperseded:
+        return Finish(v1::DeployFinished::OUTCOME_SUPERSEDED, verdict.message);
+      case reconcile::DeployWaitOutcome::kDeleted:
+        return Finish(v1::DeployFinished::OUTCOME_DELETED, verdict.message);
+    }
+  }
+
+  // A message per replica, rollout and service step that changed since the last look.
+  void SendProgress(const reconcile::DeploymentView& d) {
+    for (const auto& r : d.replicas) {
+      std::string key = r.state + "|" + std::to_string(r.pid) + "|" + r.reason + "|" + r.health;
+      if (seen[r.id] != key) {
+        seen[r.id] = key;
+        v1::DeployResponse message;
+        *message.mutable_time() = ToProto(WallClock::now());
+        auto* progress = message.mutable_replica();
+        progress->set_deployment(d.name);
+        progress->set_service(r.service);
+        FillReplica(r, progress->mutable_replica());
+        stream->Push(std::move(message));
       }
-      if (d.generation > generation) return Finish(v1::DeployFinished::OUTCOME_SUPERSEDED, "a newer deploy replaced it");
-      if (failure.empty()) failure = d.failure;
-      for (const auto& sv : d.services) {
-        if (sv.has_rollout && sv.rollout_state != "complete") {
-          std::string key = sv.rollout_state + "|" + std::to_string(sv.updated);
-          if (seen["rollout/" + sv.name] != key) {
-            seen["rollout/" + sv.name] = key;
-            v1::DeployResponse message;
-            *message.mutable_time() = ToProto(WallClock::now());
-            auto* progress = message.mutable_service();
-            progress->set_deployment(d.name);
-            progress->set_service(sv.name);
-            progress->set_message(fmt::format("{} update: {} of {} replica(s) updated{}",
-                                              sv.strategy, sv.updated, sv.desired_replicas,
-                                              sv.rollout_message.empty() ? "" : "; " + sv.rollout_message));
-            stream->Push(std::move(message));
-          }
-        }
-        if (!sv.message.empty() && seen["deps/" + sv.name] != sv.message.substr(0, 12)) {
-          seen["deps/" + sv.name] = sv.message.substr(0, 12);
+    }
+    for (const auto& sv : d.services) {
+      if (sv.has_rollout && sv.rollout_state != "complete") {
+        std::string key = sv.rollout_state + "|" + std::to_string(sv.updated);
+        if (seen["rollout/" + sv.name] != key) {
+          seen["rollout/" + sv.name] = key;
           v1::DeployResponse message;
           *message.mutable_time() = ToProto(WallClock::now());
           auto* progress = message.mutable_service();
           progress->set_deployment(d.name);
           progress->set_service(sv.name);
-          progress->set_message(sv.message);
+          progress->set_message(fmt::format("{} update: {} of {} replica(s) updated{}",
+                                            sv.strategy, sv.updated, sv.desired_replicas,
+                                            sv.rollout_message.empty() ? "" : "; " + sv.rollout_message));
           stream->Push(std::move(message));
         }
       }
-      if (d.converged && failure.empty()) return Finish(v1::DeployFinished::OUTCOME_CONVERGED, "");
-      if (!failure.empty()) return Finish(v1::DeployFinished::OUTCOME_FAILED, failure);
-      return Again();
+      if (!sv.message.empty() && seen["deps/" + sv.name] != sv.message.substr(0, 12)) {
+        seen["deps/" + sv.name] = sv.message.substr(0, 12);
+        v1::DeployResponse message;
+        *message.mutable_time() = ToProto(WallClock::now());
+        auto* progress = message.mutable_service();
+        progress->set_deployment(d.name);
+        progress->set_service(sv.name);
+        progress->set_message(sv.message);
+        stream->Push(std::move(message));
+      }
     }
-    Finish(v1::DeployFinished::OUTCOME_DELETED, "the deployment was deleted");
   }
   void Stop() {
     finished = true;
@@ -333,8 +353,8 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
     if (listener != 0) agent.UnwatchDeployments(listener);
     listener = 0;
   }
-  void Again() {
-    timer.expires_after(std::chrono::seconds(1));
+  void Again(std::chrono::nanoseconds after) {
+    timer.expires_after(std::min<std::chrono::nanoseconds>(after, std::chrono::seconds(1)));
     timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->Poll();
     });
@@ -358,8 +378,10 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
   std::shared_ptr<StreamWriter<v1::DeployResponse>::Handle> stream;
   std::string deployment;
   uint64_t generation;
+  reconcile::DeployWaitLimits limits;
   asio::steady_timer timer;
   std::chrono::steady_clock::time_point started;
+  reconcile::DeployWaitMemory memory;
   std::map<std::string, std::string> seen;
   uint64_t listener = 0;
   bool poll_posted = false;
@@ -399,8 +421,8 @@ grpc::ServerWriteReactor<v1::DeployResponse>* AgentService::Deploy(
   asio::post(agent_.loop(), [this, stream, request = *request] {
     agent_.Deploy(
         request.spec_yaml(), request.source_name(), request.dry_run(),
-        [this, stream, wait = request.wait() && !request.dry_run()](
-            Result<agent::DeployResult> result) {
+        [this, stream, wait = request.wait() && !request.dry_run(),
+         deadline = request.progress_deadline()](Result<agent::DeployResult> result) {
           if (!result.ok()) return stream->Finish(ToGrpcStatus(result.status()));
           v1::DeployResponse message;
           *message.mutable_time() = ToProto(WallClock::now());
@@ -436,7 +458,13 @@ grpc::ServerWriteReactor<v1::DeployResponse>* AgentService::Deploy(
           }
           stream->Push(std::move(message));
           if (!wait) return stream->Finish(grpc::Status::OK);
-          std::make_shared<DeployWatch>(agent_, stream, result->deployment, result->generation)
+          reconcile::DeployWaitLimits limits;
+          if (deadline.seconds() > 0 || deadline.nanos() > 0) {
+            limits.progress_deadline =
+                std::chrono::nanoseconds(TimeUtil::DurationToNanoseconds(deadline));
+          }
+          std::make_shared<DeployWatch>(agent_, stream, result->deployment, result->generation,
+                                        limits)
               ->Start();
         });
   });

@@ -205,6 +205,13 @@ Status BindDeploy(const ParsedArgs& args, Invocation& inv) {
   if (inv.dry_run && inv.wait) {
     return InvalidArgumentError("--wait has nothing to wait for with --dry-run");
   }
+  if (const std::string* timeout = args.Value("timeout")) {
+    if (!inv.wait) return InvalidArgumentError("--timeout needs --wait (it bounds the wait)");
+    auto d = ParseDuration(*timeout);
+    if (!d.ok()) return d.status().Wrap("--timeout");
+    if (d->count() <= 0) return InvalidArgumentError("--timeout must be more than 0");
+    inv.progress_deadline = *d;
+  }
   return Status::Ok();
 }
 
@@ -340,17 +347,21 @@ const std::map<std::string, std::string, std::less<>>& Aliases() {
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec> kCommands = {
       {"deploy",
-       "[--spec] FILE [--dry-run] [--wait]",
+       "[--spec] FILE [--dry-run] [--wait [--timeout D]]",
        "Deployments",
        "deploy a spec: validate it here, then make it the deployment's desired state",
        "FILE is validated locally first; every problem is printed as\n"
        "`file:line:col: path: message` and nothing is sent. The agent then validates it\n"
        "again, stores it and converges the node to it. Prints the generation and what\n"
        "happens to each service. With --wait, prints progress until the deployment\n"
-       "converged (exit 0) or failed, was superseded or deleted (exit 1).",
+       "converged (exit 0) or failed, was superseded or deleted (exit 1). The wait fails\n"
+       "as soon as the new generation cannot become ready: a replica failed 3 times\n"
+       "without ever being ready, or no replica became ready for D (--timeout, default\n"
+       "5m); the reason names the replica, its last exit and its restart count.",
        {{"spec", 0, "FILE", "the spec file (same as the FILE argument)"},
         {"dry-run", 0, nullptr, "validate and show the plan; change nothing"},
-        {"wait", 0, nullptr, "stream progress until the deployment finishes"}},
+        {"wait", 0, nullptr, "stream progress until the deployment finishes"},
+        {"timeout", 0, "D", "with --wait: give up after D without progress (default 5m)"}},
        -1,
        BindDeploy},
       {"validate",
@@ -668,8 +679,9 @@ std::string GlobalUsage() {
       "                 /run/zlayer/agent.sock)\n"
       "  --timeout D    how long to wait for an answer (default 30s). `logs -f`,\n"
       "                 `deploy --wait` and `exec` wait as long as it takes unless\n"
-      "                 --timeout is given; `pull` and `image import` give up when no\n"
-      "                 progress arrives for D.\n"
+      "                 --timeout is given (`deploy --wait` also ends on its own once\n"
+      "                 the deployment cannot become ready, see `deploy --help`);\n"
+      "                 `pull` and `image import` give up when no progress arrives for D.\n"
       "  -h, --help     this text; `zlayer COMMAND --help` for a command\n"
       "  --version      print the client's version\n"
       "\n"

@@ -2,7 +2,8 @@
 # End to end: what the CLI tells a user about a whole node (real containerd, runc,
 # busybox containers). `zlayer health` reports the node and stays healthy beside a
 # crash-looping deployment, which `zlayer health DEPLOYMENT` reports with the failing
-# replica. Prints "N passed, M failed"; exits non-zero on any failure. Needs root.
+# replica; `deploy --wait` of a crash loop ends, and --timeout ends a wait without
+# progress. Prints "N passed, M failed"; exits non-zero on any failure. Needs root.
 # Host ports: 18300-18399 only.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -74,5 +75,30 @@ out_of "$ZL" health nosuch
 check "zlayer health of an unknown deployment exits 1 and says so" \
   bash -c "[[ $rc -eq 1 ]] && grep -q 'deployment nosuch not found' <<<'$out'"
 "$ZL" delete crash >/dev/null
+
+# --- deploy --wait ends ----------------------------------------------------------------
+sed 's/deployment: crash/deployment: crashwait/' "$T/crash.yaml" >"$T/crashwait.yaml"
+out_of timeout 120 "$ZL" deploy --spec "$T/crashwait.yaml" --wait
+check "deploy --wait of a crash-looping service ends with exit 1" test "$rc" -eq 1
+check "  naming the replica" grep -q "replica crashwait-boom-0" <<<"$out"
+check "  its last exit" grep -q "last exit 1" <<<"$out"
+check "  and its restart count" grep -Eq "[0-9]+ restarts.*failed [0-9]+ times before it was ever ready" <<<"$out"
+"$ZL" delete crashwait >/dev/null
+
+# A replica whose health check stays `starting` (a long start grace): no progress.
+cat >"$T/slow.yaml" <<YAML
+version: v1
+deployment: slow
+services:
+  idle:
+    $IMAGE
+    command: {entrypoint: ["/bin/sh", "-c", "while true; do sleep 1; done"]}
+    health: {start_grace: 10m, interval: 1s, timeout: 1s, retries: 1, check: {type: tcp, port: 18301}}
+YAML
+out_of timeout 60 "$ZL" deploy --spec "$T/slow.yaml" --wait --timeout 3s
+check "deploy --wait --timeout 3s ends with exit 1 at the deadline" test "$rc" -eq 1
+check "  saying there was no progress for 3s, and why" \
+  grep -q "no progress for 3s: replica slow-idle-0 running, starting, 0 restarts" <<<"$out"
+"$ZL" delete slow >/dev/null
 
 finish
