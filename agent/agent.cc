@@ -294,6 +294,7 @@ class Agent::Impl {
   std::chrono::milliseconds reconnect_delay_{100};
   std::map<std::string, store::StoredDeployment> stored_;  // by name
   std::chrono::system_clock::time_point started_at_;
+  size_t images_known_ = 0;  // the last image count (Status, while containerd is away)
   bool stopping_ = false;
   int exit_code_ = 0;
 };
@@ -903,6 +904,14 @@ void Agent::ListImages(std::function<void(Result<std::vector<ImageInfo>>)> done)
     asio::post(loop_, [result = std::move(result), done = std::move(done)]() mutable {
       done(std::move(result));
     });
+  });
+}
+
+void Agent::CountImages(std::function<void(size_t)> done) {
+  if (!impl_->containerd_up_) return done(impl_->images_known_);
+  ListImages([this, done = std::move(done)](Result<std::vector<ImageInfo>> images) {
+    if (images.ok()) impl_->images_known_ = images->size();
+    done(impl_->images_known_);
   });
 }
 

@@ -179,6 +179,9 @@ class Agent {
                  std::function<void(const ImportProgress&)> on_progress,
                  std::function<void(Result<ImageInfo>)> done);
   void ListImages(std::function<void(Result<std::vector<ImageInfo>>)> done);
+  // The number of images ListImages shows; the last count known when containerd is
+  // unreachable or the listing fails (0 before the first).
+  void CountImages(std::function<void(size_t)> done);
   void RemoveImage(std::string reference, bool force, std::function<void(Status)> done);
 
  private:

@@ -722,33 +722,49 @@ grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* cont
                                                v1::StatusResponse* response) {
   auto* reactor = context->DefaultReactor();
   asio::post(agent_.loop(), [this, reactor, response] {
-    agent::NodeStatus s = agent_.CurrentStatus();
-    v1::ContainerdStatus* c = response->mutable_containerd();
-    c->set_address(agent_.config().containerd_socket);
-    c->set_reachable(s.containerd_reachable);
-    c->set_version(s.containerd_version);
-    c->set_error(s.containerd_error);
-    response->set_namespace_(s.namespace_name);
-    response->set_snapshotter(s.snapshotter);
-    response->set_runtime(s.runtime);
-    response->set_data_dir(agent_.config().data_dir);
-    v1::NodeCounts* counts = response->mutable_counts();
-    counts->set_deployments(static_cast<uint32_t>(s.deployments));
-    counts->set_replicas_desired(static_cast<uint32_t>(s.replicas));
-    counts->set_replicas_running(static_cast<uint32_t>(s.running));
-    *response->mutable_agent_started_at() = ToProto(s.started_at);
-    *response->mutable_agent_uptime() = TimeUtil::NanosecondsToDuration(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(WallClock::now() - s.started_at)
-            .count());
-    for (const reconcile::DeploymentView& d : agent_.Deployments()) {
-      v1::Deployment full;
-      FillDeployment(d, &full);
-      v1::DeploymentSummary* summary = response->add_deployments();
-      summary->set_name(d.name);
-      summary->set_generation(d.generation);
-      summary->set_phase(full.phase());
-    }
-    reactor->Finish(grpc::Status::OK);
+    agent_.CountImages([this, reactor, response](size_t images) {
+      agent::NodeStatus s = agent_.CurrentStatus();
+      v1::ContainerdStatus* c = response->mutable_containerd();
+      c->set_address(agent_.config().containerd_socket);
+      c->set_reachable(s.containerd_reachable);
+      c->set_version(s.containerd_version);
+      c->set_error(s.containerd_error);
+      response->set_namespace_(s.namespace_name);
+      response->set_snapshotter(s.snapshotter);
+      response->set_runtime(s.runtime);
+      response->set_data_dir(agent_.config().data_dir);
+      *response->mutable_agent_started_at() = ToProto(s.started_at);
+      *response->mutable_agent_uptime() = TimeUtil::NanosecondsToDuration(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(WallClock::now() - s.started_at)
+              .count());
+      // The counts are those of List and ListImages, so status, ps and images agree.
+      v1::NodeCounts* counts = response->mutable_counts();
+      counts->set_images(static_cast<uint32_t>(images));
+      for (const reconcile::DeploymentView& d : agent_.Deployments()) {
+        v1::Deployment full;
+        FillDeployment(d, &full);
+        counts->set_deployments(counts->deployments() + 1);
+        for (const v1::Service& service : full.services()) {
+          counts->set_services(counts->services() + 1);
+          counts->set_replicas_desired(counts->replicas_desired() + service.desired_replicas());
+          for (const v1::Replica& r : service.replicas()) {
+            if (r.state() == v1::Replica::STATE_RUNNING) {
+              counts->set_replicas_running(counts->replicas_running() + 1);
+            }
+            if (r.state() == v1::Replica::STATE_BACKOFF || r.state() == v1::Replica::STATE_FAILED ||
+                r.health() == v1::Replica::HEALTH_UNHEALTHY) {
+              counts->set_replicas_failing(counts->replicas_failing() + 1);
+            }
+          }
+        }
+        v1::DeploymentSummary* summary = response->add_deployments();
+        summary->set_name(d.name);
+        summary->set_generation(d.generation);
+        summary->set_phase(full.phase());
+        summary->set_message(full.message());
+      }
+      reactor->Finish(grpc::Status::OK);
+    });
   });
   return reactor;
 }

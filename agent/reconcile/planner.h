@@ -24,6 +24,7 @@
 //   - A replica with an action in flight (`busy`) gets no new action.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -60,6 +61,8 @@ struct ObservedContainer {
   containerd::TaskStatus task_status = containerd::TaskStatus::kUnknown;
   pid_t pid = 0;
   uint32_t exit_status = 0;  // of a stopped task
+  // When the running task started (the kernel's record of `pid`); unset when unknown.
+  std::optional<std::chrono::system_clock::time_point> started_at;
 };
 
 // Builds an ObservedContainer from a container record and its task (if any);

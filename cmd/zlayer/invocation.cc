@@ -329,7 +329,8 @@ Status BindExec(const ParsedArgs& args, Invocation& inv) {
   return Status::Ok();
 }
 
-const FlagSpec kOutputFlag = {"output", 'o', "FORMAT", "table (default) or json"};
+const FlagSpec kOutputFlag = {"output", 'o', "FORMAT",
+                              "table (default) or json (the table's words, numbers, seconds)"};
 
 // Two-word commands also reachable by another spelling.
 const std::map<std::string, std::string, std::less<>>& Aliases() {
@@ -379,7 +380,8 @@ const std::vector<CommandSpec>& Commands() {
        "list replicas: state, health, pid, restarts, last exit, uptime",
        "The table has one row per replica. UPTIME shows \"next restart in D\" for a replica\n"
        "in back-off. Deployments that are not converged are explained below the table.\n"
-       "-o json prints the agent's ListResponse with proto field names.",
+       "-o json prints the same facts for scripts: the table's words (running, healthy,\n"
+       "converged), numbers as numbers, durations in seconds, times in RFC 3339 (README).",
        {kOutputFlag},
        -1,
        BindPs},

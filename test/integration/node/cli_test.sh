@@ -3,7 +3,9 @@
 # busybox containers). `zlayer health` reports the node and stays healthy beside a
 # crash-looping deployment, which `zlayer health DEPLOYMENT` reports with the failing
 # replica; `deploy --wait` of a crash loop ends, and --timeout ends a wait without
-# progress. Prints "N passed, M failed"; exits non-zero on any failure. Needs root.
+# progress; status counts agree with ps and images; -o json speaks the table's words,
+# numbers, seconds and RFC 3339 (checked with jq); image import reads, it does not
+# fetch; adopted replicas keep their uptime across an agent restart. Prints "N passed, M failed"; exits non-zero on any failure. Needs root.
 # Host ports: 18300-18399 only.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -13,7 +15,11 @@ if start_node; then
 else
   fail "node did not become ready"; cat "$T/init.err"; finish
 fi
-check "the test image is imported" import_test_image
+"$ROOT/scripts/build-test-image.sh" --format oci-archive "$T/busybox.tar" >/dev/null 2>&1
+out=$("$ZL" image import "$T/busybox.tar" 2>&1); rc=$?
+check "the test image is imported" test "$rc" -eq 0
+check "image import says it reads the file (no fetching, nothing resumed)" \
+  bash -c "grep -q 'reading' <<<'$out' && ! grep -Eq 'fetching|resuming' <<<'$out'"
 
 IMAGE='image: {name: "zlayer/busybox:latest", pull_policy: never}'
 # out_of CMD...: runs CMD, leaves its stdout+stderr in $out and its exit code in $rc.
@@ -100,5 +106,61 @@ check "deploy --wait --timeout 3s ends with exit 1 at the deadline" test "$rc" -
 check "  saying there was no progress for 3s, and why" \
   grep -q "no progress for 3s: replica slow-idle-0 running, starting, 0 restarts" <<<"$out"
 "$ZL" delete slow >/dev/null
+
+# --- counts, and -o json for scripts ----------------------------------------------------
+# Left on the node: deployment steady (one service, one replica), one image.
+check "zlayer status counts one deployment with one service" \
+  bash -c "'$ZL' status | grep -Eq '^deployments: +1 \(1 service\)$'"
+check "zlayer status counts the image zlayer images lists" \
+  bash -c "'$ZL' status | grep -Eq '^images: +1$' && [[ \$('$ZL' images | tail -n +2 | wc -l) -eq 1 ]]"
+check "zlayer status counts the replica zlayer ps lists, running" \
+  bash -c "'$ZL' status | grep -Eq '^replicas: +1 of 1 running, 0 failing$' && [[ \$('$ZL' ps | tail -n +2 | grep -c .) -eq 1 ]]"
+check "status -o json: counts as numbers that agree with ps and images" bash -c "
+  '$ZL' status -o json | jq -e --argjson images \"\$('$ZL' images -o json | jq '.images | length')\" \
+    --argjson replicas \"\$('$ZL' ps -o json | jq '[.deployments[].services[].replicas[]] | length')\" \
+    '.counts == {deployments: 1, services: 1, replicas_desired: 1, replicas_running: \$replicas,
+                 replicas_failing: 0, images: \$images}'"
+RFC3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$'
+check "ps -o json: the table's words, numbers as numbers, seconds, RFC 3339" bash -c "
+  '$ZL' ps -o json | jq -e '.deployments[0] | .phase == \"converged\" and (.generation | type) == \"number\"
+    and (.services[0].replicas[0] | .state == \"running\" and .health == null
+         and (.generation | type) == \"number\" and (.uptime | type) == \"number\"
+         and (.started_at | test(\"$RFC3339\")))'"
+check "status -o json: agent uptime in seconds, phases as words" bash -c "
+  '$ZL' status -o json | jq -e '(.agent_uptime | type) == \"number\" and .deployments[0].phase == \"converged\"
+    and (.deployments[0].generation | type) == \"number\" and (.agent_started_at | test(\"$RFC3339\"))'"
+check "images -o json: sizes as numbers" \
+  bash -c "'$ZL' images -o json | jq -e '.images[0] | (.size | type) == \"number\" and .unpacked == true'"
+check "inspect -o json: durations in seconds, states as words" bash -c "
+  '$ZL' inspect steady-tick-0 -o json | jq -e '.replicas[0] | .replica.state == \"running\"
+    and (.config.stop_grace_period | type) == \"number\" and (.config.labels | type) == \"object\"'"
+cat >"$T/checked.yaml" <<YAML
+version: v1
+deployment: checked
+services:
+  web:
+    $IMAGE
+    command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "18302", "-h", "/www"]}
+    health: {start_grace: 0s, interval: 300ms, timeout: 1s, retries: 2, check: {type: tcp, port: 18302}}
+YAML
+check "a service with a health check converges" timeout 60 "$ZL" deploy --spec "$T/checked.yaml" --wait
+check "ps -o json: its health reads healthy" \
+  bash -c "'$ZL' ps checked -o json | jq -e '.deployments[0].services[0].replicas[0].health == \"healthy\"'"
+"$ZL" delete checked >/dev/null
+
+# --- uptime of adopted replicas after an agent restart ------------------------------------
+started_before=$("$ZL" ps steady -o json | jq -r '.deployments[0].services[0].replicas[0].started_at')
+kill -9 "$(cat "$T/run/zlayer-agent.pid")"
+check "zlayer-init restarts the killed agent" \
+  wait_for 30 bash -c "[[ \$(grep -c 'zlayer-agent is ready' '$T/init.err') -ge 2 ]]"
+uptime_cell() { "$ZL" ps steady | awk '$1 == "steady-tick-0" {print $8}'; }
+check "after the restart, ps shows the adopted replica's uptime, not -" \
+  bash -c "u=\$($(declare -f uptime_cell); ZL='$ZL' uptime_cell); [[ -n \$u && \$u != - ]]"
+started_after=$("$ZL" ps steady -o json | jq -r '.deployments[0].services[0].replicas[0].started_at')
+same_start() {  # the kernel's record (made when runc created the task) is within a second of the agent's
+  local a b; a=$(date -d "$started_before" +%s%N); b=$(date -d "$started_after" +%s%N)
+  (( (a > b ? a - b : b - a) < 1000000000 ))
+}
+check "  counted from when the task started, not from the agent's restart" same_start
 
 finish

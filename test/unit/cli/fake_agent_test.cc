@@ -339,13 +339,16 @@ TEST_CASE("Given a fake agent, `zlayer ps` prints its replicas as a table") {
   CHECK(r.err.empty());
 }
 
-TEST_CASE("Given a fake agent, `zlayer ps -o json` prints the response with proto names") {
+TEST_CASE("Given a fake agent, `zlayer ps -o json` prints proto names and the table's words") {
   FakeNode node;
   node.Serve();
   auto r = node.Run({"ps", "-o", "json"});
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("\"container_id\": \"hello-web-0\""));
-  CHECK_THAT(r.out, Catch::Contains("\"phase\": \"PHASE_CONVERGED\""));
+  CHECK_THAT(r.out, Catch::Contains("\"phase\": \"converged\""));
+  CHECK_THAT(r.out, Catch::Contains("\"state\": \"running\""));
+  CHECK_THAT(r.out, Catch::Contains("\"generation\": 1,"));
+  CHECK_THAT(r.out, Catch::Contains("\"uptime\": 42.0"));
 }
 
 TEST_CASE("An agent error is one line naming the command") {
