@@ -35,6 +35,7 @@
 #include "common/duration.h"
 #include "common/sd_notify.h"
 #include "common/shutdown.h"
+#include "common/supervised_children.h"
 #include "common/version.h"
 
 namespace zlayer::agent {
@@ -316,6 +317,7 @@ class Agent::Impl {
   std::map<std::string, store::StoredDeployment> stored_;
   std::map<std::string, store::StoredDeployment> saved_;
   std::chrono::system_clock::time_point started_at_;
+  size_t images_known_ = 0;  // the last image count (Status, while containerd is away)
   bool stopping_ = false;
   int exit_code_ = 0;
 };
@@ -786,17 +788,13 @@ NodeStatus Agent::CurrentStatus() const {
   return s;
 }
 
-HealthInfo Agent::CurrentHealth() const {
-  if (!impl_->containerd_up_) {
-    return {false, "containerd not reachable: " + impl_->containerd_error_};
-  }
-  for (const auto& d : Deployments()) {
-    if (!d.failure.empty()) return {false, "deployment " + d.name + ": " + d.failure};
-    for (const auto& r : d.replicas) {
-      if (r.state == "failed") return {false, "replica " + r.id + " failed: " + r.reason};
-    }
-  }
-  return {true, ""};
+void Agent::CheckHealth(std::function<void(api::NodeHealth)> done) {
+  asio::post(impl_->workers_, [this, done = std::move(done)]() mutable {
+    auto children = ReadSupervisedChildren(config_.run_dir);
+    asio::post(loop_, [this, children = std::move(children), done = std::move(done)]() mutable {
+      done(api::JudgeNodeHealth(impl_->containerd_up_, impl_->containerd_error_, children));
+    });
+  });
 }
 
 void Agent::Scale(const std::string& deployment, const std::string& service, uint32_t replicas,
@@ -961,8 +959,15 @@ void Agent::ListImages(std::function<void(Result<std::vector<ImageInfo>>)> done)
   });
 }
 
-void Agent::RemoveImage(std::string reference, bool force,
-                        std::function<void(zlayer::Status)> done) {
+void Agent::CountImages(std::function<void(size_t)> done) {
+  if (!impl_->containerd_up_) return done(impl_->images_known_);
+  ListImages([this, done = std::move(done)](Result<std::vector<ImageInfo>> images) {
+    if (images.ok()) impl_->images_known_ = images->size();
+    done(impl_->images_known_);
+  });
+}
+
+void Agent::RemoveImage(std::string reference, bool force, std::function<void(zlayer::Status)> done) {
   if (!force) {
     // Refuse to remove an image a desired deployment uses.
     std::string users;

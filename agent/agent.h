@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/api/node_health.h"
 #include "agent/containerd/client.h"
 #include "agent/exec/exec_session.h"
 #include "agent/reconcile/reconciler.h"
@@ -116,11 +117,6 @@ struct ReplicaDetail {
   std::vector<reconcile::HealthCheckRecord> health_history;
 };
 
-struct HealthInfo {
-  bool healthy = false;
-  std::string reason;  // one line, when not healthy
-};
-
 class Agent {
  public:
   Agent(NodeConfig config, Environment env, Logger& log);
@@ -168,7 +164,9 @@ class Agent {
                                                        exec::ExecOptions options,
                                                        exec::ExecCallbacks callbacks);
   NodeStatus CurrentStatus() const;
-  HealthInfo CurrentHealth() const;
+  // The node's health (api/node_health.h): containerd as the loop knows it, and the
+  // supervised-children file, read on the worker pool. `done` runs on the loop.
+  void CheckHealth(std::function<void(api::NodeHealth)> done);
 
   void ImportImage(std::string path, std::string name,
                    std::function<void(const ImportProgress&)> on_progress,
@@ -181,6 +179,9 @@ class Agent {
                  std::function<void(const ImportProgress&)> on_progress,
                  std::function<void(Result<ImageInfo>)> done);
   void ListImages(std::function<void(Result<std::vector<ImageInfo>>)> done);
+  // The number of images ListImages shows; the last count known when containerd is
+  // unreachable or the listing fails (0 before the first).
+  void CountImages(std::function<void(size_t)> done);
   void RemoveImage(std::string reference, bool force, std::function<void(Status)> done);
 
  private:

@@ -79,7 +79,7 @@ for i in $(seq 0 $((CRASHES - 1))); do
 done
 backoffs=()
 for i in $(seq 0 $((CRASHES - 1))); do
-  b=$("$ZL" inspect "crashbench-victim-$i" -o json | jq -r '.replicas[0].restart_history[0].backoff | rtrimstr("s")')
+  b=$("$ZL" inspect "crashbench-victim-$i" -o json | jq -r '.replicas[0].restart_history[0].backoff')
   backoffs+=("$(awk -v b="$b" 'BEGIN {printf "%.1f", b * 1000}')")
 done
 zl_ms=()
@@ -149,7 +149,7 @@ agent_cpu=$(awk -v d=$((a1 - a0)) -v hz="$hz" -v s="$SECONDS_MEASURED" 'BEGIN {p
 containerd_cpu=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v s="$SECONDS_MEASURED" 'BEGIN {printf "%.1f", 100 * d / hz / s}')
 agent_rss=$(rss_kib "$agent_pid"); containerd_rss=$(rss_kib "$containerd_pid")
 agent_threads=$(threads "$agent_pid")
-healthy=$("$ZL" ps -o json | jq '[.deployments[].services[].replicas[] | select(.health == "HEALTH_HEALTHY")] | length')
+healthy=$("$ZL" ps -o json | jq '[.deployments[].services[].replicas[] | select(.health == "healthy")] | length')
 "$ZL" delete checks >/dev/null
 
 mkdir -p bench/results

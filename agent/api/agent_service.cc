@@ -16,6 +16,7 @@
 #include "agent/logs/log_hub.h"
 #include "agent/logs/log_reader.h"
 #include "agent/logs/paths.h"
+#include "agent/reconcile/deploy_wait.h"
 #include "agent/spec/problem.h"
 #include "common/version.h"
 
@@ -251,14 +252,20 @@ v1::ServiceChange::Kind ChangeKind(agent::ServiceChange::Kind kind) {
   return v1::ServiceChange::KIND_UNSPECIFIED;
 }
 
-// Follows a deployment until it converges or a replica fails for good,
-// sending a ReplicaProgress for every replica whose state changes. Woken by
-// the reconciler after each plan, and every second (dependency wait times).
+// Follows a deployment until reconcile::JudgeDeployWait gives a verdict, sending a
+// ReplicaProgress for every replica whose state changes. Woken by the reconciler after
+// each plan, and every second (dependency wait times, the progress deadline).
 struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
   DeployWatch(agent::Agent& a, std::shared_ptr<StreamWriter<v1::DeployResponse>::Handle> h,
-              std::string name, uint64_t generation)
-      : agent(a), stream(std::move(h)), deployment(std::move(name)), generation(generation),
-        timer(a.loop()), started(std::chrono::steady_clock::now()) {}
+              std::string name, uint64_t generation, reconcile::DeployWaitLimits limits)
+      : agent(a),
+        stream(std::move(h)),
+        deployment(std::move(name)),
+        generation(generation),
+        limits(limits),
+        timer(a.loop()),
+        started(std::chrono::steady_clock::now()),
+        memory{started, {}, {}} {}
 
   void Start() {
     std::weak_ptr<DeployWatch> weak = shared_from_this();
@@ -276,57 +283,70 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
 
   void Poll() {
     if (!stream->active()) return Stop();
-    for (const auto& d : agent.Deployments()) {
-      if (d.name != deployment) continue;
-      std::string failure;
-      for (const auto& r : d.replicas) {
-        std::string key = r.state + "|" + std::to_string(r.pid) + "|" + r.reason + "|" + r.health;
-        if (seen[r.id] != key) {
-          seen[r.id] = key;
-          v1::DeployResponse message;
-          *message.mutable_time() = ToProto(WallClock::now());
-          auto* progress = message.mutable_replica();
-          progress->set_deployment(d.name);
-          progress->set_service(r.service);
-          FillReplica(r, progress->mutable_replica());
-          stream->Push(std::move(message));
-        }
-        if (r.state == "failed") failure = "replica " + r.id + " failed: " + r.reason;
+    std::optional<reconcile::DeploymentView> view;
+    for (auto& d : agent.Deployments()) {
+      if (d.name == deployment) view = std::move(d);
+    }
+    if (view) SendProgress(*view);
+    reconcile::DeployWaitVerdict verdict =
+        reconcile::JudgeDeployWait(view ? &*view : nullptr, generation, memory,
+                                   std::chrono::steady_clock::now(), WallClock::now(), limits);
+    switch (verdict.outcome) {
+      case reconcile::DeployWaitOutcome::kWaiting:
+        return Again(verdict.recheck_in.value_or(std::chrono::seconds(1)));
+      case reconcile::DeployWaitOutcome::kConverged:
+        return Finish(v1::DeployFinished::OUTCOME_CONVERGED, "");
+      case reconcile::DeployWaitOutcome::kFailed:
+        return Finish(v1::DeployFinished::OUTCOME_FAILED, verdict.message);
+      case reconcile::DeployWaitOutcome::kSuperseded:
+        return Finish(v1::DeployFinished::OUTCOME_SUPERSEDED, verdict.message);
+      case reconcile::DeployWaitOutcome::kDeleted:
+        return Finish(v1::DeployFinished::OUTCOME_DELETED, verdict.message);
+    }
+  }
+
+  // A message per replica, rollout and service step that changed since the last look.
+  void SendProgress(const reconcile::DeploymentView& d) {
+    for (const auto& r : d.replicas) {
+      std::string key = r.state + "|" + std::to_string(r.pid) + "|" + r.reason + "|" + r.health;
+      if (seen[r.id] != key) {
+        seen[r.id] = key;
+        v1::DeployResponse message;
+        *message.mutable_time() = ToProto(WallClock::now());
+        auto* progress = message.mutable_replica();
+        progress->set_deployment(d.name);
+        progress->set_service(r.service);
+        FillReplica(r, progress->mutable_replica());
+        stream->Push(std::move(message));
       }
-      if (d.generation > generation) return Finish(v1::DeployFinished::OUTCOME_SUPERSEDED, "a newer deploy replaced it");
-      if (failure.empty()) failure = d.failure;
-      for (const auto& sv : d.services) {
-        if (sv.has_rollout && sv.rollout_state != "complete") {
-          std::string key = sv.rollout_state + "|" + std::to_string(sv.updated);
-          if (seen["rollout/" + sv.name] != key) {
-            seen["rollout/" + sv.name] = key;
-            v1::DeployResponse message;
-            *message.mutable_time() = ToProto(WallClock::now());
-            auto* progress = message.mutable_service();
-            progress->set_deployment(d.name);
-            progress->set_service(sv.name);
-            progress->set_message(fmt::format("{} update: {} of {} replica(s) updated{}",
-                                              sv.strategy, sv.updated, sv.desired_replicas,
-                                              sv.rollout_message.empty() ? "" : "; " + sv.rollout_message));
-            stream->Push(std::move(message));
-          }
-        }
-        if (!sv.message.empty() && seen["deps/" + sv.name] != sv.message.substr(0, 12)) {
-          seen["deps/" + sv.name] = sv.message.substr(0, 12);
+    }
+    for (const auto& sv : d.services) {
+      if (sv.has_rollout && sv.rollout_state != "complete") {
+        std::string key = sv.rollout_state + "|" + std::to_string(sv.updated);
+        if (seen["rollout/" + sv.name] != key) {
+          seen["rollout/" + sv.name] = key;
           v1::DeployResponse message;
           *message.mutable_time() = ToProto(WallClock::now());
           auto* progress = message.mutable_service();
           progress->set_deployment(d.name);
           progress->set_service(sv.name);
-          progress->set_message(sv.message);
+          progress->set_message(fmt::format("{} update: {} of {} replica(s) updated{}",
+                                            sv.strategy, sv.updated, sv.desired_replicas,
+                                            sv.rollout_message.empty() ? "" : "; " + sv.rollout_message));
           stream->Push(std::move(message));
         }
       }
-      if (d.converged && failure.empty()) return Finish(v1::DeployFinished::OUTCOME_CONVERGED, "");
-      if (!failure.empty()) return Finish(v1::DeployFinished::OUTCOME_FAILED, failure);
-      return Again();
+      if (!sv.message.empty() && seen["deps/" + sv.name] != sv.message.substr(0, 12)) {
+        seen["deps/" + sv.name] = sv.message.substr(0, 12);
+        v1::DeployResponse message;
+        *message.mutable_time() = ToProto(WallClock::now());
+        auto* progress = message.mutable_service();
+        progress->set_deployment(d.name);
+        progress->set_service(sv.name);
+        progress->set_message(sv.message);
+        stream->Push(std::move(message));
+      }
     }
-    Finish(v1::DeployFinished::OUTCOME_DELETED, "the deployment was deleted");
   }
   void Stop() {
     finished = true;
@@ -334,8 +354,8 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
     if (listener != 0) agent.UnwatchDeployments(listener);
     listener = 0;
   }
-  void Again() {
-    timer.expires_after(std::chrono::seconds(1));
+  void Again(std::chrono::nanoseconds after) {
+    timer.expires_after(std::min<std::chrono::nanoseconds>(after, std::chrono::seconds(1)));
     timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->Poll();
     });
@@ -359,8 +379,10 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
   std::shared_ptr<StreamWriter<v1::DeployResponse>::Handle> stream;
   std::string deployment;
   uint64_t generation;
+  reconcile::DeployWaitLimits limits;
   asio::steady_timer timer;
   std::chrono::steady_clock::time_point started;
+  reconcile::DeployWaitMemory memory;
   std::map<std::string, std::string> seen;
   uint64_t listener = 0;
   bool poll_posted = false;
@@ -404,8 +426,8 @@ grpc::ServerWriteReactor<v1::DeployResponse>* AgentService::Deploy(
   asio::post(agent_.loop(), [this, stream, request = *request] {
     agent_.Deploy(
         request.spec_yaml(), request.source_name(), request.dry_run(),
-        [this, stream, wait = request.wait() && !request.dry_run()](
-            Result<agent::DeployResult> result) {
+        [this, stream, wait = request.wait() && !request.dry_run(),
+         deadline = request.progress_deadline()](Result<agent::DeployResult> result) {
           if (!result.ok()) return stream->Finish(ToGrpcStatus(result.status()));
           v1::DeployResponse message;
           *message.mutable_time() = ToProto(WallClock::now());
@@ -441,7 +463,13 @@ grpc::ServerWriteReactor<v1::DeployResponse>* AgentService::Deploy(
           }
           stream->Push(std::move(message));
           if (!wait) return stream->Finish(grpc::Status::OK);
-          std::make_shared<DeployWatch>(agent_, stream, result->deployment, result->generation)
+          reconcile::DeployWaitLimits limits;
+          if (deadline.seconds() > 0 || deadline.nanos() > 0) {
+            limits.progress_deadline =
+                std::chrono::nanoseconds(TimeUtil::DurationToNanoseconds(deadline));
+          }
+          std::make_shared<DeployWatch>(agent_, stream, result->deployment, result->generation,
+                                        limits)
               ->Start();
         });
   });
@@ -699,33 +727,49 @@ grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* cont
                                                v1::StatusResponse* response) {
   auto* reactor = context->DefaultReactor();
   asio::post(agent_.loop(), [this, reactor, response] {
-    agent::NodeStatus s = agent_.CurrentStatus();
-    v1::ContainerdStatus* c = response->mutable_containerd();
-    c->set_address(agent_.config().containerd_socket);
-    c->set_reachable(s.containerd_reachable);
-    c->set_version(s.containerd_version);
-    c->set_error(s.containerd_error);
-    response->set_namespace_(s.namespace_name);
-    response->set_snapshotter(s.snapshotter);
-    response->set_runtime(s.runtime);
-    response->set_data_dir(agent_.config().data_dir);
-    v1::NodeCounts* counts = response->mutable_counts();
-    counts->set_deployments(static_cast<uint32_t>(s.deployments));
-    counts->set_replicas_desired(static_cast<uint32_t>(s.replicas));
-    counts->set_replicas_running(static_cast<uint32_t>(s.running));
-    *response->mutable_agent_started_at() = ToProto(s.started_at);
-    *response->mutable_agent_uptime() = TimeUtil::NanosecondsToDuration(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(WallClock::now() - s.started_at)
-            .count());
-    for (const reconcile::DeploymentView& d : agent_.Deployments()) {
-      v1::Deployment full;
-      FillDeployment(d, &full);
-      v1::DeploymentSummary* summary = response->add_deployments();
-      summary->set_name(d.name);
-      summary->set_generation(d.generation);
-      summary->set_phase(full.phase());
-    }
-    reactor->Finish(grpc::Status::OK);
+    agent_.CountImages([this, reactor, response](size_t images) {
+      agent::NodeStatus s = agent_.CurrentStatus();
+      v1::ContainerdStatus* c = response->mutable_containerd();
+      c->set_address(agent_.config().containerd_socket);
+      c->set_reachable(s.containerd_reachable);
+      c->set_version(s.containerd_version);
+      c->set_error(s.containerd_error);
+      response->set_namespace_(s.namespace_name);
+      response->set_snapshotter(s.snapshotter);
+      response->set_runtime(s.runtime);
+      response->set_data_dir(agent_.config().data_dir);
+      *response->mutable_agent_started_at() = ToProto(s.started_at);
+      *response->mutable_agent_uptime() = TimeUtil::NanosecondsToDuration(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(WallClock::now() - s.started_at)
+              .count());
+      // The counts are those of List and ListImages, so status, ps and images agree.
+      v1::NodeCounts* counts = response->mutable_counts();
+      counts->set_images(static_cast<uint32_t>(images));
+      for (const reconcile::DeploymentView& d : agent_.Deployments()) {
+        v1::Deployment full;
+        FillDeployment(d, &full);
+        counts->set_deployments(counts->deployments() + 1);
+        for (const v1::Service& service : full.services()) {
+          counts->set_services(counts->services() + 1);
+          counts->set_replicas_desired(counts->replicas_desired() + service.desired_replicas());
+          for (const v1::Replica& r : service.replicas()) {
+            if (r.state() == v1::Replica::STATE_RUNNING) {
+              counts->set_replicas_running(counts->replicas_running() + 1);
+            }
+            if (r.state() == v1::Replica::STATE_BACKOFF || r.state() == v1::Replica::STATE_FAILED ||
+                r.health() == v1::Replica::HEALTH_UNHEALTHY) {
+              counts->set_replicas_failing(counts->replicas_failing() + 1);
+            }
+          }
+        }
+        v1::DeploymentSummary* summary = response->add_deployments();
+        summary->set_name(d.name);
+        summary->set_generation(d.generation);
+        summary->set_phase(full.phase());
+        summary->set_message(full.message());
+      }
+      reactor->Finish(grpc::Status::OK);
+    });
   });
   return reactor;
 }
@@ -736,15 +780,19 @@ grpc::ServerUnaryReactor* AgentService::Health(grpc::CallbackServerContext* cont
   auto* reactor = context->DefaultReactor();
   // Answered from the loop: that the loop answers at all is "loop live".
   asio::post(agent_.loop(), [this, reactor, response] {
-    agent::HealthInfo health = agent_.CurrentHealth();
-    agent::NodeStatus status = agent_.CurrentStatus();
-    response->set_healthy(health.healthy);
-    response->set_reason(health.reason);
-    response->set_containerd_reachable(status.containerd_reachable);
-    response->set_loop_live(true);
-    response->set_deployments_ok(health.healthy || !status.containerd_reachable);
-    // The loop answered this request, so it is live.
-    reactor->Finish(grpc::Status::OK);
+    agent_.CheckHealth([reactor, response](const api::NodeHealth& health) {
+      response->set_healthy(health.healthy);
+      response->set_reason(health.reason);
+      response->set_containerd_reachable(health.containerd_reachable);
+      response->set_loop_live(true);
+      for (const SupervisedChild& c : health.children) {
+        v1::SupervisedChild* child = response->add_children();
+        child->set_name(c.name);
+        child->set_up(c.up);
+        child->set_detail(c.detail);
+      }
+      reactor->Finish(grpc::Status::OK);
+    });
   });
   return reactor;
 }

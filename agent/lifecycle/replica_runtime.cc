@@ -20,6 +20,7 @@
 #include "agent/runtime/user.h"
 #include "agent/spec/model.h"
 #include "common/duration.h"
+#include "common/process_start.h"
 
 namespace zlayer::lifecycle {
 namespace {
@@ -130,7 +131,14 @@ Result<std::vector<reconcile::ObservedContainer>> ReplicaRuntime::ObserveAll() {
   for (const containerd::ContainerRecord& record : *containers) {
     std::optional<containerd::TaskInfo> task;
     if (auto it = by_id.find(record.id); it != by_id.end()) task = it->second;
-    if (auto o = reconcile::Observe(record, task)) observed.push_back(*o);
+    if (auto o = reconcile::Observe(record, task)) {
+      // containerd does not say when a task started; the kernel does (for `zlayer ps`'s
+      // uptime of replicas adopted after an agent restart).
+      if (reconcile::IsRunning(*o) && o->pid > 0) {
+        if (auto started = ProcessStartTime(o->pid); started.ok()) o->started_at = *started;
+      }
+      observed.push_back(*o);
+    }
   }
   return observed;
 }

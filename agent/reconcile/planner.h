@@ -26,6 +26,7 @@
 //   - A replica with an action in flight (`busy`) gets no new action.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -67,6 +68,8 @@ struct ObservedContainer {
   // or the service's `stop_signal` of that spec, or SIGTERM. StopSignal()
   // takes it as the image's: the service's current `stop_signal` comes first.
   std::optional<int> recorded_stop_signal;
+  // When the running task started (the kernel's record of `pid`); unset when unknown.
+  std::optional<std::chrono::system_clock::time_point> started_at;
 };
 
 // Builds an ObservedContainer from a container record and its task (if any);

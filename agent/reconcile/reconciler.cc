@@ -123,6 +123,7 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
             const spec::Service* service = FindService(c.deployment, c.service);
             Replica& r = ReplicaFor(c.id, service);
             r.state = "running";
+            r.started_at = c.started_at;  // its uptime goes on
             r.deployment = c.deployment;
             r.service = c.service;
             r.index = c.replica;

@@ -1,5 +1,6 @@
 // deploy, validate, delete, scale.
 #include <fmt/format.h>
+#include <google/protobuf/util/time_util.h>
 
 #include "cmd/zlayer/commands.h"
 #include "cmd/zlayer/format.h"
@@ -37,6 +38,10 @@ Result<int> RunDeploy(Context& ctx) {
   request.set_source_name(inv.file);
   request.set_dry_run(inv.dry_run);
   request.set_wait(inv.wait);
+  if (inv.progress_deadline) {
+    *request.mutable_progress_deadline() =
+        google::protobuf::util::TimeUtil::NanosecondsToDuration(inv.progress_deadline->count());
+  }
   grpc::ClientContext context;
   auto deadline = inv.wait ? ctx.OpenDeadline() : ctx.BoundedDeadline();
   SetDeadline(context, deadline);

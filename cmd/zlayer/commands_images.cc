@@ -79,7 +79,9 @@ Result<int> RunImageImport(Context& ctx) {
   grpc::ClientContext context;
   IdleWatchdog watchdog(context, ctx.timeout);
   auto stream = (*connection)->stub().ImportImage(&context, request);
-  ProgressView view(ctx.io.out_is_terminal, [&](std::string_view text) { ctx.io.Out(text); });
+  ProgressView view(
+      ctx.io.out_is_terminal, [&](std::string_view text) { ctx.io.Out(text); },
+      ProgressSource::kImport);
   int imported = 0;
   v1::ImportImageResponse response;
   while (stream->Read(&response)) {

@@ -72,9 +72,22 @@ Result<int> RunStatus(Context& ctx) {
 Result<int> RunHealth(Context& ctx) {
   auto connection = ctx.Connect();
   if (!connection.ok()) return connection.status();
-  v1::HealthResponse response;
   grpc::ClientContext context;
   SetDeadline(context, ctx.BoundedDeadline());
+  if (!ctx.invocation.deployment.empty()) {
+    v1::ListRequest request;
+    request.set_deployment(ctx.invocation.deployment);
+    v1::ListResponse response;
+    grpc::Status status = (*connection)->stub().List(&context, request, &response);
+    if (!status.ok()) return ctx.RpcError(status, ctx.BoundedDeadline());
+    if (response.deployments_size() != 1) {
+      return NotFoundError(fmt::format("deployment {} not found", ctx.invocation.deployment));
+    }
+    DeploymentHealth health = JudgeDeploymentHealth(response.deployments(0));
+    ctx.io.Out(health.text + "\n");
+    return health.healthy ? kExitOk : kExitFailure;
+  }
+  v1::HealthResponse response;
   grpc::Status status = (*connection)->stub().Health(&context, v1::HealthRequest(), &response);
   if (!status.ok()) return ctx.RpcError(status, ctx.BoundedDeadline());
   if (response.healthy()) {

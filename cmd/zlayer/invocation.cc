@@ -205,6 +205,13 @@ Status BindDeploy(const ParsedArgs& args, Invocation& inv) {
   if (inv.dry_run && inv.wait) {
     return InvalidArgumentError("--wait has nothing to wait for with --dry-run");
   }
+  if (const std::string* timeout = args.Value("timeout")) {
+    if (!inv.wait) return InvalidArgumentError("--timeout needs --wait (it bounds the wait)");
+    auto d = ParseDuration(*timeout);
+    if (!d.ok()) return d.status().Wrap("--timeout");
+    if (d->count() <= 0) return InvalidArgumentError("--timeout must be more than 0");
+    inv.progress_deadline = *d;
+  }
   return Status::Ok();
 }
 
@@ -249,6 +256,19 @@ Status BindDelete(const ParsedArgs& args, Invocation& inv) {
 Status BindOutputOnly(const ParsedArgs& args, Invocation& inv) {
   ZLAYER_RETURN_IF_ERROR(ExpectPositionals(args, {}, 0));
   return BindOutput(args, inv);
+}
+
+Status BindHealth(const ParsedArgs& args, Invocation& inv) {
+  ZLAYER_RETURN_IF_ERROR(ExpectPositionals(args, {"DEPLOYMENT"}, 0));
+  if (!args.positionals.empty()) {
+    const std::string& name = args.positionals[0];
+    if (name.find('/') != std::string::npos) {
+      return InvalidArgumentError(
+          fmt::format("\"{}\": expected a deployment name, not DEPLOYMENT/SERVICE", name));
+    }
+    inv.deployment = name;
+  }
+  return Status::Ok();
 }
 
 Status BindNothing(const ParsedArgs& args, Invocation&) { return ExpectPositionals(args, {}, 0); }
@@ -309,7 +329,8 @@ Status BindExec(const ParsedArgs& args, Invocation& inv) {
   return Status::Ok();
 }
 
-const FlagSpec kOutputFlag = {"output", 'o', "FORMAT", "table (default) or json"};
+const FlagSpec kOutputFlag = {"output", 'o', "FORMAT",
+                              "table (default) or json (the table's words, numbers, seconds)"};
 
 // Two-word commands also reachable by another spelling.
 const std::map<std::string, std::string, std::less<>>& Aliases() {
@@ -327,17 +348,21 @@ const std::map<std::string, std::string, std::less<>>& Aliases() {
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec> kCommands = {
       {"deploy",
-       "[--spec] FILE [--dry-run] [--wait]",
+       "[--spec] FILE [--dry-run] [--wait [--timeout D]]",
        "Deployments",
        "deploy a spec: validate it here, then make it the deployment's desired state",
        "FILE is validated locally first; every problem is printed as\n"
        "`file:line:col: path: message` and nothing is sent. The agent then validates it\n"
        "again, stores it and converges the node to it. Prints the generation and what\n"
        "happens to each service. With --wait, prints progress until the deployment\n"
-       "converged (exit 0) or failed, was superseded or deleted (exit 1).",
+       "converged (exit 0) or failed, was superseded or deleted (exit 1). The wait fails\n"
+       "as soon as the new generation cannot become ready: a replica failed 3 times\n"
+       "without ever being ready, or no replica became ready for D (--timeout, default\n"
+       "5m); the reason names the replica, its last exit and its restart count.",
        {{"spec", 0, "FILE", "the spec file (same as the FILE argument)"},
         {"dry-run", 0, nullptr, "validate and show the plan; change nothing"},
-        {"wait", 0, nullptr, "stream progress until the deployment finishes"}},
+        {"wait", 0, nullptr, "stream progress until the deployment finishes"},
+        {"timeout", 0, "D", "with --wait: give up after D without progress (default 5m)"}},
        -1,
        BindDeploy},
       {"validate",
@@ -355,7 +380,8 @@ const std::vector<CommandSpec>& Commands() {
        "list replicas: state, health, pid, restarts, last exit, uptime",
        "The table has one row per replica. UPTIME shows \"next restart in D\" for a replica\n"
        "in back-off. Deployments that are not converged are explained below the table.\n"
-       "-o json prints the agent's ListResponse with proto field names.",
+       "-o json prints the same facts for scripts: the table's words (running, healthy,\n"
+       "converged), numbers as numbers, durations in seconds, times in RFC 3339 (README).",
        {kOutputFlag},
        -1,
        BindPs},
@@ -454,13 +480,19 @@ const std::vector<CommandSpec>& Commands() {
        -1,
        BindOutputOnly},
       {"health",
-       "",
+       "[DEPLOYMENT]",
        "Node",
-       "exit 0 when the node is healthy, 1 (with the reason) when not",
-       "Meant for Docker's HEALTHCHECK: answers in well under a second.",
+       "exit 0 when the node (or DEPLOYMENT) is healthy, 1 with the reason when not",
+       "Without DEPLOYMENT: the node, meant for Docker's HEALTHCHECK. Healthy when the\n"
+       "agent answers, containerd is reachable and no program zlayer-init supervises is\n"
+       "down; deployments do not count, so one crash-looping workload does not mark the\n"
+       "node unhealthy. Answers in well under a second.\n"
+       "With DEPLOYMENT: healthy when it is converged and none of its replicas is failing\n"
+       "(back-off, failed, unhealthy); otherwise prints the first failing replica, its\n"
+       "state, restarts and last exit.",
        {},
        -1,
-       BindNothing},
+       BindHealth},
       {"version",
        "",
        "Node",
@@ -649,8 +681,9 @@ std::string GlobalUsage() {
       "                 /run/zlayer/agent.sock)\n"
       "  --timeout D    how long to wait for an answer (default 30s). `logs -f`,\n"
       "                 `deploy --wait` and `exec` wait as long as it takes unless\n"
-      "                 --timeout is given; `pull` and `image import` give up when no\n"
-      "                 progress arrives for D.\n"
+      "                 --timeout is given (`deploy --wait` also ends on its own once\n"
+      "                 the deployment cannot become ready, see `deploy --help`);\n"
+      "                 `pull` and `image import` give up when no progress arrives for D.\n"
       "  -h, --help     this text; `zlayer COMMAND --help` for a command\n"
       "  --version      print the client's version\n"
       "\n"
@@ -658,9 +691,10 @@ std::string GlobalUsage() {
       "  ZLAYER_SOCKET  the agent's API socket (absolute path)\n"
       "\n"
       "Exit codes:\n"
-      "  0    success; `health`: the node is healthy; `deploy --wait`: converged\n"
+      "  0    success; `health`: the node (or deployment) is healthy; `deploy --wait`:\n"
+      "       converged\n"
       "  1    failure: the agent is not reachable or reported an error, the spec is\n"
-      "       invalid, `health`: the node is unhealthy, `deploy --wait`: did not converge\n"
+      "       invalid, `health`: unhealthy, `deploy --wait`: did not converge\n"
       "  2    usage error (unknown command or flag, missing argument)\n"
       "  exec exits with the process's exit code, or 125 when zlayer itself fails\n";
   return text;

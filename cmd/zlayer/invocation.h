@@ -71,7 +71,8 @@ struct Invocation {
   std::string file;                               // deploy, validate, image import
   bool dry_run = false;                           // deploy --dry-run
   bool wait = false;                              // deploy --wait; delete (true unless --no-wait)
-  std::string deployment;                         // ps [DEPLOYMENT[/SERVICE]], delete, scale
+  std::optional<std::chrono::nanoseconds> progress_deadline;  // deploy --wait --timeout D
+  std::string deployment;  // ps [DEPLOYMENT[/SERVICE]], delete, scale, health
   std::string service;                            // ps DEPLOYMENT/SERVICE, scale
   uint32_t replicas = 0;                          // scale
   std::string target;                             // logs, inspect, exec

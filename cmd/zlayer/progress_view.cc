@@ -12,12 +12,12 @@ namespace {
 
 constexpr int kBarWidth = 24;
 
-std::string PhaseText(v1::BlobProgress::Phase phase) {
+std::string PhaseText(v1::BlobProgress::Phase phase, ProgressSource source) {
   switch (phase) {
     case v1::BlobProgress::PHASE_WAITING:
       return "waiting";
     case v1::BlobProgress::PHASE_FETCHING:
-      return "fetching";
+      return source == ProgressSource::kImport ? "reading" : "fetching";
     case v1::BlobProgress::PHASE_EXISTS:
       return "exists";
     case v1::BlobProgress::PHASE_VERIFIED:
@@ -121,8 +121,9 @@ std::string ProgressView::BarLine(const v1::BlobProgress& p,
   } else if (p.size() > 0) {
     bytes = FormatBytes(p.size());
   }
-  std::string line = fmt::format("{:<8} {:<12}  {:<9} [{}] {}", BlobKind(p.media_type()),
-                                 ShortDigest(p.digest()), PhaseText(p.phase()), bar, bytes);
+  std::string line =
+      fmt::format("{:<8} {:<12}  {:<9} [{}] {}", BlobKind(p.media_type()), ShortDigest(p.digest()),
+                  PhaseText(p.phase(), source_), bar, bytes);
   if (p.phase() == v1::BlobProgress::PHASE_FETCHING && bytes_per_second) {
     line += "  " + FormatBytes(static_cast<int64_t>(*bytes_per_second)) + "/s";
   }
@@ -146,8 +147,11 @@ void ProgressView::PrintPhaseLine(const Blob& blob) {
     case v1::BlobProgress::PHASE_WAITING:
       return;  // queued: nothing a reader of logs needs
     case v1::BlobProgress::PHASE_FETCHING:
-      text = "fetching " + FormatBytes(p.size());
-      if (p.offset() > 0) text += " (resuming at " + FormatBytes(p.offset()) + ")";
+      text = PhaseText(p.phase(), source_) + " " + FormatBytes(p.size());
+      // Only a pull resumes; an import's first report may simply come mid-file.
+      if (source_ == ProgressSource::kPull && p.offset() > 0) {
+        text += " (resuming at " + FormatBytes(p.offset()) + ")";
+      }
       break;
     case v1::BlobProgress::PHASE_EXISTS:
       text = "already present";
@@ -158,7 +162,7 @@ void ProgressView::PrintPhaseLine(const Blob& blob) {
       text += ")";
       break;
     default:
-      text = PhaseText(p.phase());
+      text = PhaseText(p.phase(), source_);
       break;
   }
   write_(head + text + "\n");

@@ -19,12 +19,18 @@ namespace zlayer::cli {
 // byte-count updates alone print nothing, so logs stay short.
 //
 // Not thread-safe. The caller passes the time of each update so tests are exact.
+// Where the bytes come from, which decides the words: a pull fetches from a registry
+// ("fetching 4.0MiB (resuming at 1.0MiB)"); an import reads a local file ("reading 4.0MiB",
+// nothing to resume).
+enum class ProgressSource { kPull, kImport };
+
 class ProgressView {
  public:
   using Writer = std::function<void(std::string_view)>;
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  ProgressView(bool terminal, Writer write) : terminal_(terminal), write_(std::move(write)) {}
+  ProgressView(bool terminal, Writer write, ProgressSource source = ProgressSource::kPull)
+      : terminal_(terminal), write_(std::move(write)), source_(source) {}
 
   // Announces the blobs to come, in order (a pull's `resolved`). Optional: unknown blobs
   // are added as their first update arrives.
@@ -50,6 +56,7 @@ class ProgressView {
 
   bool terminal_;
   Writer write_;
+  ProgressSource source_;
   std::vector<Blob> blobs_;
   std::map<std::string, size_t> index_;  // digest -> blobs_ index
   size_t drawn_ = 0;                     // lines of the block currently on screen

@@ -2,13 +2,15 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "cmd/zlayer/format.h"
+#include "common/rfc3339.h"
 
 namespace zlayer::cli {
 
@@ -28,18 +30,137 @@ google::protobuf::Timestamp ToTimestamp(Clock::time_point t) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
 
-Result<std::string> ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
-  if (!status.ok()) {
-    return InternalError(fmt::format("cannot print the answer as JSON: {}", status.ToString()));
+namespace {
+
+std::string RolloutStateName(v1::Rollout::State state);
+
+// The word of an enum value in JSON: the table's word where the table has one, else the
+// value's name without its type's prefix, lower case ("TYPE_JOB" -> "job"). Null for an
+// unset value (the table's "-").
+nlohmann::ordered_json EnumWord(const google::protobuf::EnumValueDescriptor& value) {
+  const google::protobuf::EnumDescriptor& type = *value.type();
+  std::string word;
+  if (&type == v1::Replica::State_descriptor()) {
+    word = ReplicaStateName(static_cast<v1::Replica::State>(value.number()));
+  } else if (&type == v1::Replica::Health_descriptor()) {
+    word = HealthName(static_cast<v1::Replica::Health>(value.number()));
+  } else if (&type == v1::Deployment::Phase_descriptor()) {
+    word = PhaseName(static_cast<v1::Deployment::Phase>(value.number()));
+  } else if (&type == v1::UpdateStrategy_descriptor()) {
+    word = StrategyName(static_cast<v1::UpdateStrategy>(value.number()));
+  } else if (&type == v1::Rollout::State_descriptor()) {
+    word = RolloutStateName(static_cast<v1::Rollout::State>(value.number()));
+  } else if (value.number() == 0 && value.name().ends_with("_UNSPECIFIED")) {
+    word = "-";
+  } else {
+    word = value.name();
+    // The prefix is what every value of the type shares up to its last '_'.
+    std::string prefix = type.value(0)->name();
+    for (int i = 1; i < type.value_count(); ++i) {
+      const std::string& other = type.value(i)->name();
+      size_t n = 0;
+      while (n < prefix.size() && n < other.size() && prefix[n] == other[n]) ++n;
+      prefix.resize(n);
+    }
+    prefix.resize(prefix.rfind('_') == std::string::npos ? 0 : prefix.rfind('_') + 1);
+    word = word.substr(prefix.size());
+    for (char& c : word) c = c == '_' ? ' ' : static_cast<char>(std::tolower(c));
   }
-  if (json.empty() || json.back() != '\n') json += '\n';
-  return json;
+  if (word == "-") return nullptr;
+  return word;
+}
+
+nlohmann::ordered_json MessageJson(const google::protobuf::Message& message);
+
+nlohmann::ordered_json FieldValue(const google::protobuf::Message& message,
+                                  const google::protobuf::FieldDescriptor& field, int index) {
+  using FD = google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection& r = *message.GetReflection();
+  const bool repeated = field.is_repeated();
+  switch (field.cpp_type()) {
+    case FD::CPPTYPE_INT32:
+      return repeated ? r.GetRepeatedInt32(message, &field, index) : r.GetInt32(message, &field);
+    case FD::CPPTYPE_INT64:
+      return repeated ? r.GetRepeatedInt64(message, &field, index) : r.GetInt64(message, &field);
+    case FD::CPPTYPE_UINT32:
+      return repeated ? r.GetRepeatedUInt32(message, &field, index) : r.GetUInt32(message, &field);
+    case FD::CPPTYPE_UINT64:
+      return repeated ? r.GetRepeatedUInt64(message, &field, index) : r.GetUInt64(message, &field);
+    case FD::CPPTYPE_DOUBLE:
+      return repeated ? r.GetRepeatedDouble(message, &field, index) : r.GetDouble(message, &field);
+    case FD::CPPTYPE_FLOAT:
+      return repeated ? r.GetRepeatedFloat(message, &field, index) : r.GetFloat(message, &field);
+    case FD::CPPTYPE_BOOL:
+      return repeated ? r.GetRepeatedBool(message, &field, index) : r.GetBool(message, &field);
+    case FD::CPPTYPE_STRING:
+      return repeated ? r.GetRepeatedString(message, &field, index) : r.GetString(message, &field);
+    case FD::CPPTYPE_ENUM:
+      return EnumWord(repeated ? *r.GetRepeatedEnum(message, &field, index)
+                               : *r.GetEnum(message, &field));
+    case FD::CPPTYPE_MESSAGE: {
+      if (!repeated && !r.HasField(message, &field)) return nullptr;
+      const google::protobuf::Message& sub =
+          repeated ? r.GetRepeatedMessage(message, &field, index) : r.GetMessage(message, &field);
+      const google::protobuf::Descriptor* type = sub.GetDescriptor();
+      if (type == google::protobuf::Duration::descriptor()) {
+        const auto& d = static_cast<const google::protobuf::Duration&>(sub);
+        return static_cast<double>(d.seconds()) + static_cast<double>(d.nanos()) / 1e9;
+      }
+      if (type == google::protobuf::Timestamp::descriptor()) {
+        return FormatRfc3339Nano(ToTimePoint(static_cast<const google::protobuf::Timestamp&>(sub)));
+      }
+      return MessageJson(sub);
+    }
+  }
+  return nullptr;
+}
+
+nlohmann::ordered_json MessageJson(const google::protobuf::Message& message) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  const google::protobuf::Descriptor& type = *message.GetDescriptor();
+  const google::protobuf::Reflection& r = *message.GetReflection();
+  for (int i = 0; i < type.field_count(); ++i) {
+    const google::protobuf::FieldDescriptor& field = *type.field(i);
+    // Of a oneof, only the member that is set.
+    if (field.containing_oneof() != nullptr && !field.containing_oneof()->is_synthetic() &&
+        !r.HasField(message, &field)) {
+      continue;
+    }
+    if (field.is_map()) {
+      // Sorted by key, so the output is stable.
+      std::map<std::string, nlohmann::ordered_json> entries;
+      for (int j = 0; j < r.FieldSize(message, &field); ++j) {
+        const google::protobuf::Message& entry = r.GetRepeatedMessage(message, &field, j);
+        nlohmann::ordered_json key = FieldValue(entry, *entry.GetDescriptor()->map_key(), 0);
+        entries[key.is_string() ? key.get<std::string>() : key.dump()] =
+            FieldValue(entry, *entry.GetDescriptor()->map_value(), 0);
+      }
+      nlohmann::ordered_json map = nlohmann::ordered_json::object();
+      for (auto& [key, value] : entries) map[key] = std::move(value);
+      out[field.name()] = std::move(map);
+    } else if (field.is_repeated()) {
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (int j = 0; j < r.FieldSize(message, &field); ++j) {
+        list.push_back(FieldValue(message, field, j));
+      }
+      out[field.name()] = std::move(list);
+    } else if (field.has_presence() &&
+               field.cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
+               !r.HasField(message, &field)) {
+      out[field.name()] = nullptr;  // an unset `optional`
+    } else {
+      out[field.name()] = FieldValue(message, field, 0);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> ToJson(const google::protobuf::Message& message) {
+  std::string json =
+      MessageJson(message).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return json + "\n";
 }
 
 std::string ReplicaStateName(v1::Replica::State state) {
@@ -200,6 +321,44 @@ std::string RenderListNotes(const v1::ListResponse& list) {
     }
   }
   return notes;
+}
+
+DeploymentHealth JudgeDeploymentHealth(const v1::Deployment& d) {
+  auto fine = [](const v1::Replica& r) {
+    return (r.state() == v1::Replica::STATE_RUNNING &&
+            r.health() != v1::Replica::HEALTH_UNHEALTHY) ||
+           r.state() == v1::Replica::STATE_COMPLETED;
+  };
+  auto failing = [](const v1::Replica& r) {
+    return r.state() == v1::Replica::STATE_BACKOFF || r.state() == v1::Replica::STATE_FAILED ||
+           r.state() == v1::Replica::STATE_UNKNOWN || r.health() == v1::Replica::HEALTH_UNHEALTHY;
+  };
+  const std::string head = fmt::format("deployment {}: {}", d.name(), PhaseName(d.phase()));
+  const v1::Replica* first_failing = nullptr;
+  const v1::Replica* first_not_fine = nullptr;
+  uint32_t running = 0;
+  for (const auto& s : d.services()) {
+    for (const auto& r : s.replicas()) {
+      if (r.state() == v1::Replica::STATE_RUNNING) ++running;
+      if (first_failing == nullptr && failing(r)) first_failing = &r;
+      if (first_not_fine == nullptr && !fine(r)) first_not_fine = &r;
+    }
+  }
+  if (d.phase() == v1::Deployment::PHASE_CONVERGED && first_failing == nullptr) {
+    return {true, fmt::format("{}, {} running", head, Replicas(running))};
+  }
+  const v1::Replica* culprit = first_failing != nullptr ? first_failing : first_not_fine;
+  if (culprit == nullptr) {
+    return {false, d.message().empty() ? head : head + ": " + d.message()};
+  }
+  const v1::Replica& r = *culprit;
+  std::string text =
+      fmt::format("{}: replica {} {}", head, r.container_id(), ReplicaStateName(r.state()));
+  if (r.health() != v1::Replica::HEALTH_NONE) text += ", " + HealthName(r.health());
+  text += ", " + Plural(r.restart_count(), "restart");
+  if (r.has_last_exit()) text += ", last exit " + FormatExit(r.last_exit());
+  if (!r.message().empty()) text += ": " + r.message();
+  return {false, text};
 }
 
 std::string RenderImageTable(const v1::ListImagesResponse& images) {

@@ -16,9 +16,15 @@ namespace zlayer::cli {
 
 using Clock = std::chrono::system_clock;
 
-// The message as JSON for scripts: proto field names (`container_id`), enums by name,
-// zero values included, indented, ending in '\n'.
-// Errors: kInternal when protobuf cannot convert it (it should not happen).
+// The message as JSON for scripts and people, indented, ending in '\n':
+//   - proto field names (`container_id`), in proto order; zero values included;
+//   - enums as the table's lower-case words (`running`, `healthy`, `converged`,
+//     `rollout stopped`; others without their prefix: TYPE_JOB -> `job`); null where the
+//     table shows "-" (no health check, unspecified);
+//   - 64-bit integers as numbers; durations as seconds (a number, 1.5); times as RFC 3339
+//     strings (`2026-11-28T18:00:00.123456789Z`); unset messages and times as null;
+//   - maps as objects sorted by key; of a oneof only the member that is set.
+// Errors: none today (the Result leaves room for one).
 Result<std::string> ToJson(const google::protobuf::Message& message);
 
 // "running", "backoff", ... ("-" when unspecified).
@@ -41,6 +47,17 @@ std::string RenderReplicaTable(const v1::ListResponse& list, Clock::time_point n
 // whose state has an explanation (pending, failed, exited, unknown, back-off).
 // Empty when everything is converged and running.
 std::string RenderListNotes(const v1::ListResponse& list);
+
+// `zlayer health DEPLOYMENT`: healthy when the deployment is converged and none of its
+// replicas is failing (back-off, failed, unhealthy, unknown). `text` is one line either
+// way: "deployment hello: converged, 2 replicas running", or "deployment hello: degraded:
+// replica hello-web-0 backoff, 4 restarts, last exit 1 (Error): back-off 1.6s after exit 1"
+// (the first replica that is not fine, else the phase and its message).
+struct DeploymentHealth {
+  bool healthy = false;
+  std::string text;
+};
+DeploymentHealth JudgeDeploymentHealth(const v1::Deployment& deployment);
 
 // `zlayer images`: NAME DIGEST SIZE UNPACKED.
 std::string RenderImageTable(const v1::ListImagesResponse& images);

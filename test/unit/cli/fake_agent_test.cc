@@ -339,13 +339,16 @@ TEST_CASE("Given a fake agent, `zlayer ps` prints its replicas as a table") {
   CHECK(r.err.empty());
 }
 
-TEST_CASE("Given a fake agent, `zlayer ps -o json` prints the response with proto names") {
+TEST_CASE("Given a fake agent, `zlayer ps -o json` prints proto names and the table's words") {
   FakeNode node;
   node.Serve();
   auto r = node.Run({"ps", "-o", "json"});
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("\"container_id\": \"hello-web-0\""));
-  CHECK_THAT(r.out, Catch::Contains("\"phase\": \"PHASE_CONVERGED\""));
+  CHECK_THAT(r.out, Catch::Contains("\"phase\": \"converged\""));
+  CHECK_THAT(r.out, Catch::Contains("\"state\": \"running\""));
+  CHECK_THAT(r.out, Catch::Contains("\"generation\": 1,"));
+  CHECK_THAT(r.out, Catch::Contains("\"uptime\": 42.0"));
 }
 
 TEST_CASE("An agent error is one line naming the command") {
@@ -426,6 +429,18 @@ TEST_CASE("`health` exits 0 when healthy and 1 with the reason when not") {
   auto bad = node.Run({"health"});
   CHECK(bad.exit_code == 1);
   CHECK(bad.out == "unhealthy: containerd not reachable\n");
+}
+
+TEST_CASE("`health DEPLOYMENT` asks about that deployment, not the node") {
+  FakeNode node;
+  node.Serve();
+  node.agent().healthy = false;  // the node's answer must not matter
+  auto ok = node.Run({"health", "hello"});
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out == "deployment hello: converged, 1 replica running\n");
+  auto missing = node.Run({"health", "missing"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err == "zlayer: health: deployment missing not found\n");
 }
 
 TEST_CASE("`version` prints both versions, and the client's alone without an agent") {

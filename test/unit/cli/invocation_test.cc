@@ -95,6 +95,13 @@ TEST_CASE("Each command binds its arguments") {
       CHECK_FALSE(inv.wait);
     }
     CHECK(Parse({"deploy", "a.yaml", "--wait"}).wait);
+    CHECK_FALSE(Parse({"deploy", "a.yaml", "--wait"}).progress_deadline.has_value());
+  }
+  SECTION("deploy --wait --timeout bounds the wait for progress") {
+    auto inv = Parse({"deploy", "a.yaml", "--wait", "--timeout", "30s"});
+    CHECK(inv.usage_error.empty());
+    CHECK(inv.progress_deadline == std::optional<std::chrono::nanoseconds>(30s));
+    CHECK_FALSE(inv.timeout.has_value());  // not the global option
   }
   SECTION("ps takes DEPLOYMENT or DEPLOYMENT/SERVICE and -o") {
     auto inv = Parse({"ps", "hello/web", "-o", "json"});
@@ -182,7 +189,15 @@ TEST_CASE("Usage errors name the command and what is wrong") {
            {{"exec", "web"}, "exec", "exec: missing CMD"},
            {{"exec"}, "exec", "exec: missing TARGET"},
            {{"exec", "-e", "novalue", "web", "sh"}, "exec", "exec: -e \"novalue\": expected"},
-           {{"health", "extra"}, "health", "health: unexpected argument \"extra\""},
+           {{"deploy", "a.yaml", "--timeout", "30s"}, "deploy", "deploy: --timeout needs --wait"},
+           {{"deploy", "a.yaml", "--wait", "--timeout", "0s"},
+            "deploy",
+            "deploy: --timeout must be more than 0"},
+           {{"deploy", "a.yaml", "--wait", "--timeout", "5"},
+            "deploy",
+            "deploy: --timeout: invalid duration"},
+           {{"health", "hello", "extra"}, "health", "health: unexpected argument \"extra\""},
+           {{"health", "hello/web"}, "health", "health: \"hello/web\": expected a deployment"},
        }) {
     auto inv = Parse(c.args);
     INFO("args: " << c.args.size() << " error: " << inv.usage_error);

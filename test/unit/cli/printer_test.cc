@@ -102,6 +102,35 @@ TEST_CASE("Off a terminal, progress prints one line per phase change, none for b
         "config cccccccccccc: already present\n");
 }
 
+TEST_CASE("An import reads a local file: no fetching, nothing resumed") {
+  std::string out;
+  zlayer::cli::ProgressView view(
+      false, [&](std::string_view s) { out += s; }, zlayer::cli::ProgressSource::kImport);
+  auto t0 = std::chrono::steady_clock::time_point();
+  v1::BlobProgress p;
+  p.set_digest("sha256:aaaaaaaaaaaabbbb");
+  p.set_media_type("application/vnd.oci.image.layer.v1.tar+gzip");
+  p.set_size(4 << 20);
+  p.set_offset(1 << 20);  // the first report of an import may come mid-file
+  p.set_phase(v1::BlobProgress::PHASE_FETCHING);
+  view.Update(p, t0);
+  CHECK(out == "layer aaaaaaaaaaaa: reading 4.0MiB\n");
+  CHECK_THAT(view.BarLine(p, std::nullopt), Catch::Contains("reading"));
+}
+
+TEST_CASE("A pull that continues an interrupted one says where it resumes") {
+  std::string out;
+  zlayer::cli::ProgressView view(false, [&](std::string_view s) { out += s; });
+  v1::BlobProgress p;
+  p.set_digest("sha256:aaaaaaaaaaaabbbb");
+  p.set_media_type("application/vnd.oci.image.layer.v1.tar+gzip");
+  p.set_size(4 << 20);
+  p.set_offset(1 << 20);
+  p.set_phase(v1::BlobProgress::PHASE_FETCHING);
+  view.Update(p, std::chrono::steady_clock::time_point());
+  CHECK(out == "layer aaaaaaaaaaaa: fetching 4.0MiB (resuming at 1.0MiB)\n");
+}
+
 TEST_CASE("On a terminal, progress redraws one bar per blob in place") {
   std::string out;
   zlayer::cli::ProgressView view(true, [&](std::string_view s) { out += s; });

@@ -1,8 +1,7 @@
 #include "cmd/zlayer/render.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 using namespace std::chrono_literals;
 using zlayer::cli::Clock;
@@ -110,20 +109,79 @@ TEST_CASE("Notes under ps explain a degraded deployment, rollouts and failing re
         "hello-web-1: back-off 1.6s after exit 137\n");
 }
 
-TEST_CASE("JSON output keeps proto field names and zero values, and parses back") {
+TEST_CASE("JSON output keeps proto field names and zero values, with the table's words") {
   auto list = SampleList();
-  auto json = zlayer::cli::ToJson(list);
-  REQUIRE(json.ok());
-  CHECK_THAT(*json, Catch::Contains("\"container_id\": \"hello-web-0\""));
-  CHECK_THAT(*json, Catch::Contains("\"restart_count\": 0"));
-  CHECK_THAT(*json, Catch::Contains("\"state\": \"STATE_BACKOFF\""));
-  CHECK_THAT(*json, Catch::EndsWith("\n"));
-  v1::ListResponse back;
-  REQUIRE(google::protobuf::util::JsonStringToMessage(*json, &back).ok());
-  CHECK(back.SerializeAsString() == list.SerializeAsString());
+  auto* r0 = list.mutable_deployments(0)->mutable_services(0)->mutable_replicas(0);
+  r0->set_generation(3);
+  *r0->mutable_started_at() = ToTimestamp(kNow - 192s);
+  auto text = zlayer::cli::ToJson(list);
+  REQUIRE(text.ok());
+  CHECK_THAT(*text, Catch::EndsWith("\n"));
+  auto json = nlohmann::json::parse(*text);
+  const auto& d = json["deployments"][0];
+  CHECK(d["phase"] == "degraded");
+  CHECK(d["generation"] == 3);  // a number, not "3"
+  const auto& web0 = d["services"][0]["replicas"][0];
+  CHECK(web0["container_id"] == "hello-web-0");
+  CHECK(web0["state"] == "running");
+  CHECK(web0["health"] == "healthy");
+  CHECK(web0["generation"] == 3);
+  CHECK(web0["restart_count"] == 0);
+  CHECK(web0["uptime"] == 192.0);  // seconds
+  CHECK(web0["started_at"] == "2023-11-14T22:10:08.000000000Z");
+  CHECK(web0["last_exit"].is_null());
+  CHECK(web0["next_restart_at"].is_null());
+  const auto& web1 = d["services"][0]["replicas"][1];
+  CHECK(web1["state"] == "backoff");
+  CHECK(web1["health"] == "unhealthy");
+  CHECK(web1["last_exit"]["code"] == 137);
+  CHECK(web1["last_exit"]["signal"] == "SIGKILL");
+  CHECK(web1["next_restart_at"] == "2023-11-14T22:13:21.600000000Z");
+  CHECK(d["services"][1]["replicas"][0]["health"].is_null());  // no check: the table's "-"
+  CHECK(d["services"][0]["rollout"].is_null());
+  CHECK(d["services"][0]["type"].is_null());
 
   v1::HealthResponse unhealthy;
-  CHECK_THAT(*zlayer::cli::ToJson(unhealthy), Catch::Contains("\"healthy\": false"));
+  CHECK(nlohmann::json::parse(*zlayer::cli::ToJson(unhealthy))["healthy"] == false);
+}
+
+TEST_CASE("JSON words: phases and strategies as in the table, other enums without prefix") {
+  v1::ListResponse list;
+  auto* d = list.add_deployments();
+  d->set_phase(v1::Deployment::PHASE_ROLLOUT_STOPPED);
+  auto* s = d->add_services();
+  s->set_type(v1::Service::TYPE_JOB);
+  s->mutable_rollout()->set_strategy(v1::UPDATE_STRATEGY_STOP_FIRST);
+  s->mutable_rollout()->set_state(v1::Rollout::STATE_IN_PROGRESS);
+  auto json = nlohmann::json::parse(*zlayer::cli::ToJson(list));
+  CHECK(json["deployments"][0]["phase"] == "rollout stopped");
+  CHECK(json["deployments"][0]["services"][0]["type"] == "job");
+  CHECK(json["deployments"][0]["services"][0]["rollout"]["strategy"] == "stop-first");
+  CHECK(json["deployments"][0]["services"][0]["rollout"]["state"] == "in progress");
+}
+
+TEST_CASE("JSON of status: counts as numbers, durations in seconds, maps as objects") {
+  v1::StatusResponse status;
+  status.set_namespace_("zlayer");
+  status.mutable_counts()->set_deployments(1);
+  status.mutable_counts()->set_services(2);
+  status.mutable_counts()->set_images(1);
+  *status.mutable_agent_uptime() = Span(90s + 500ms);
+  auto json = nlohmann::json::parse(*zlayer::cli::ToJson(status));
+  CHECK(json["namespace"] == "zlayer");
+  CHECK(json["counts"]["services"] == 2);
+  CHECK(json["counts"]["images"] == 1);
+  CHECK(json["agent_uptime"] == 90.5);
+  CHECK(json["agent_started_at"].is_null());
+
+  v1::InspectResponse inspect;
+  auto* config = inspect.add_replicas()->mutable_config();
+  (*config->mutable_labels())["zlayer.service"] = "web";
+  (*config->mutable_labels())["a"] = "b";
+  config->set_memory_bytes(int64_t{1} << 40);
+  auto detail = nlohmann::json::parse(*zlayer::cli::ToJson(inspect))["replicas"][0];
+  CHECK(detail["config"]["labels"] == nlohmann::json({{"a", "b"}, {"zlayer.service", "web"}}));
+  CHECK(detail["config"]["memory_bytes"] == int64_t{1} << 40);
 }
 
 TEST_CASE("images renders name, short digest, human size and unpacked") {
@@ -257,4 +315,45 @@ TEST_CASE("status and inspect render the facts a user asks for") {
   CHECK_THAT(text, Catch::Contains("  limits:     memory 256MiB\n"));
   CHECK_THAT(text, Catch::Contains("12s ago      FAIL"));
   CHECK_THAT(text, Catch::Contains("connection refused\n"));
+}
+
+TEST_CASE(
+    "health DEPLOYMENT names the first failing replica with its state, restarts and last exit") {
+  auto list = SampleList();
+  auto health = zlayer::cli::JudgeDeploymentHealth(list.deployments(0));
+  CHECK_FALSE(health.healthy);
+  CHECK(health.text ==
+        "deployment hello: degraded: replica hello-web-1 backoff, unhealthy, 4 restarts, last exit "
+        "137/SIGKILL (OOMKilled): back-off 1.6s after exit 137");
+}
+
+TEST_CASE("health DEPLOYMENT is healthy only when converged with no failing replica") {
+  v1::Deployment d;
+  d.set_name("hello");
+  d.set_phase(v1::Deployment::PHASE_CONVERGED);
+  auto* web = d.add_services();
+  web->set_name("web");
+  auto* r = web->add_replicas();
+  r->set_container_id("hello-web-0");
+  r->set_state(v1::Replica::STATE_RUNNING);
+  auto healthy = zlayer::cli::JudgeDeploymentHealth(d);
+  CHECK(healthy.healthy);
+  CHECK(healthy.text == "deployment hello: converged, 1 replica running");
+
+  d.set_phase(v1::Deployment::PHASE_PROGRESSING);
+  d.set_message("web: waiting for db to be healthy (3s of 300s)");
+  auto progressing = zlayer::cli::JudgeDeploymentHealth(d);
+  CHECK_FALSE(progressing.healthy);
+  CHECK(progressing.text ==
+        "deployment hello: progressing: web: waiting for db to be healthy (3s of 300s)");
+
+  d.set_phase(v1::Deployment::PHASE_CONVERGED);
+  r->set_state(v1::Replica::STATE_FAILED);
+  r->set_restart_count(3);
+  r->mutable_last_exit()->set_code(1);
+  r->mutable_last_exit()->set_reason("Error");
+  auto failed = zlayer::cli::JudgeDeploymentHealth(d);
+  CHECK_FALSE(failed.healthy);
+  CHECK(failed.text ==
+        "deployment hello: converged: replica hello-web-0 failed, 3 restarts, last exit 1 (Error)");
 }
