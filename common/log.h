@@ -4,12 +4,26 @@
 // so lines from several processes sharing a pipe do not interleave (lines up
 // to PIPE_BUF bytes). The level filter comes from ZLAYER_LOG_LEVEL.
 //
-// Thread safety: a Logger may be used from several threads; each line is one
-// write call.
+// Never waits: the agent logs from its event loop, and a log reader that
+// falls behind (a full pipe to zlayer-init, a stopped terminal) must not stop
+// the loop. On a non-blocking descriptor that is full (EAGAIN), the unwritten
+// rest of a line waits in a backlog of at most kMaxBacklog bytes, written
+// first by the next line; when the backlog is full, whole lines are dropped,
+// counted, and reported by a "N log lines dropped" line as soon as the
+// descriptor takes lines again. Lines are never torn or interleaved. (The
+// alternatives were worse: sleeping until the reader catches up stalls the
+// loop; a writer thread adds a thread and still needs a bound.) On a blocking
+// descriptor a write blocks as the kernel decides; zlayer-init drains the
+// agent's pipe continuously.
+//
+// Thread safety: a Logger may be used from several threads; a mutex guards
+// its backlog and orders the writes.
 #pragma once
 
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -53,16 +67,29 @@ class Logger {
   // Writes one already formatted message (no filtering by level).
   void Write(LogLevel level, std::string_view message);
 
+  static constexpr size_t kMaxBacklog = 64 * 1024;
+  // Lines dropped because the backlog was full, not yet reported.
+  uint64_t dropped() const;
+
  private:
+  // Writes the backlog, then `line` (or keeps it, or drops it). mu_ held.
+  void WriteLocked(std::string_view line);
+  // Writes as much of backlog_ as the descriptor takes; true when it is empty.
+  bool FlushBacklogLocked();
+
   std::string program_;
   LogLevel level_;
   int fd_;
+  mutable std::mutex mu_;  // guards backlog_ and dropped_, orders writes to fd_
+  std::string backlog_;    // bytes of whole lines the descriptor did not take yet
+  uint64_t dropped_ = 0;
 };
 
 std::string_view LogLevelName(LogLevel level);
 
-// Writes all of `data` to `fd`, retrying on EINTR and short writes. Returns
-// false when the descriptor is gone (EPIPE, EBADF, ...).
+// Writes all of `data` to `fd`, retrying on EINTR and short writes, and
+// waiting on EAGAIN (for blocking callers such as the CLI; the Logger does not
+// use it). Returns false when the descriptor is gone (EPIPE, EBADF, ...).
 bool WriteAll(int fd, std::string_view data);
 
 }  // namespace zlayer

@@ -389,9 +389,20 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
   bool finished = false;
 };
 
-// A Logs call that follows: its subscriptions live on the loop.
+// A Logs call that follows. Lives on the loop: its subscriptions, and the
+// records the hub brings while the backlog is still being read off the loop
+// (held, one message per batch, and sent right after the backlog).
 struct LogFollow {
   std::vector<agent::logs::LogHub::Subscription> subscriptions;
+  bool backlog_sent = false;
+  std::vector<v1::LogsResponse> held;
+};
+
+// One container's part of a Logs call, read on the file-reading thread.
+struct LogSource {
+  std::string id;
+  std::string log_dir;
+  agent::logs::ReadOptions options;
 };
 
 void AddEntry(const std::string& id, const agent::logs::RecordView& record, v1::LogsResponse* out) {
@@ -568,42 +579,71 @@ grpc::ServerWriteReactor<v1::LogsResponse>* AgentService::Logs(grpc::CallbackSer
   asio::post(agent_.loop(), [this, stream, follow, request = *request] {
     auto ids = agent_.ResolveTarget(request.target());
     if (!ids.ok()) return stream->Finish(ToGrpcStatus(ids.status()));
-    // Subscribe and read the backlog in the same turn of the loop: no record
-    // can slip in between (log_hub.h).
-    if (request.follow()) {
-      for (const std::string& id : *ids) {
-        follow->subscriptions.push_back(agent_.log_hub().Subscribe(
-            id, [stream, id](std::span<const agent::logs::RecordView> records) {
-              v1::LogsResponse message;
-              for (const auto& record : records) AddEntry(id, record, &message);
-              stream->Push(std::move(message));
-            }));
-      }
-    }
-    std::vector<std::pair<std::string, agent::logs::LogRecord>> backlog;
+    std::vector<LogSource> sources;
     for (const std::string& id : *ids) {
       auto paths = agent::logs::IoPathsFor(agent_.config(), id);
       if (!paths.ok()) continue;
-      agent::logs::ReadOptions options;
-      if (request.has_tail()) options.tail = request.tail();
-      if (request.has_since()) options.since = FromProto(request.since());
-      if (request.has_tail() && request.tail() == 0) continue;
-      auto read = agent::logs::ReadLogs(paths->log_dir, id, options);
-      if (!read.ok()) return stream->Finish(ToGrpcStatus(read.status()));
-      for (auto& record : read->records) backlog.emplace_back(id, std::move(record));
-    }
-    std::stable_sort(backlog.begin(), backlog.end(),
-                     [](const auto& a, const auto& b) { return a.second.time < b.second.time; });
-    v1::LogsResponse batch;
-    for (const auto& [id, record] : backlog) {
-      AddEntry(id, record, &batch);
-      if (batch.entries_size() >= 256) {
-        stream->Push(std::move(batch));
-        batch.Clear();
+      LogSource source{id, paths->log_dir, {}};
+      if (request.has_tail()) source.options.tail = request.tail();
+      if (request.has_since()) source.options.since = FromProto(request.since());
+      if (request.follow()) {
+        // Records are appended and published on this loop, so the file's end
+        // now splits them exactly: the backlog read stops there, the hub
+        // brings the rest. No gap, no duplicate (log_reader.h).
+        auto end = agent::logs::CurrentLogEnd(paths->log_dir, id);
+        if (!end.ok()) {
+          follow->subscriptions.clear();
+          return stream->Finish(ToGrpcStatus(end.status()));
+        }
+        source.options.until = *end;
+        follow->subscriptions.push_back(
+            agent_.log_hub().Subscribe(id, [stream, id, weak = std::weak_ptr<LogFollow>(follow)](
+                                               std::span<const agent::logs::RecordView> records) {
+              auto follow = weak.lock();
+              if (!follow) return;
+              v1::LogsResponse message;
+              for (const auto& record : records) AddEntry(id, record, &message);
+              if (follow->backlog_sent) {
+                stream->Push(std::move(message));
+              } else {
+                follow->held.push_back(std::move(message));
+              }
+            }));
       }
+      if (request.has_tail() && request.tail() == 0) continue;
+      sources.push_back(std::move(source));
     }
-    if (batch.entries_size() > 0) stream->Push(std::move(batch));
-    if (!request.follow()) stream->Finish(grpc::Status::OK);
+    // Reading and parsing tens of MB would stall the loop for seconds: the
+    // backlog is read on the file-reading thread and streamed from there.
+    asio::post(log_reads_, [stream, follow, sources = std::move(sources),
+                            following = request.follow(), &loop = agent_.loop()] {
+      std::vector<std::pair<std::string, agent::logs::LogRecord>> backlog;
+      for (const LogSource& source : sources) {
+        auto read = agent::logs::ReadLogs(source.log_dir, source.id, source.options);
+        if (!read.ok()) {
+          asio::post(loop, [follow] { follow->subscriptions.clear(); });
+          return stream->Finish(ToGrpcStatus(read.status()));
+        }
+        for (auto& record : read->records) backlog.emplace_back(source.id, std::move(record));
+      }
+      std::stable_sort(backlog.begin(), backlog.end(),
+                       [](const auto& a, const auto& b) { return a.second.time < b.second.time; });
+      v1::LogsResponse batch;
+      for (const auto& [id, record] : backlog) {
+        AddEntry(id, record, &batch);
+        if (batch.entries_size() >= 256) {
+          stream->Push(std::move(batch));
+          batch.Clear();
+        }
+      }
+      if (batch.entries_size() > 0) stream->Push(std::move(batch));
+      if (!following) return stream->Finish(grpc::Status::OK);
+      asio::post(loop, [stream, follow] {
+        for (v1::LogsResponse& message : follow->held) stream->Push(std::move(message));
+        follow->held.clear();
+        follow->backlog_sent = true;
+      });
+    });
   });
   return writer;
 }

@@ -7,6 +7,8 @@
 // Exec is adapted in exec_reactor.h.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
+
 #include "zlayer/v1/agent.grpc.pb.h"
 
 #include "common/status.h"
@@ -66,6 +68,9 @@ class AgentService : public zlayer::v1::Agent::CallbackService {
 
  private:
   agent::Agent& agent_;
+  // Reads log files for Logs calls, one at a time, off the agent's loop; the
+  // loop only resolves the target and subscribes followers.
+  boost::asio::thread_pool log_reads_{1};
 };
 
 }  // namespace zlayer::api

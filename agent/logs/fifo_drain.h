@@ -20,10 +20,10 @@
 // handler. At most kMaxReadsPerTurn reads per turn of the loop; a busy pipe
 // then yields to other handlers and continues.
 //
-// Batching: each read(2) (up to kReadChunk bytes) is framed at once and its records go to the sink as one batch,
-// stamped with one time taken after the read: a record's time is when the
-// read that completed it returned (Docker stamps per read too), not when the
-// container wrote it.
+// Batching: each read(2) (up to kReadChunk bytes) is framed at once and its
+// records go to the sink as one batch, stamped with one time taken after the
+// read: a record's time is when the read that completed it returned (Docker
+// stamps per read too), not when the container wrote it.
 //
 // Durability: a complete line is appended to the sink in the same handler
 // that took it out of the pipe, so a kill -9 of the agent loses no complete

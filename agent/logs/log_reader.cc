@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <deque>
 #include <filesystem>
 
@@ -101,11 +102,13 @@ Result<std::vector<OpenFile>> OpenSnapshot(const std::string& dir, const std::st
   return files;
 }
 
-Result<std::string> ReadAll(const OpenFile& file) {
+// Reads the file from its start, at most `limit` bytes.
+Result<std::string> ReadAll(const OpenFile& file, uint64_t limit) {
   std::string data;
   char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(file.fd(), buf, sizeof buf);
+  while (data.size() < limit) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof buf, limit - data.size()));
+    ssize_t n = ::read(file.fd(), buf, want);
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoError(fmt::format("read {}", file.path()));
@@ -113,6 +116,7 @@ Result<std::string> ReadAll(const OpenFile& file) {
     if (n == 0) return data;
     data.append(buf, static_cast<size_t>(n));
   }
+  return data;
 }
 
 bool Wanted(const LogRecord& record, const ReadOptions& options) {
@@ -123,10 +127,30 @@ bool Wanted(const LogRecord& record, const ReadOptions& options) {
 
 }  // namespace
 
+Result<LogEnd> CurrentLogEnd(const std::string& dir, const std::string& id) {
+  const std::string path = LogFilePath(dir, id);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return LogEnd{};
+    return ErrnoError(fmt::format("stat {}", path));
+  }
+  return LogEnd{static_cast<uint64_t>(st.st_ino), static_cast<uint64_t>(st.st_size)};
+}
+
 Result<ReadResult> ReadLogs(const std::string& dir, const std::string& id,
                             const ReadOptions& options) {
   auto files = OpenSnapshot(dir, id);
   if (!files.ok()) return files.status().Wrap(fmt::format("logs of {}", id));
+  // With `until`, the newest file read is the one that was current then.
+  uint64_t newest_limit = UINT64_MAX;
+  if (options.until) {
+    auto current_then = std::find_if(files->begin(), files->end(), [&](const OpenFile& f) {
+      return options.until->inode != 0 && f.inode() == options.until->inode;
+    });
+    if (current_then == files->end()) return ReadResult{};
+    files->erase(current_then + 1, files->end());
+    newest_limit = options.until->size;
+  }
 
   // Newest file first, so that a tail or a `since` stops early; a file's
   // records are kept in a deque and the files' runs are prepended.
@@ -134,12 +158,11 @@ Result<ReadResult> ReadLogs(const std::string& dir, const std::string& id,
   std::deque<LogRecord> kept;
   for (size_t f = files->size(); f-- > 0;) {
     const OpenFile& file = (*files)[f];
-    auto data = ReadAll(file);
-    if (!data.ok()) return data.status().Wrap(fmt::format("logs of {}", id));
     bool is_newest = f + 1 == files->size();
+    auto data = ReadAll(file, is_newest ? newest_limit : UINT64_MAX);
+    if (!data.ok()) return data.status().Wrap(fmt::format("logs of {}", id));
 
-    std::vector<LogRecord> records;
-    bool older_than_since = false;
+    std::vector<std::string_view> lines;
     std::string_view rest = *data;
     while (!rest.empty()) {
       size_t newline = rest.find('\n');
@@ -148,16 +171,29 @@ Result<ReadResult> ReadLogs(const std::string& dir, const std::string& id,
         if (!is_newest) ++result.skipped_lines;
         break;
       }
-      std::string_view line = rest.substr(0, newline);
+      if (newline > 0) lines.push_back(rest.substr(0, newline));
       rest.remove_prefix(newline + 1);
-      if (line.empty()) continue;
+    }
+    std::vector<LogRecord> records;
+    bool older_than_since = false;
+    auto take = [&](std::string_view line) {
       auto record = DecodeRecord(line);
       if (!record) {
         ++result.skipped_lines;
-        continue;
+        return;
       }
       if (options.since && record->time < *options.since) older_than_since = true;
       if (Wanted(*record, options)) records.push_back(std::move(*record));
+    };
+    if (options.tail > 0 && !options.since) {
+      // Only the last lines are needed: decode from the end, not the whole
+      // file (a `logs -n 20` of a 50 MB file).
+      for (size_t i = lines.size(); i-- > 0 && kept.size() + records.size() < options.tail;) {
+        take(lines[i]);
+      }
+      std::reverse(records.begin(), records.end());
+    } else {
+      for (std::string_view line : lines) take(line);
     }
     kept.insert(kept.begin(), std::make_move_iterator(records.begin()),
                 std::make_move_iterator(records.end()));

@@ -2,9 +2,10 @@
 // before following).
 //
 // Thread safety: free functions over files; safe to call from any thread, also
-// while the agent appends and rotates. Blocking file I/O: the agent calls
-// these on its blocking pool or accepts a short stall of its loop (the files
-// are bounded by max_size x max_files).
+// while the agent appends and rotates. ReadLogs is blocking file I/O (up to
+// max_size x max_files bytes, parsed): never call it on the agent's loop; the
+// Logs RPC runs it on its own file-reading thread. CurrentLogEnd is one
+// stat(2), made on the loop so that it is exact with respect to appends.
 #pragma once
 
 #include <chrono>
@@ -18,17 +19,36 @@
 
 namespace zlayer::agent::logs {
 
+// Where a container's current log file ended at some moment: what a
+// follower has seen through the file, the hub brings the rest.
+struct LogEnd {
+  uint64_t inode = 0;  // 0: there was no log file
+  uint64_t size = 0;
+  bool operator==(const LogEnd&) const = default;
+};
+
+// The inode and size of <dir>/<id>.log now; a LogEnd with inode 0 when it does
+// not exist. Errors: the errno Status of stat naming the file.
+Result<LogEnd> CurrentLogEnd(const std::string& dir, const std::string& id);
+
 struct ReadOptions {
   size_t tail = 0;  // only the last N matching records; 0 = all
   // Only records stamped at or after this time.
   std::optional<std::chrono::system_clock::time_point> since;
   bool include_stdout = true;
   bool include_stderr = true;
+  // Only what was in the files at `until` (taken with CurrentLogEnd): the
+  // file that was current then, read up to its size then, and the files
+  // older than it. Records appended later are left out, also when the file
+  // has been rotated since. No records when `until` has no file or that file
+  // is gone by now.
+  std::optional<LogEnd> until;
 };
 
 struct ReadResult {
   std::vector<LogRecord> records;  // oldest first
-  // Lines that were not records (corrupt, or written by something else).
+  // Lines that were not records (corrupt, or written by something else),
+  // among those looked at (with a tail, only the last lines are).
   // A torn last line of the current file is not counted: it is being written.
   size_t skipped_lines = 0;
 };

@@ -139,3 +139,36 @@ TEST_CASE("Reading while the log rotates never duplicates or skips a record of t
   INFO("reads: " << reads);
   CHECK(Read(dir).back() == "019999");
 }
+
+TEST_CASE("A read until a log end leaves out what was appended after it, across rotations") {
+  TempDir dir;
+  uint64_t size = EncodeRecord({Stream::kStdout, T(0), "0\n"}).size();
+  auto log = LogFile::Open(dir.path(), "c1", {.max_size = size * 3, .max_files = 3});
+  REQUIRE(log.ok());
+  auto append = [&](int i) {
+    REQUIRE((*log)->Append({Stream::kStdout, T(i), std::to_string(i) + "\n"}).ok());
+  };
+  for (int i = 0; i < 5; ++i) append(i);  // [0 1 2] [3 4
+  auto end = CurrentLogEnd(dir.path(), "c1");
+  REQUIRE(end.ok());
+  CHECK(end->size == 2 * size);
+  for (int i = 5; i < 8; ++i) append(i);  // [0 1 2] [3 4 5] [6 7]
+  ReadOptions options;
+  options.until = *end;
+  CHECK(Read(dir, options) == Texts{"0", "1", "2", "3", "4"});
+  options.tail = 1;
+  CHECK(Read(dir, options) == Texts{"4"});
+}
+
+TEST_CASE("A read until a log end that had no file, or whose file is gone, has no records") {
+  TempDir dir;
+  auto none = CurrentLogEnd(dir.path(), "c1");
+  REQUIRE(none.ok());
+  CHECK(none->inode == 0);
+  WriteNumbered(dir, 4, 3);
+  ReadOptions options;
+  options.until = *none;
+  CHECK(Read(dir, options).empty());
+  options.until = LogEnd{.inode = 999'999'999, .size = 10};
+  CHECK(Read(dir, options).empty());
+}
