@@ -814,6 +814,10 @@ void Agent::Scale(const std::string& deployment, const std::string& service, uin
     }
     result.previous_replicas = it->second.scale.replicas;
     if (result.previous_replicas == replicas) return done(result);
+    // The rule `deploy` applies at scale.replicas, said about the count asked for.
+    if (auto why = spec::ReplicasProblem(it->second, replicas)) {
+      return done(InvalidArgumentError("scale " + deployment + "/" + service + ": " + *why));
+    }
   }
   auto edited = spec::WithReplicas(stored->second.spec_yaml, service, replicas);
   if (!edited.ok()) {

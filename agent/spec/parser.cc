@@ -275,6 +275,7 @@ class SpecParser {
                       std::initializer_list<const std::vector<std::string>*> parts);
 
   void CheckContainerIds(const Deployment& deployment);
+  void CheckNodePorts(const Service& service, const Value& value);
   void CheckDependencies(const Deployment& deployment);
 
   Reader& reader_;
@@ -288,6 +289,21 @@ class SpecParser {
     Value value;
   };
   std::vector<DependencyRef> dependency_refs_;
+  // Where the service being read wrote its replicas, its endpoints' listening ports and its
+  // tcp health check port, for the checks of ports on the node's network.
+  struct ServiceMarks {
+    std::optional<Value> replicas;
+    std::vector<Value> endpoint_ports;  // one per endpoint read, in order
+    std::optional<Value> health_port;
+  };
+  ServiceMarks marks_;
+  // Every port a service on the node's network listens on, in document order.
+  struct PortUse {
+    std::string service;
+    ListenPort port;
+    Value at;
+  };
+  std::vector<PortUse> port_uses_;
   std::map<std::string, Value> service_values_;
   std::optional<Value> deployment_value_;
 };
@@ -334,6 +350,7 @@ Deployment SpecParser::Parse(const Value& root) {
 }
 
 Service SpecParser::ParseService(const std::string& name, const Value& value) {
+  marks_ = {};
   Service service;
   service.name = name;
   service.hostname = name;
@@ -407,6 +424,7 @@ Service SpecParser::ParseService(const std::string& name, const Value& value) {
   Assign(reader_.Bool(f.Get("read_only_root_fs")), &service.read_only_root_fs);
   ParseUlimits(f.Get("ulimits"), &service.ulimits);
   ParseNetworkMode(f.Get("network_mode"), &service.network_mode);
+  CheckNodePorts(service, value);
   return service;
 }
 
@@ -517,6 +535,7 @@ void SpecParser::ParseScale(const Value* value, Scale* scale) {
   if (scale->mode == ScaleMode::kFixed) {
     Assign(Narrow<uint32_t>(reader_.Integer(f->Get("replicas"), 0, kMaxReplicas)),
            &scale->replicas);
+    if (const Value* replicas = f->Get("replicas")) marks_.replicas = *replicas;
   }
 }
 
@@ -576,6 +595,8 @@ void SpecParser::ParseEndpoints(const Value* value, std::vector<Endpoint>* endpo
     }
     Assign(reader_.Enum<Exposure>(f->Get("expose"), {Exposure::kPublic, Exposure::kInternal}),
            &endpoint.expose);
+    const Value* listening = f->Get("target_port") != nullptr ? f->Get("target_port") : port;
+    marks_.endpoint_ports.push_back(listening != nullptr ? *listening : item);
     endpoints->push_back(std::move(endpoint));
   }
 }
@@ -625,6 +646,7 @@ void SpecParser::ParseHealthCheck(const Value& value, std::optional<uint16_t> de
     case HealthCheckType::kTcp:
       if (const Value* port = f->Get("port")) {
         Assign(Narrow<uint16_t>(reader_.Integer(port, 1, 65535)), &check->port);
+        marks_.health_port = *port;
       } else if (default_port) {
         check->port = *default_port;
       } else {
@@ -933,6 +955,39 @@ void SpecParser::ParseNetworkMode(const Value* value, NetworkMode* mode) {
   reader_.Report(*value, "expected one of default, host, none, got " + Describe(value->node));
 }
 
+void SpecParser::CheckNodePorts(const Service& service, const Value& value) {
+  if (service.network_mode != NetworkMode::kHost) return;
+  if (std::optional<std::string> why = ReplicasProblem(service, service.scale.replicas)) {
+    const Value& at = marks_.replicas ? *marks_.replicas : value;
+    reader_.Report(at.mark, at.path.empty() ? value.path : at.path, *why);
+  }
+  // Ports another service of this deployment already listens on. Within one service a port
+  // may appear twice (one listener serving two endpoints).
+  std::vector<PortUse> own;
+  auto use = [&](ListenPort port, const Value& at) {
+    for (const PortUse& other : port_uses_) {
+      if (other.port != port) continue;
+      reader_.Report(at, fmt::format("port {} is also used by service {} (line {}); services on "
+                                     "the node's network share its ports: give one of them "
+                                     "another port",
+                                     Name(port), other.service, other.at.mark.line + 1));
+      return;
+    }
+    own.push_back(PortUse{service.name, port, at});
+  };
+  if (marks_.endpoint_ports.size() == service.endpoints.size()) {
+    for (size_t i = 0; i < service.endpoints.size(); ++i) {
+      const Endpoint& endpoint = service.endpoints[i];
+      use(ListenPort{endpoint.target_port, endpoint.protocol == Protocol::kUdp},
+          marks_.endpoint_ports[i]);
+    }
+  }
+  if (marks_.health_port && service.health && service.health->check.type == HealthCheckType::kTcp) {
+    use(ListenPort{service.health->check.port, false}, *marks_.health_port);
+  }
+  port_uses_.insert(port_uses_.end(), own.begin(), own.end());
+}
+
 void SpecParser::CheckContainerIds(const Deployment& deployment) {
   if (deployment.name.empty()) return;  // the deployment name was reported already
   constexpr std::string_view kIdRule =
@@ -1019,6 +1074,42 @@ bool IndentedWithTab(std::string_view text, int line) {
 }
 
 }  // namespace
+
+std::vector<ListenPort> NodePorts(const Service& service) {
+  std::vector<ListenPort> ports;
+  if (service.network_mode != NetworkMode::kHost) return ports;
+  auto add = [&](ListenPort port) {
+    if (port.number != 0 && std::find(ports.begin(), ports.end(), port) == ports.end()) {
+      ports.push_back(port);
+    }
+  };
+  for (const Endpoint& endpoint : service.endpoints) {
+    add(ListenPort{endpoint.target_port, endpoint.protocol == Protocol::kUdp});
+  }
+  if (service.health && service.health->check.type == HealthCheckType::kTcp) {
+    add(ListenPort{service.health->check.port, false});
+  }
+  return ports;
+}
+
+std::string Name(const ListenPort& port) {
+  return fmt::format("{}/{}", port.number, port.udp ? "udp" : "tcp");
+}
+
+std::optional<std::string> ReplicasProblem(const Service& service, uint32_t replicas) {
+  std::vector<ListenPort> ports = NodePorts(service);
+  if (replicas <= 1 || ports.empty()) return std::nullopt;
+  std::vector<std::string> names;
+  for (const ListenPort& port : ports) names.push_back(Name(port));
+  return fmt::format(
+      "{} replicas would share the node's network and so its port{} {}: all but one would fail "
+      "with \"address in use\", and a health check could pass because another replica answers; "
+      "run one replica, or give the service no endpoint{}",
+      replicas, ports.size() == 1 ? "" : "s", fmt::join(names, ", "),
+      service.health && service.health->check.type == HealthCheckType::kTcp
+          ? " and no tcp health check port"
+          : "");
+}
 
 ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
                       const Environment& env) {

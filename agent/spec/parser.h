@@ -32,6 +32,28 @@ struct ParseResult {
 ParseResult ParseSpec(std::string_view yaml_text, std::string_view file_name,
                       const Environment& env);
 
+// A port a replica listens on in the node's network namespace.
+struct ListenPort {
+  uint16_t number = 0;
+  bool udp = false;  // tcp otherwise (http, https and websocket are tcp)
+  bool operator==(const ListenPort&) const = default;
+};
+// "8080/tcp".
+std::string Name(const ListenPort& port);
+
+// The ports `service`'s replicas listen on in the node's network: each endpoint's
+// target_port, and a tcp health check's port. Empty when the service has its own network
+// (network_mode `host` and, until container networking is built, `default` share the
+// node's; see spec-v1.md).
+std::vector<ListenPort> NodePorts(const Service& service);
+
+// Why `service` cannot run `replicas` replicas on this node, or nullopt when it can.
+// Replicas on the node's network share its ports: with a port (NodePorts not empty) all but
+// one replica would fail with "address in use", so such a service runs at most one. The
+// parser reports this at `scale.replicas`; `zlayer scale` asks it before changing a count.
+// Two services of one deployment listening on the same port are refused by the parser too.
+std::optional<std::string> ReplicasProblem(const Service& service, uint32_t replicas);
+
 // Reads `path` and parses it as ParseSpec does, naming problems after `path`. A file that
 // cannot be read gives one problem without a position ("cannot read: No such file ...").
 ParseResult ParseSpecFile(const std::string& path, const Environment& env);

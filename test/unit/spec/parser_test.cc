@@ -93,7 +93,7 @@ TEST_CASE("Every field of a full service arrives typed in the model") {
   CHECK(api.resources.cpu == 1.5);
   CHECK(api.resources.memory_bytes == 512u * 1024 * 1024);
   CHECK(api.resources.pids_limit == 256);
-  CHECK(api.scale.replicas == 3);
+  CHECK(api.scale.replicas == 1);
   REQUIRE(api.endpoints.size() == 2);
   CHECK(api.endpoints[0].port == 80);
   CHECK(api.endpoints[0].target_port == 8080);
