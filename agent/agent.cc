@@ -557,6 +557,24 @@ void Agent::Deploy(std::string yaml, std::string source, bool dry_run,
     result.problems = std::move(parsed.problems);
     return done(std::move(result));
   }
+  // The node's ports are shared across deployments too (the parser checks one deployment).
+  std::vector<spec::PortClaim> claims;
+  if (impl_->reconciler_started_) {
+    for (const reconcile::DeploymentView& view : impl_->reconciler_->Deployments()) {
+      for (const reconcile::ServiceView& service : view.services) {
+        if (const spec::Service* s = impl_->reconciler_->ServiceSpec(view.name, service.name)) {
+          for (const spec::ListenPort& port : spec::NodePorts(*s)) {
+            claims.push_back({view.name, service.name, port});
+          }
+        }
+      }
+    }
+  }
+  if (auto conflicts = spec::NodePortConflicts(*parsed.deployment, claims); !conflicts.empty()) {
+    std::string message = "deployment " + parsed.deployment->name + ": ";
+    for (size_t i = 0; i < conflicts.size(); ++i) message += (i ? "; " : "") + conflicts[i];
+    return done(FailedPreconditionError(std::move(message)));
+  }
   reconcile::DesiredDeployment desired;
   desired.spec = std::move(*parsed.deployment);
   for (const auto& [name, service] : desired.spec.services) {

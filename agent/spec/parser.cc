@@ -1096,6 +1096,23 @@ std::string Name(const ListenPort& port) {
   return fmt::format("{}/{}", port.number, port.udp ? "udp" : "tcp");
 }
 
+std::vector<std::string> NodePortConflicts(const Deployment& incoming,
+                                           const std::vector<PortClaim>& claims) {
+  std::vector<std::string> conflicts;
+  for (const auto& [name, service] : incoming.services) {
+    for (const ListenPort& port : NodePorts(service)) {
+      for (const PortClaim& claim : claims) {
+        if (claim.deployment == incoming.name || !(claim.port == port)) continue;
+        conflicts.push_back(fmt::format(
+            "service {} listens on {}, which service {} of deployment {} holds on the node's "
+            "network; give one of them another port",
+            name, Name(port), claim.service, claim.deployment));
+      }
+    }
+  }
+  return conflicts;
+}
+
 std::optional<std::string> ReplicasProblem(const Service& service, uint32_t replicas) {
   std::vector<ListenPort> ports = NodePorts(service);
   if (replicas <= 1 || ports.empty()) return std::nullopt;

@@ -54,6 +54,21 @@ std::vector<ListenPort> NodePorts(const Service& service);
 // Two services of one deployment listening on the same port are refused by the parser too.
 std::optional<std::string> ReplicasProblem(const Service& service, uint32_t replicas);
 
+// A port a service of some deployment holds on the node's network (NodePorts).
+struct PortClaim {
+  std::string deployment;
+  std::string service;
+  ListenPort port;
+};
+
+// The node's ports are shared by every deployment: `incoming` may not listen on a port that a
+// service of another deployment in `claims` holds (claims of `incoming.name` itself are
+// ignored: a redeploy replaces them). Returns one line per conflict ("service web listens on
+// 8080/tcp, which service api of deployment shop holds on the node's network"), empty when
+// there is none. Pure.
+std::vector<std::string> NodePortConflicts(const Deployment& incoming,
+                                           const std::vector<PortClaim>& claims);
+
 // Reads `path` and parses it as ParseSpec does, naming problems after `path`. A file that
 // cannot be read gives one problem without a position ("cannot read: No such file ...").
 ParseResult ParseSpecFile(const std::string& path, const Environment& env);

@@ -3,7 +3,8 @@
 # aliases expand to hundreds of megabytes, a service with an endpoint and three replicas
 # on the node's network, and two services on one port are refused by `zlayer validate`
 # and `zlayer deploy` with file:line:column and the reason, and change nothing; `zlayer
-# scale` of a service with a port above one replica is refused the same way. Host ports
+# scale` of a service with a port above one replica is refused the same way, and so is a second
+# deployment that would listen on a node port the first holds. Host ports
 # 18200-18299. Prints "N passed, M failed"; exits non-zero on any failure. Needs root.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -111,6 +112,25 @@ check "after the refused scale the node runs and stores what it did before" unch
 check "the web replica still answers" bash -c "curl -sf http://127.0.0.1:$PORT/ | grep -q hello"
 check "zlayer scale of the worker without a port to 3 works" "$ZL" scale lim/worker 3
 check "three workers run" wait_for 30 bash -c "'$ZL' ps | grep -q lim-worker-2"
+
+# --- another deployment on the same node port -----------------------------------------------
+before=$(state)
+cat >"$T/other.yaml" <<YAML
+version: v1
+deployment: other
+services:
+  site:
+    $IMAGE
+    command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "$PORT", "-h", "/www"]}
+    endpoints: [{name: http, protocol: http, port: $PORT}]
+YAML
+out=$("$ZL" deploy --spec "$T/other.yaml" 2>&1); rc=$?
+if [[ $rc -ne 0 && $out == *"service site listens on $PORT/tcp, which service web of deployment lim holds"* ]]; then
+  pass "a second deployment on a node port another deployment holds is refused, naming it"
+else
+  fail "a second deployment on a node port another deployment holds is refused, naming it (rc $rc): $out"
+fi
+check "after that refusal the node runs and stores what it did before" unchanged
 
 check "the deployment is deleted" "$ZL" delete lim
 check "zlayer-init stops cleanly" stop_node

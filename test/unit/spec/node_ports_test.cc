@@ -117,5 +117,28 @@ TEST_CASE("ReplicasProblem answers what zlayer scale asks before changing a coun
   CHECK_FALSE(ReplicasProblem(parsed.deployment->services.at("worker"), 50).has_value());
 }
 
+TEST_CASE("A deployment may not listen on a node port another deployment holds") {
+  ParseResult parsed = ParseSpec(Spec("  web:\n    image: {name: x}\n"
+                                      "    endpoints: [{name: http, protocol: http, port: 8080}]\n"
+                                      "  dns:\n    image: {name: x}\n"
+                                      "    endpoints: [{name: dns, protocol: udp, port: 5353}]\n"),
+                                 "s.yaml", {});
+  REQUIRE(parsed.ok());
+  const Deployment& incoming = *parsed.deployment;
+  const std::string self = incoming.name;
+
+  CHECK(NodePortConflicts(incoming, {}).empty());
+  // Its own earlier generation, and the same number on the other protocol, are no conflict.
+  CHECK(NodePortConflicts(incoming, {{self, "web", {8080, false}},
+                                     {"shop", "api", {8080, true}},
+                                     {"shop", "api", {5353, false}}})
+            .empty());
+  CHECK(NodePortConflicts(incoming, {{"shop", "api", {8080, false}}}) ==
+        std::vector<std::string>{
+            "service web listens on 8080/tcp, which service api of deployment shop holds on the "
+            "node's network; give one of them another port"});
+  CHECK(NodePortConflicts(incoming, {{"shop", "resolver", {5353, true}}}).size() == 1);
+}
+
 }  // namespace
 }  // namespace zlayer::spec
