@@ -10,11 +10,7 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if start_node; then
-  pass "the node starts"
-else
-  fail "node did not become ready"; cat "$T/init.err"; finish
-fi
+start_node_or_finish
 "$ROOT/scripts/build-test-image.sh" --format oci-archive "$T/busybox.tar" >/dev/null 2>&1
 out=$("$ZL" image import "$T/busybox.tar" 2>&1); rc=$?
 check "the test image is imported" test "$rc" -eq 0

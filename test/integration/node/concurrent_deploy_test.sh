@@ -7,11 +7,7 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if start_node; then
-  pass "the node starts"
-else
-  fail "node did not become ready"; cat "$T/init.err"; finish
-fi
+start_node_or_finish
 check "the test image is imported" import_test_image
 
 spec_with() {  # spec_with REPLICAS: a deployment "race" whose one service has REPLICAS replicas

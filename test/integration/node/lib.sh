@@ -4,6 +4,7 @@
 #   ROOT, BIN, ZL   the repository, the binaries, the CLI
 #   T, NS, CTR      the node's directory, namespace, and ctr for it
 #   start_node      starts zlayer-init serve and waits for "node is ready"
+#   start_node_or_finish   the same as the script's first check; ends the script on failure
 #   stop_node       SIGTERM to zlayer-init; returns its exit code
 #   finish          prints "N passed, M failed" and exits non-zero on failures
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -46,6 +47,16 @@ start_node() {
   "$BIN/zlayer-init" serve >>"$T/init.out" 2>>"$T/init.err" &
   init_pid=$!
   wait_for 60 bash -c "[[ \$(grep -c 'node is ready' '$T/init.err') -gt ${ready_before:-0} ]]"
+}
+
+# The first check of every script: without a node nothing else can run, so a node that
+# does not come up ends the script with its log.
+start_node_or_finish() {
+  if start_node; then
+    pass "the node starts"
+  else
+    fail "node did not become ready"; cat "$T/init.err"; finish
+  fi
 }
 
 stop_node() {

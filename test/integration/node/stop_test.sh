@@ -13,11 +13,7 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if start_node; then
-  pass "the node starts"
-else
-  fail "node did not become ready"; cat "$T/init.err"; finish
-fi
+start_node_or_finish
 check "the test image is imported" import_test_image
 quit_image() {
   "$ROOT/scripts/build-test-image.sh" --name zlayer/quitter --stop-signal SIGQUIT \
