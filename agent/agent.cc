@@ -796,13 +796,6 @@ NodeStatus Agent::CurrentStatus() const {
   s.runtime = config_.runtime;
   s.socket = config_.agent_socket;
   s.started_at = impl_->started_at_;
-  for (const auto& d : Deployments()) {
-    ++s.deployments;
-    for (const auto& r : d.replicas) {
-      ++s.replicas;
-      if (r.state == "running") ++s.running;
-    }
-  }
   return s;
 }
 

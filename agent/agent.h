@@ -95,9 +95,7 @@ struct NodeStatus {
   std::string runtime;
   std::string socket;
   std::chrono::system_clock::time_point started_at;
-  size_t deployments = 0;
-  size_t replicas = 0;
-  size_t running = 0;
+  // No counts here: Status counts from Deployments() and the image list, as ps and images do.
 };
 
 // `zlayer scale`: the count before, and the generation it made (unchanged when
