@@ -1,6 +1,6 @@
 // zlayer-agent: owns the node's containerd namespace and serves the zlayer.v1
-// API (agent/agent.h). Started by zlayer-init; configured by the environment.
-#include "agent/agent.h"
+// API (agent/daemon/daemon.h). Started by zlayer-init; configured by the environment.
+#include "agent/daemon/daemon.h"
 #include "common/config.h"
 #include "common/log.h"
 
@@ -16,6 +16,6 @@ int main() {
   for (const std::string& name : zlayer::UnknownZlayerVariables(env)) {
     log.Warn("unknown variable {} ignored (a typo?)", name);
   }
-  zlayer::agent::Agent agent(*config, env, log);
-  return agent.Run();
+  zlayer::agent::daemon::Daemon daemon(*config, env, log);
+  return daemon.Run();
 }

@@ -1,21 +1,20 @@
 #include "agent/api/agent_service.h"
 
+#include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
-
 #include <memory>
-#include <span>
 #include <nlohmann/json.hpp>
+#include <span>
 
-#include "agent/agent.h"
 #include "agent/api/exec_reactor.h"
 #include "agent/api/stream_writer.h"
 #include "agent/logs/log_hub.h"
 #include "agent/logs/log_reader.h"
 #include "agent/logs/paths.h"
+#include "agent/node/node.h"
 #include "agent/reconcile/deploy_wait.h"
 #include "agent/spec/problem.h"
 #include "common/version.h"
@@ -33,9 +32,8 @@ google::protobuf::Timestamp ToProto(WallClock::time_point t) {
 }
 
 WallClock::time_point FromProto(const google::protobuf::Timestamp& t) {
-  return WallClock::time_point(
-      std::chrono::duration_cast<WallClock::duration>(std::chrono::nanoseconds(
-          TimeUtil::TimestampToNanoseconds(t))));
+  return WallClock::time_point(std::chrono::duration_cast<WallClock::duration>(
+      std::chrono::nanoseconds(TimeUtil::TimestampToNanoseconds(t))));
 }
 
 v1::Replica::State ReplicaState(const std::string& state) {
@@ -65,8 +63,8 @@ void FillExit(uint32_t status, const std::string& reason, v1::ExitStatus* out) {
     if (abbrev != nullptr) out->set_signal(std::string("SIG") + abbrev);
   }
   out->set_reason(reason == "OOMKilled" || reason == "Unhealthy" ? reason
-                  : status == 0                                   ? "Completed"
-                                                                  : "Error");
+                  : status == 0                                  ? "Completed"
+                                                                 : "Error");
 }
 
 void FillReplica(const reconcile::ReplicaView& r, v1::Replica* out) {
@@ -156,7 +154,7 @@ google::protobuf::Duration ToProtoDuration(std::chrono::nanoseconds d) {
 }
 
 // The container as containerd holds it: its OCI spec is the resolved config.
-void FillContainerConfig(const agent::ReplicaDetail& d, v1::ContainerConfig* out) {
+void FillContainerConfig(const agent::node::ReplicaDetail& d, v1::ContainerConfig* out) {
   out->set_stop_signal(d.stop_signal);
   *out->mutable_stop_grace_period() = ToProtoDuration(d.stop_grace_period);
   out->set_log_path(d.log_path);
@@ -178,7 +176,8 @@ void FillContainerConfig(const agent::ReplicaDetail& d, v1::ContainerConfig* out
   }
   out->set_working_dir(process.value("cwd", ""));
   if (process.contains("user") && process["user"].is_object()) {
-    out->set_user(fmt::format("{}:{}", process["user"].value("uid", 0u), process["user"].value("gid", 0u)));
+    out->set_user(
+        fmt::format("{}:{}", process["user"].value("uid", 0u), process["user"].value("gid", 0u)));
   }
   out->set_hostname(spec.value("hostname", ""));
   for (const auto& m : spec.value("mounts", nlohmann::json::array())) {
@@ -199,16 +198,19 @@ void FillContainerConfig(const agent::ReplicaDetail& d, v1::ContainerConfig* out
   const auto resources = linux.value("resources", nlohmann::json::object());
   const auto cpu = resources.value("cpu", nlohmann::json::object());
   if (cpu.contains("quota") && cpu.contains("period") && cpu["period"].is_number() &&
-      cpu["quota"].is_number() && cpu["period"].get<double>() > 0 && cpu["quota"].get<double>() > 0) {
+      cpu["quota"].is_number() && cpu["period"].get<double>() > 0 &&
+      cpu["quota"].get<double>() > 0) {
     out->set_cpu(cpu["quota"].get<double>() / cpu["period"].get<double>());
   }
   const auto memory = resources.value("memory", nlohmann::json::object());
-  if (memory.contains("limit") && memory["limit"].is_number()) out->set_memory_bytes(memory["limit"].get<int64_t>());
+  if (memory.contains("limit") && memory["limit"].is_number())
+    out->set_memory_bytes(memory["limit"].get<int64_t>());
   const auto pids = resources.value("pids", nlohmann::json::object());
-  if (pids.contains("limit") && pids["limit"].is_number()) out->set_pids_limit(pids["limit"].get<int64_t>());
+  if (pids.contains("limit") && pids["limit"].is_number())
+    out->set_pids_limit(pids["limit"].get<int64_t>());
 }
 
-void FillDetail(const agent::ReplicaDetail& d, v1::ReplicaDetail* out) {
+void FillDetail(const agent::node::ReplicaDetail& d, v1::ReplicaDetail* out) {
   out->set_deployment(d.replica.deployment);
   out->set_service(d.replica.service);
   FillReplica(d.replica, out->mutable_replica());
@@ -233,7 +235,7 @@ void FillDetail(const agent::ReplicaDetail& d, v1::ReplicaDetail* out) {
   }
 }
 
-void FillImage(const agent::ImageInfo& image, v1::Image* out) {
+void FillImage(const agent::node::ImageInfo& image, v1::Image* out) {
   out->set_name(image.name);
   out->set_digest(image.digest);
   out->set_media_type(image.media_type);
@@ -241,13 +243,18 @@ void FillImage(const agent::ImageInfo& image, v1::Image* out) {
   out->set_unpacked(image.unpacked);
 }
 
-v1::ServiceChange::Kind ChangeKind(agent::ServiceChange::Kind kind) {
+v1::ServiceChange::Kind ChangeKind(agent::node::ServiceChange::Kind kind) {
   switch (kind) {
-    case agent::ServiceChange::Kind::kAdd: return v1::ServiceChange::KIND_ADD;
-    case agent::ServiceChange::Kind::kUpdate: return v1::ServiceChange::KIND_UPDATE;
-    case agent::ServiceChange::Kind::kScale: return v1::ServiceChange::KIND_SCALE;
-    case agent::ServiceChange::Kind::kUnchanged: return v1::ServiceChange::KIND_UNCHANGED;
-    case agent::ServiceChange::Kind::kRemove: return v1::ServiceChange::KIND_REMOVE;
+    case agent::node::ServiceChange::Kind::kAdd:
+      return v1::ServiceChange::KIND_ADD;
+    case agent::node::ServiceChange::Kind::kUpdate:
+      return v1::ServiceChange::KIND_UPDATE;
+    case agent::node::ServiceChange::Kind::kScale:
+      return v1::ServiceChange::KIND_SCALE;
+    case agent::node::ServiceChange::Kind::kUnchanged:
+      return v1::ServiceChange::KIND_UNCHANGED;
+    case agent::node::ServiceChange::Kind::kRemove:
+      return v1::ServiceChange::KIND_REMOVE;
   }
   return v1::ServiceChange::KIND_UNSPECIFIED;
 }
@@ -256,7 +263,7 @@ v1::ServiceChange::Kind ChangeKind(agent::ServiceChange::Kind kind) {
 // ReplicaProgress for every replica whose state changes. Woken by the reconciler after
 // each plan, and every second (dependency wait times, the progress deadline).
 struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
-  DeployWatch(agent::Agent& a, std::shared_ptr<StreamWriter<v1::DeployResponse>::Handle> h,
+  DeployWatch(agent::node::Node& a, std::shared_ptr<StreamWriter<v1::DeployResponse>::Handle> h,
               std::string name, uint64_t generation, reconcile::DeployWaitLimits limits)
       : agent(a),
         stream(std::move(h)),
@@ -330,9 +337,9 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
           auto* progress = message.mutable_service();
           progress->set_deployment(d.name);
           progress->set_service(sv.name);
-          progress->set_message(fmt::format("{} update: {} of {} replica(s) updated{}",
-                                            sv.strategy, sv.updated, sv.desired_replicas,
-                                            sv.rollout_message.empty() ? "" : "; " + sv.rollout_message));
+          progress->set_message(fmt::format(
+              "{} update: {} of {} replica(s) updated{}", sv.strategy, sv.updated,
+              sv.desired_replicas, sv.rollout_message.empty() ? "" : "; " + sv.rollout_message));
           stream->Push(std::move(message));
         }
       }
@@ -367,15 +374,15 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
     auto* finished = message.mutable_finished();
     finished->set_outcome(outcome);
     finished->set_message(why);
-    *finished->mutable_elapsed() = TimeUtil::NanosecondsToDuration(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                             started)
-            .count());
+    *finished->mutable_elapsed() =
+        TimeUtil::NanosecondsToDuration(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::steady_clock::now() - started)
+                                            .count());
     stream->Push(std::move(message));
     stream->Finish(grpc::Status::OK);
   }
 
-  agent::Agent& agent;
+  agent::node::Node& agent;
   std::shared_ptr<StreamWriter<v1::DeployResponse>::Handle> stream;
   std::string deployment;
   uint64_t generation;
@@ -438,7 +445,7 @@ grpc::ServerWriteReactor<v1::DeployResponse>* AgentService::Deploy(
     agent_.Deploy(
         request.spec_yaml(), request.source_name(), request.dry_run(),
         [this, stream, wait = request.wait() && !request.dry_run(),
-         deadline = request.progress_deadline()](Result<agent::DeployResult> result) {
+         deadline = request.progress_deadline()](Result<agent::node::DeployResult> result) {
           if (!result.ok()) return stream->Finish(ToGrpcStatus(result.status()));
           v1::DeployResponse message;
           *message.mutable_time() = ToProto(WallClock::now());
@@ -459,13 +466,13 @@ grpc::ServerWriteReactor<v1::DeployResponse>* AgentService::Deploy(
           accepted->set_generation(result->generation);
           accepted->set_changed(result->changed);
           accepted->set_dry_run(result->dry_run);
-          for (const agent::ServiceChange& c : result->changes) {
+          for (const agent::node::ServiceChange& c : result->changes) {
             v1::ServiceChange* change = accepted->add_changes();
             change->set_service(c.service);
             change->set_kind(ChangeKind(c.kind));
             change->set_replicas_before(c.replicas_before);
             change->set_replicas_after(c.replicas_after);
-            if (c.kind == agent::ServiceChange::Kind::kUpdate) {
+            if (c.kind == agent::node::ServiceChange::Kind::kUpdate) {
               change->set_strategy(c.strategy.strategy == reconcile::UpdateStrategy::kRolling
                                        ? v1::UPDATE_STRATEGY_ROLLING
                                        : v1::UPDATE_STRATEGY_STOP_FIRST);
@@ -491,14 +498,14 @@ grpc::ServerUnaryReactor* AgentService::Delete(grpc::CallbackServerContext* cont
                                                const v1::DeleteRequest* request,
                                                v1::DeleteResponse* response) {
   auto* reactor = context->DefaultReactor();
-  asio::post(agent_.loop(), [this, reactor, response, name = request->deployment(),
-                             wait = request->wait()] {
-    agent_.Delete(name, wait, [reactor, response](Result<uint32_t> stopped) {
-      if (!stopped.ok()) return reactor->Finish(ToGrpcStatus(stopped.status()));
-      response->set_replicas_stopped(*stopped);
-      reactor->Finish(grpc::Status::OK);
-    });
-  });
+  asio::post(agent_.loop(),
+             [this, reactor, response, name = request->deployment(), wait = request->wait()] {
+               agent_.Delete(name, wait, [reactor, response](Result<uint32_t> stopped) {
+                 if (!stopped.ok()) return reactor->Finish(ToGrpcStatus(stopped.status()));
+                 response->set_replicas_stopped(*stopped);
+                 reactor->Finish(grpc::Status::OK);
+               });
+             });
   return reactor;
 }
 
@@ -507,8 +514,8 @@ grpc::ServerUnaryReactor* AgentService::List(grpc::CallbackServerContext* contex
                                              v1::ListResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (!request->service().empty() && request->deployment().empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "list: a service needs its deployment"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "list: a service needs its deployment"));
     return reactor;
   }
   asio::post(agent_.loop(), [this, reactor, response, request = *request] {
@@ -518,8 +525,7 @@ grpc::ServerUnaryReactor* AgentService::List(grpc::CallbackServerContext* contex
       found = true;
       reconcile::DeploymentView view = d;
       if (!request.service().empty()) {
-        std::erase_if(view.replicas,
-                      [&](const auto& r) { return r.service != request.service(); });
+        std::erase_if(view.replicas, [&](const auto& r) { return r.service != request.service(); });
       }
       FillDeployment(view, response->add_deployments());
     }
@@ -543,7 +549,7 @@ grpc::ServerUnaryReactor* AgentService::Scale(grpc::CallbackServerContext* conte
   }
   asio::post(agent_.loop(), [this, reactor, response, request = *request] {
     agent_.Scale(request.deployment(), request.service(), request.replicas(),
-                 [reactor, response](Result<agent::ScaleResult> scaled) {
+                 [reactor, response](Result<agent::node::ScaleResult> scaled) {
                    if (!scaled.ok()) return reactor->Finish(ToGrpcStatus(scaled.status()));
                    response->set_generation(scaled->generation);
                    response->set_previous_replicas(scaled->previous_replicas);
@@ -558,11 +564,13 @@ grpc::ServerUnaryReactor* AgentService::Inspect(grpc::CallbackServerContext* con
                                                 v1::InspectResponse* response) {
   auto* reactor = context->DefaultReactor();
   asio::post(agent_.loop(), [this, reactor, response, target = request->target()] {
-    agent_.Inspect(target, [reactor, response](Result<std::vector<agent::ReplicaDetail>> details) {
-      if (!details.ok()) return reactor->Finish(ToGrpcStatus(details.status()));
-      for (const agent::ReplicaDetail& d : *details) FillDetail(d, response->add_replicas());
-      reactor->Finish(grpc::Status::OK);
-    });
+    agent_.Inspect(target,
+                   [reactor, response](Result<std::vector<agent::node::ReplicaDetail>> details) {
+                     if (!details.ok()) return reactor->Finish(ToGrpcStatus(details.status()));
+                     for (const agent::node::ReplicaDetail& d : *details)
+                       FillDetail(d, response->add_replicas());
+                     reactor->Finish(grpc::Status::OK);
+                   });
   });
   return reactor;
 }
@@ -573,9 +581,8 @@ grpc::ServerWriteReactor<v1::LogsResponse>* AgentService::Logs(grpc::CallbackSer
   auto stream = writer->handle();
   auto follow = std::make_shared<LogFollow>();
   // Subscriptions are touched on the loop only.
-  writer->set_on_cancel([this, follow] {
-    asio::post(agent_.loop(), [follow] { follow->subscriptions.clear(); });
-  });
+  writer->set_on_cancel(
+      [this, follow] { asio::post(agent_.loop(), [follow] { follow->subscriptions.clear(); }); });
   asio::post(agent_.loop(), [this, stream, follow, request = *request] {
     auto ids = agent_.ResolveTarget(request.target());
     if (!ids.ok()) return stream->Finish(ToGrpcStatus(ids.status()));
@@ -658,15 +665,15 @@ grpc::ServerWriteReactor<v1::ImportImageResponse>* AgentService::ImportImage(
   auto* writer = new StreamWriter<v1::ImportImageResponse>();
   auto stream = writer->handle();
   if (request->path().empty() || request->path()[0] != '/') {
-    stream->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                "image import: the path must be absolute, got \"" +
-                                    request->path() + "\""));
+    stream->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     "image import: the path must be absolute, got \"" + request->path() + "\""));
     return writer;
   }
   asio::post(agent_.loop(), [this, stream, request = *request] {
     agent_.ImportImage(
         request.path(), request.name(),
-        [stream](const agent::ImportProgress& progress) {
+        [stream](const agent::node::ImportProgress& progress) {
           v1::ImportImageResponse message;
           v1::BlobProgress* blob = message.mutable_progress();
           blob->set_digest(progress.digest);
@@ -676,9 +683,9 @@ grpc::ServerWriteReactor<v1::ImportImageResponse>* AgentService::ImportImage(
           blob->set_phase(static_cast<v1::BlobProgress::Phase>(progress.phase));
           stream->Push(std::move(message));
         },
-        [stream](Result<std::vector<agent::ImageInfo>> images) {
+        [stream](Result<std::vector<agent::node::ImageInfo>> images) {
           if (!images.ok()) return stream->Finish(ToGrpcStatus(images.status()));
-          for (const agent::ImageInfo& image : *images) {
+          for (const agent::node::ImageInfo& image : *images) {
             v1::ImportImageResponse message;
             FillImage(image, message.mutable_imported());
             stream->Push(std::move(message));
@@ -698,7 +705,7 @@ grpc::ServerWriteReactor<v1::PullImageResponse>* AgentService::PullImage(
                                 "pull: the image reference must not be empty"));
     return writer;
   }
-  auto fill_blob = [](const agent::ImportProgress& progress, v1::BlobProgress* blob) {
+  auto fill_blob = [](const agent::node::ImportProgress& progress, v1::BlobProgress* blob) {
     blob->set_digest(progress.digest);
     blob->set_media_type(progress.media_type);
     blob->set_size(progress.size);
@@ -708,7 +715,7 @@ grpc::ServerWriteReactor<v1::PullImageResponse>* AgentService::PullImage(
   asio::post(agent_.loop(), [this, stream, fill_blob, request = *request] {
     agent_.PullImage(
         request.reference(), request.platform(),
-        [stream, fill_blob](const agent::PullResolvedInfo& info) {
+        [stream, fill_blob](const agent::node::PullResolvedInfo& info) {
           v1::PullImageResponse message;
           v1::PullResolved* resolved = message.mutable_resolved();
           resolved->set_name(info.name);
@@ -717,12 +724,12 @@ grpc::ServerWriteReactor<v1::PullImageResponse>* AgentService::PullImage(
           for (const auto& blob : info.blobs) fill_blob(blob, resolved->add_blobs());
           stream->Push(std::move(message));
         },
-        [stream, fill_blob](const agent::ImportProgress& progress) {
+        [stream, fill_blob](const agent::node::ImportProgress& progress) {
           v1::PullImageResponse message;
           fill_blob(progress, message.mutable_progress());
           stream->Push(std::move(message));
         },
-        [stream](Result<agent::ImageInfo> image) {
+        [stream](Result<agent::node::ImageInfo> image) {
           if (!image.ok()) return stream->Finish(ToGrpcStatus(image.status()));
           v1::PullImageResponse message;
           FillImage(*image, message.mutable_pulled());
@@ -738,9 +745,9 @@ grpc::ServerUnaryReactor* AgentService::ListImages(grpc::CallbackServerContext* 
                                                    v1::ListImagesResponse* response) {
   auto* reactor = context->DefaultReactor();
   asio::post(agent_.loop(), [this, reactor, response] {
-    agent_.ListImages([reactor, response](Result<std::vector<agent::ImageInfo>> images) {
+    agent_.ListImages([reactor, response](Result<std::vector<agent::node::ImageInfo>> images) {
       if (!images.ok()) return reactor->Finish(ToGrpcStatus(images.status()));
-      for (const agent::ImageInfo& image : *images) FillImage(image, response->add_images());
+      for (const agent::node::ImageInfo& image : *images) FillImage(image, response->add_images());
       reactor->Finish(grpc::Status::OK);
     });
   });
@@ -768,7 +775,7 @@ grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* cont
   auto* reactor = context->DefaultReactor();
   asio::post(agent_.loop(), [this, reactor, response] {
     agent_.CountImages([this, reactor, response](size_t images) {
-      agent::NodeStatus s = agent_.CurrentStatus();
+      agent::node::NodeStatus s = agent_.CurrentStatus();
       v1::ContainerdStatus* c = response->mutable_containerd();
       c->set_address(agent_.config().containerd_socket);
       c->set_reachable(s.containerd_reachable);
@@ -820,7 +827,7 @@ grpc::ServerUnaryReactor* AgentService::Health(grpc::CallbackServerContext* cont
   auto* reactor = context->DefaultReactor();
   // Answered from the loop: that the loop answers at all is "loop live".
   asio::post(agent_.loop(), [this, reactor, response] {
-    agent_.CheckHealth([reactor, response](const api::NodeHealth& health) {
+    agent_.CheckHealth([reactor, response](const agent::node::NodeHealth& health) {
       response->set_healthy(health.healthy);
       response->set_reason(health.reason);
       response->set_containerd_reachable(health.containerd_reachable);

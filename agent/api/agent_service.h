@@ -1,5 +1,5 @@
 // The zlayer.v1.Agent gRPC service: a pure adapter between the API's
-// messages and the Agent.
+// messages and the node's application layer (agent/node/node.h).
 //
 // Every reaction validates its request, posts the work to the agent's event
 // loop and finishes (or streams) from there; none blocks a gRPC thread.
@@ -9,12 +9,11 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "common/status.h"
 #include "zlayer/v1/agent.grpc.pb.h"
 
-#include "common/status.h"
-
-namespace zlayer::agent {
-class Agent;
+namespace zlayer::agent::node {
+class Node;
 }
 
 namespace zlayer::api {
@@ -26,7 +25,7 @@ grpc::Status ToGrpcStatus(const Status& status);
 
 class AgentService : public zlayer::v1::Agent::CallbackService {
  public:
-  explicit AgentService(agent::Agent& agent) : agent_(agent) {}
+  explicit AgentService(agent::node::Node& agent) : agent_(agent) {}
 
   grpc::ServerWriteReactor<v1::DeployResponse>* Deploy(grpc::CallbackServerContext* context,
                                                        const v1::DeployRequest* request) override;
@@ -67,7 +66,7 @@ class AgentService : public zlayer::v1::Agent::CallbackService {
                                     v1::VersionResponse* response) override;
 
  private:
-  agent::Agent& agent_;
+  agent::node::Node& agent_;
   // Reads log files for Logs calls, one at a time, off the agent's loop; the
   // loop only resolves the target and subscribes followers.
   boost::asio::thread_pool log_reads_{1};

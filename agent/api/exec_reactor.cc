@@ -9,8 +9,8 @@
 #include <memory>
 #include <mutex>
 
-#include "agent/agent.h"
 #include "agent/api/agent_service.h"
+#include "agent/node/node.h"
 
 namespace zlayer::api {
 namespace {
@@ -25,7 +25,8 @@ std::string SignalName(int signal) {
 
 class ExecReactor : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse> {
  public:
-  explicit ExecReactor(agent::Agent& agent) : agent_(agent), shared_(std::make_shared<Shared>()) {
+  explicit ExecReactor(agent::node::Node& agent)
+      : agent_(agent), shared_(std::make_shared<Shared>()) {
     shared_->reactor = this;
     StartRead(&request_);
   }
@@ -182,7 +183,7 @@ class ExecReactor : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResp
     options.user = start.user();
     options.width = start.terminal_size().width();
     options.height = start.terminal_size().height();
-    agent::Agent& agent = agent_;
+    agent::node::Node& agent = agent_;
     asio::post(agent.loop(), [&agent, shared = shared_, target = start.target(),
                               options = std::move(options)]() mutable {
       agent::exec::ExecCallbacks callbacks;
@@ -221,7 +222,7 @@ class ExecReactor : public grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResp
     });
   }
 
-  agent::Agent& agent_;
+  agent::node::Node& agent_;
   std::shared_ptr<Shared> shared_;
   v1::ExecRequest request_;
   bool started_request_ = false;  // gRPC read reactions are serialized
@@ -253,7 +254,8 @@ int ParseSignal(const std::string& text) {
   return 0;
 }
 
-grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>* NewExecReactor(agent::Agent& agent) {
+grpc::ServerBidiReactor<v1::ExecRequest, v1::ExecResponse>* NewExecReactor(
+    agent::node::Node& agent) {
   return new ExecReactor(agent);
 }
 

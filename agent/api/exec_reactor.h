@@ -15,15 +15,15 @@
 
 #include "zlayer/v1/agent.grpc.pb.h"
 
-namespace zlayer::agent {
-class Agent;
+namespace zlayer::agent::node {
+class Node;
 }
 
 namespace zlayer::api {
 
 // Returns a reactor gRPC owns (it deletes itself in OnDone).
 grpc::ServerBidiReactor<zlayer::v1::ExecRequest, zlayer::v1::ExecResponse>* NewExecReactor(
-    agent::Agent& agent);
+    agent::node::Node& agent);
 
 // "SIGINT", "INT", "2" → 2; 0 for anything else.
 int ParseSignal(const std::string& text);

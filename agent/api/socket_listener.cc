@@ -39,8 +39,7 @@ std::vector<gid_t> GroupsOf(uid_t uid, gid_t primary) {
 bool PeerAllowed(const PeerCredentials& peer, gid_t socket_group,
                  const std::vector<gid_t>& supplementary) {
   if (peer.uid == 0 || peer.gid == socket_group) return true;
-  return std::find(supplementary.begin(), supplementary.end(), socket_group) !=
-         supplementary.end();
+  return std::find(supplementary.begin(), supplementary.end(), socket_group) != supplementary.end();
 }
 
 SocketListener::SocketListener(std::string path, Logger& log,

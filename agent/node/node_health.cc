@@ -1,6 +1,6 @@
-#include "agent/api/node_health.h"
+#include "agent/node/node_health.h"
 
-namespace zlayer::api {
+namespace zlayer::agent::node {
 
 NodeHealth JudgeNodeHealth(bool containerd_reachable, const std::string& containerd_error,
                            const Result<std::vector<SupervisedChild>>& children) {
@@ -25,4 +25,4 @@ NodeHealth JudgeNodeHealth(bool containerd_reachable, const std::string& contain
   return health;
 }
 
-}  // namespace zlayer::api
+}  // namespace zlayer::agent::node

@@ -16,7 +16,7 @@
 #include "common/status.h"
 #include "common/supervised_children.h"
 
-namespace zlayer::api {
+namespace zlayer::agent::node {
 
 struct NodeHealth {
   bool healthy = false;
@@ -35,4 +35,4 @@ struct NodeHealth {
 NodeHealth JudgeNodeHealth(bool containerd_reachable, const std::string& containerd_error,
                            const Result<std::vector<SupervisedChild>>& children);
 
-}  // namespace zlayer::api
+}  // namespace zlayer::agent::node

@@ -1,9 +1,9 @@
-#include "agent/api/node_health.h"
+#include "agent/node/node_health.h"
 
 #include <catch2/catch.hpp>
 
 using namespace zlayer;
-using zlayer::api::JudgeNodeHealth;
+using zlayer::agent::node::JudgeNodeHealth;
 
 namespace {
 

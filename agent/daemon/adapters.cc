@@ -1,0 +1,239 @@
+#include "agent/daemon/adapters.h"
+
+#include <cstdlib>
+
+#include "agent/health/prober_factory.h"
+#include "agent/logs/paths.h"
+#include "agent/spec/size.h"
+
+namespace zlayer::agent::daemon {
+
+namespace asio = boost::asio;
+
+// ---- OutputDrains ---------------------------------------------------------------
+
+OutputDrains::OutputDrains(asio::io_context& loop, const NodeConfig& config, logs::LogHub& hub,
+                           Logger& log, logs::LogFileOptions rotation)
+    : loop_(loop), config_(config), hub_(hub), log_(log), rotation_(rotation) {}
+
+Status OutputDrains::Attach(const std::string& id) {
+  if (open_.count(id)) return Status::Ok();
+  auto paths = logs::IoPathsFor(config_, id);
+  if (!paths.ok()) return paths.status();
+  logs::ContainerIoOptions options;
+  options.drain.logger = &log_;
+  options.file = rotation_;
+  auto io = logs::ContainerIo::Open(loop_, *paths, hub_, options);
+  if (!io.ok()) return io.status();
+  open_[id] = std::move(*io);
+  return Status::Ok();
+}
+
+void OutputDrains::Detach(const std::string& id, bool remove_logs) {
+  auto it = open_.find(id);
+  if (it != open_.end()) {
+    it->second->Close();
+    open_.erase(it);
+  }
+  if (!remove_logs) return;
+  auto paths = logs::IoPathsFor(config_, id);
+  if (paths.ok()) {
+    if (Status s = logs::RemoveContainerIo(*paths); !s.ok()) log_.Warn("{}", s.message());
+  }
+}
+
+// ---- HealthChecks ---------------------------------------------------------------
+
+HealthChecks::HealthChecks(asio::io_context& loop, containerd::Client& client,
+                           const NodeConfig& config, Logger& log)
+    : prober_(health::NewProber(loop, client, probe_pool_, config.state_dir, log)),
+      monitor_(loop, *prober_, log) {}
+
+HealthChecks::~HealthChecks() { probe_pool_.join(); }
+
+void HealthChecks::Watch(const std::string& id, const spec::Health& health, OnChange on_change) {
+  monitor_.Watch(id, health,
+                 [on_change = std::move(on_change)](const std::string&, health::HealthState state,
+                                                    const health::CheckResult& last) {
+                   on_change(state == health::HealthState::kHealthy     ? Verdict::kHealthy
+                             : state == health::HealthState::kUnhealthy ? Verdict::kUnhealthy
+                                                                        : Verdict::kStarting,
+                             last.output);
+                 });
+}
+
+void HealthChecks::Unwatch(const std::string& id) { monitor_.Unwatch(id); }
+
+std::vector<reconcile::HealthCheckRecord> HealthChecks::History(const std::string& id) const {
+  std::vector<reconcile::HealthCheckRecord> out;
+  for (const health::CheckResult& r : monitor_.History(id)) {
+    out.push_back({r.started, r.duration, r.ok, r.exit_code.value_or(0), r.output,
+                   r.output.size() >= health::kMaxCheckOutput});
+  }
+  return out;
+}
+
+// ---- StoreImageCatalog ----------------------------------------------------------
+
+namespace {
+
+// A pull's or import's progress event as the API reports it (phases as
+// zlayer.v1.BlobProgress.Phase); nullopt for events the API does not show.
+std::optional<node::ImportProgress> ToBlobProgress(const images::ProgressEvent& event) {
+  node::ImportProgress progress;
+  progress.digest = event.blob.digest;
+  progress.media_type = event.blob.media_type;
+  progress.size = event.blob.size;
+  progress.offset = event.done;
+  switch (event.kind) {
+    case images::ProgressEvent::Kind::kBlobWriting:
+      progress.phase = 2;
+      break;
+    case images::ProgressEvent::Kind::kBlobWritten:
+      progress.phase = event.already_present ? 3 : 4;
+      progress.offset = event.blob.size;
+      break;
+    case images::ProgressEvent::Kind::kLayerUnpacking:
+      progress.phase = 5;
+      break;
+    case images::ProgressEvent::Kind::kLayerUnpacked:
+      progress.phase = 6;
+      break;
+    case images::ProgressEvent::Kind::kImageStored:
+      return std::nullopt;
+  }
+  return progress;
+}
+
+node::ImageInfo ToImageInfo(const images::ImageSummary& image) {
+  return {image.name, image.digest, image.media_type, image.size, image.unpacked};
+}
+
+}  // namespace
+
+StoreImageCatalog::StoreImageCatalog(images::ImageStore& store, images::Importer& importer,
+                                     images::Puller& puller, int pull_concurrency)
+    : store_(store), importer_(importer), puller_(puller), pull_concurrency_(pull_concurrency) {}
+
+Result<std::vector<node::ImageInfo>> StoreImageCatalog::Import(const std::string& path,
+                                                               const std::string& name,
+                                                               const OnProgress& on_progress) {
+  images::ImportOptions options;
+  options.base_name = name;
+  auto names = importer_.Import(path, options, [&on_progress](const images::ProgressEvent& event) {
+    if (auto progress = ToBlobProgress(event)) on_progress(*progress);
+  });
+  if (!names.ok()) return names.status();
+  std::vector<node::ImageInfo> infos;
+  auto listed = store_.List();
+  if (listed.ok()) {
+    for (const auto& image : *listed) {
+      if (std::find(names->begin(), names->end(), image.name) != names->end()) {
+        infos.push_back(ToImageInfo(image));
+      }
+    }
+  }
+  return infos;
+}
+
+Status StoreImageCatalog::CheckPlatform(const std::string& platform) {
+  if (platform.empty()) return Status::Ok();
+  return images::ParsePlatform(platform).status();
+}
+
+Result<node::ImageInfo> StoreImageCatalog::Pull(
+    const std::string& reference, const std::string& platform,
+    const std::function<void(const node::PullResolvedInfo&)>& on_resolved,
+    const OnProgress& on_progress) {
+  images::PullOptions options;
+  options.concurrency = pull_concurrency_;
+  if (!platform.empty()) {
+    auto parsed = images::ParsePlatform(platform);
+    if (!parsed.ok()) return parsed.status();
+    options.platform = *parsed;
+  }
+  auto resolved = [&on_resolved](const images::PullResolved& r) {
+    node::PullResolvedInfo info{r.name, r.target.digest, images::PlatformString(r.platform), {}};
+    for (const auto& blob : r.blobs) {
+      info.blobs.push_back({blob.digest, blob.media_type, blob.size, 0, 1});
+    }
+    on_resolved(info);
+  };
+  auto progress = [&on_progress](const images::ProgressEvent& event) {
+    if (auto p = ToBlobProgress(event)) on_progress(*p);
+  };
+  auto image = puller_.Pull(reference, options, resolved, progress);
+  if (!image.ok()) return image.status();
+  return node::ImageInfo{image->record.name, image->record.target.digest,
+                         image->record.target.media_type, image->size, image->unpacked};
+}
+
+Result<std::vector<node::ImageInfo>> StoreImageCatalog::List() {
+  auto listed = store_.List();
+  if (!listed.ok()) return listed.status();
+  std::vector<node::ImageInfo> infos;
+  for (const auto& image : *listed) infos.push_back(ToImageInfo(image));
+  return infos;
+}
+
+Status StoreImageCatalog::Remove(const std::string& reference) { return store_.Remove(reference); }
+
+// ---- settings -------------------------------------------------------------------
+
+registry::RegistryOptions RegistryOptionsFrom(const NodeConfig& config, const Environment& env,
+                                              Logger& log) {
+  registry::RegistryOptions options;
+  options.insecure_registries = config.insecure_registries;
+  std::vector<std::string> paths = {config.registry_config};
+  if (auto it = env.find("DOCKER_CONFIG"); it != env.end() && !it->second.empty()) {
+    paths.push_back(it->second + "/config.json");
+  }
+  options.credentials = [paths, &log] {
+    std::vector<std::string> readable;
+    for (const std::string& path : paths) {
+      auto creds = registry::Credentials::Load({path});
+      if (creds.ok()) {
+        readable.push_back(path);
+      } else {
+        log.Warn("registry credentials: {}", creds.status().message());
+      }
+    }
+    auto all = registry::Credentials::Load(readable);
+    return all.ok() ? std::move(*all) : registry::Credentials();
+  };
+  return options;
+}
+
+logs::LogFileOptions LogRotation(const Environment& env, Logger& log) {
+  logs::LogFileOptions options;
+  if (auto it = env.find("ZLAYER_LOG_MAX_SIZE"); it != env.end() && !it->second.empty()) {
+    auto size = spec::ParseSize(it->second);
+    if (size.ok() && *size > 0) {
+      options.max_size = *size;
+    } else {
+      log.Warn("ZLAYER_LOG_MAX_SIZE={}: expected a size such as 10Mi; using 10Mi", it->second);
+    }
+  }
+  if (auto it = env.find("ZLAYER_LOG_MAX_FILES"); it != env.end() && !it->second.empty()) {
+    int n = std::atoi(it->second.c_str());
+    if (n >= 1 && std::to_string(n) == it->second) {
+      options.max_files = n;
+    } else {
+      log.Warn("ZLAYER_LOG_MAX_FILES={}: expected a whole number of at least 1; using 3",
+               it->second);
+    }
+  }
+  return options;
+}
+
+bool RestartUnhealthy(const Environment& env, Logger& log) {
+  auto it = env.find("ZLAYER_RESTART_UNHEALTHY");
+  if (it == env.end() || it->second.empty() || it->second == "true" || it->second == "1") {
+    return true;
+  }
+  if (it->second == "false" || it->second == "0") return false;
+  log.Warn("ZLAYER_RESTART_UNHEALTHY={}: expected true or false; using true", it->second);
+  return true;
+}
+
+}  // namespace zlayer::agent::daemon

@@ -1,0 +1,318 @@
+#include "agent/daemon/daemon.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <thread>
+
+#include "agent/api/agent_service.h"
+#include "agent/api/socket_listener.h"
+#include "agent/daemon/adapters.h"
+#include "agent/images/image_store.h"
+#include "agent/images/importer.h"
+#include "agent/images/puller.h"
+#include "agent/lifecycle/image_source.h"
+#include "agent/lifecycle/replica_runtime.h"
+#include "agent/logs/log_hub.h"
+#include "agent/node/node.h"
+#include "agent/reconcile/reconciler.h"
+#include "agent/registry/curl_transport.h"
+#include "agent/store/file_store.h"
+#include "common/duration.h"
+#include "common/executors.h"
+#include "common/sd_notify.h"
+#include "common/shutdown.h"
+
+namespace zlayer::agent::daemon {
+
+namespace asio = boost::asio;
+
+// Every part of the running agent, in construction order (destroyed in reverse).
+class Daemon::Parts {
+ public:
+  Parts(NodeConfig config, Environment env, Logger& log)
+      : config_(std::move(config)),
+        env_(std::move(env)),
+        log_(log),
+        signals_(loop_, SIGTERM, SIGINT),
+        watchdog_timer_(loop_),
+        reconnect_timer_(loop_),
+        client_(containerd::NewGrpcClient({config_.containerd_socket, config_.namespace_name})),
+        image_store_(*client_, config_.snapshotter,
+                     images::HostPlatform().ok() ? *images::HostPlatform() : images::Platform{}),
+        importer_(*client_, image_store_),
+        transport_(registry::NewCurlTransport({})),
+        registry_(*transport_, RegistryOptionsFrom(config_, env_, log_)),
+        puller_(*client_, image_store_, registry_),
+        image_source_(image_store_, puller_, config_.pull_concurrency, log_),
+        catalog_(image_store_, importer_, puller_, config_.pull_concurrency),
+        drains_(loop_, config_, hub_, log_, LogRotation(env_, log_)),
+        health_(loop_, *client_, config_, log_) {}
+
+  ~Parts() {
+    if (stopper_.joinable()) stopper_.join();
+    lifecycle_.join();
+    images_.join();
+    files_.join();
+    queries_.join();
+  }
+
+  int Run();
+
+ private:
+  void Shutdown(const char* why);
+  void FeedWatchdog(std::chrono::milliseconds period);
+  // containerd connection: version, namespace and event stream on a pool, the
+  // outcome on the loop; retried with back-off.
+  void Connect();
+  // Blocks until containerd confirms the stream: pool only.
+  std::shared_ptr<containerd::EventSubscription> Subscribe();
+  void OnConnected(const containerd::VersionInfo& version);
+  void OnEventStreamEnded(const Status& status);
+  void RetryConnect();
+
+  NodeConfig config_;
+  Environment env_;
+  Logger& log_;
+  asio::io_context loop_;
+  asio::thread_pool lifecycle_{4};
+  asio::thread_pool images_{2};
+  asio::thread_pool files_{2};
+  asio::thread_pool queries_{2};
+  Executors executors_{loop_, lifecycle_, images_, files_, queries_};
+  asio::signal_set signals_;
+  asio::steady_timer watchdog_timer_;
+  asio::steady_timer reconnect_timer_;
+
+  std::unique_ptr<containerd::Client> client_;
+  images::ImageStore image_store_;
+  images::Importer importer_;
+  std::unique_ptr<registry::HttpTransport> transport_;
+  registry::RegistryClient registry_;
+  images::Puller puller_;
+  lifecycle::StoreImageSource image_source_;
+  StoreImageCatalog catalog_;
+  logs::LogHub hub_;
+  OutputDrains drains_;
+  HealthChecks health_;
+  std::unique_ptr<store::FileStore> store_;
+  std::unique_ptr<lifecycle::ReplicaRuntime> runtime_;
+  std::unique_ptr<reconcile::Reconciler> reconciler_;
+  std::unique_ptr<node::Node> node_;
+  std::shared_ptr<containerd::EventSubscription> events_;  // subscribed on a pool
+
+  std::unique_ptr<api::AgentService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<api::SocketListener> listener_;
+  std::thread stopper_;  // node shutdown: stops the containers off the loop
+
+  // On the loop only.
+  std::chrono::milliseconds reconnect_delay_{100};
+  bool stopping_ = false;
+  int exit_code_ = 0;
+};
+
+int Daemon::Parts::Run() {
+  // Signals first: a SIGTERM during start-up still stops us cleanly.
+  signals_.async_wait([this](boost::system::error_code ec, int signal) {
+    if (!ec) Shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  });
+
+  auto store = store::FileStore::Open(config_.data_dir);
+  if (!store.ok()) {
+    log_.Error("desired state: {}", store.status().message());
+    return 1;
+  }
+  store_ = std::move(*store);
+  auto facts = lifecycle::ReadNodeFacts();
+  if (!facts.ok()) {
+    log_.Error("reading the node's limits: {}", facts.status().message());
+    return 1;
+  }
+  runtime_ =
+      std::make_unique<lifecycle::ReplicaRuntime>(*client_, image_source_, config_, *facts, log_);
+  reconcile::Reconciler::Options options;
+  options.restart_unhealthy = RestartUnhealthy(env_, log_);
+  reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, lifecycle_, *runtime_, drains_,
+                                                        health_, log_, options);
+  node_ = std::make_unique<node::Node>(node::NodeParts{
+      executors_, config_, env_, log_, *store_, *reconciler_, health_, catalog_, *client_, hub_});
+
+  // The API serves from the start: List/Status/Health answer while containerd
+  // is still coming up.
+  service_ = std::make_unique<api::AgentService>(*node_);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(api::kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(api::kMaxMessageBytes);
+  server_ = builder.BuildAndStart();
+  if (!server_) {
+    log_.Error("cannot start the API server");
+    return 1;
+  }
+  listener_ = std::make_unique<api::SocketListener>(config_.agent_socket, log_, [this](int fd) {
+    grpc::AddInsecureChannelFromFd(server_.get(), fd);
+  });
+  if (Status s = listener_->Start(); !s.ok()) {
+    log_.Error("{}", s.message());
+    server_->Shutdown();
+    return 1;
+  }
+  log_.Info("serving the zlayer.v1 API on {}", config_.agent_socket);
+
+  // Desired state first (the reconciler starts with it), then containerd.
+  node_->Load([this](Status) {
+    if (!stopping_) Connect();
+  });
+
+  // Watchdog pings come from the loop: if the loop is stuck, they stop.
+  if (auto interval = SdWatchdogInterval(env_)) {
+    FeedWatchdog(std::chrono::duration_cast<std::chrono::milliseconds>(*interval) / 3);
+  }
+  loop_.run();
+  return exit_code_;
+}
+
+void Daemon::Parts::FeedWatchdog(std::chrono::milliseconds period) {
+  (void)SdNotify(env_, "WATCHDOG=1");
+  watchdog_timer_.expires_after(period);
+  watchdog_timer_.async_wait([this, period](boost::system::error_code ec) {
+    if (!ec) FeedWatchdog(period);
+  });
+}
+
+void Daemon::Parts::Connect() {
+  struct Outcome {
+    Result<containerd::VersionInfo> version = containerd::VersionInfo{};
+    Status ns;
+    std::shared_ptr<containerd::EventSubscription> events;
+  };
+  RunOff(
+      queries_, loop_,
+      [this] {
+        Outcome outcome;
+        outcome.version = client_->Version();
+        outcome.ns = outcome.version.ok()
+                         ? client_->EnsureNamespace(
+                               {{containerd::kLabelDefaultSnapshotter, config_.snapshotter},
+                                {containerd::kLabelDefaultRuntime, config_.runtime}})
+                         : outcome.version.status();
+        // Subscribing blocks until containerd confirms the stream, so it happens
+        // here, before the loop acts on anything (subscribe first).
+        if (outcome.version.ok() && outcome.ns.ok()) outcome.events = Subscribe();
+        return outcome;
+      },
+      [this](Outcome outcome) {
+        if (stopping_) return;
+        if (!outcome.version.ok() || !outcome.ns.ok()) {
+          node_->OnContainerdDown(
+              (outcome.version.ok() ? outcome.ns : outcome.version.status()).message());
+          log_.Warn("containerd not reachable at {}: {}; retrying in {}", config_.containerd_socket,
+                    node_->CurrentStatus().containerd_error, FormatDuration(reconnect_delay_));
+          RetryConnect();
+          return;
+        }
+        events_ = outcome.events;
+        OnConnected(*outcome.version);
+      });
+}
+
+void Daemon::Parts::RetryConnect() {
+  reconnect_timer_.expires_after(reconnect_delay_);
+  reconnect_delay_ = std::min(reconnect_delay_ * 2, std::chrono::milliseconds(5000));
+  reconnect_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) Connect();
+  });
+}
+
+std::shared_ptr<containerd::EventSubscription> Daemon::Parts::Subscribe() {
+  return client_->SubscribeEvents(
+      {"topic==\"/tasks/exit\"", "topic==\"/tasks/oom\""},
+      [this](const containerd::Event& event) {
+        asio::post(loop_, [this, event] {
+          if (!node_->reconciling()) return;
+          if (event.topic == "/tasks/exit" && event.exec_id == event.container_id) {
+            reconciler_->OnTaskExit(event.container_id, event.pid, event.exit_status,
+                                    event.exited_at);
+          } else if (event.topic == "/tasks/oom") {
+            reconciler_->OnTaskOom(event.container_id);
+          }
+        });
+      },
+      [this](const Status& status) {
+        asio::post(loop_, [this, status] { OnEventStreamEnded(status); });
+      });
+}
+
+void Daemon::Parts::OnConnected(const containerd::VersionInfo& version) {
+  reconnect_delay_ = std::chrono::milliseconds(100);
+  log_.Info("connected to containerd {} at {} (namespace {})", version.version,
+            config_.containerd_socket, config_.namespace_name);
+  if (node_->OnContainerdUp(version.version)) {
+    (void)SdNotify(env_, "READY=1\nSTATUS=serving; containerd " + version.version);
+    log_.Info("ready");
+  }
+}
+
+void Daemon::Parts::OnEventStreamEnded(const Status& status) {
+  if (stopping_) return;
+  events_.reset();
+  std::string why = status.ok() ? "event stream ended" : status.message();
+  node_->OnContainerdDown(why);
+  log_.Warn("lost containerd ({}); reconnecting", why);
+  reconnect_timer_.expires_after(reconnect_delay_);
+  reconnect_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) Connect();
+  });
+}
+
+void Daemon::Parts::Shutdown(const char* why) {
+  if (stopping_) return;
+  stopping_ = true;
+  (void)SdNotify(env_, "STOPPING=1");
+  if (listener_) listener_->Stop();
+  if (events_) events_->Cancel();
+  watchdog_timer_.cancel();
+  reconnect_timer_.cancel();
+  // Node shutdown: every container gets its stop signal at once and its grace
+  // period, capped so that containerd still stops inside the supervisor's
+  // budget. Desired state stays on disk; the next start brings it all back.
+  // The agent's share of the budget, less time to SIGKILL what ignored its
+  // signal and delete the tasks.
+  const auto share = std::chrono::duration_cast<std::chrono::nanoseconds>(config_.stop_timeout *
+                                                                          kAgentShareOfStopTimeout);
+  const auto cap = std::max(share - std::chrono::milliseconds(1500), share / 2);
+  std::vector<reconcile::ReplicaOperations::StopRequest> requests;
+  if (node_ && node_->reconciling() && node_->CurrentStatus().containerd_reachable) {
+    requests = reconciler_->PrepareShutdown(cap);
+  }
+  log_.Info("stopping ({}): stopping {} container(s), grace at most {}", why, requests.size(),
+            FormatDuration(cap));
+  stopper_ = std::thread([this, requests = std::move(requests)] {
+    Status stopped = requests.empty() ? Status::Ok() : runtime_->StopAll(requests);
+    asio::post(loop_, [this, stopped, n = requests.size()] {
+      if (!stopped.ok()) {
+        log_.Warn("stopping containers: {}", stopped.message());
+      } else if (n > 0) {
+        log_.Info("{} container(s) stopped", n);
+      }
+      loop_.stop();
+    });
+  });
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+}
+
+Daemon::Daemon(NodeConfig config, Environment env, Logger& log)
+    : parts_(std::make_unique<Parts>(std::move(config), std::move(env), log)) {}
+
+Daemon::~Daemon() = default;
+
+int Daemon::Run() { return parts_->Run(); }
+
+}  // namespace zlayer::agent::daemon
