@@ -57,14 +57,15 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
     fifo_dir_ = std::move(fifo_dir);
   }
 
-  // On the loop.
+  // On the loop. The FIFOs are made on the session's thread (mkdir, mkfifo touch the
+  // file system), opened back on the loop (a non-blocking open of an existing FIFO), and
+  // only then does the thread run the containerd sequence.
   void Begin() {
-    if (Status opened = OpenFifos(); !opened.ok()) {
-      RemoveFifos();
-      return asio::post(context_.loop,
-                        [self = shared_from_this(), opened] { self->Finish(self->Wrap(opened)); });
-    }
-    std::thread([self = shared_from_this()] { self->RunBlocking(); }).detach();
+    std::thread([self = shared_from_this()] {
+      Status made = self->MakeFifos();
+      if (!made.ok()) self->RemoveFifos();
+      asio::post(self->context_.loop, [self, made] { self->OpenAndRun(made); });
+    }).detach();
   }
 
   void WriteStdin(std::string bytes) override {
@@ -112,10 +113,32 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
     return status.Wrap(fmt::format("exec in {}", container_id_));
   }
 
-  Status OpenFifos() {
+  // On the session's thread.
+  Status MakeFifos() {
     if (::mkdir(fifo_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
       return ErrnoError(fmt::format("mkdir {}", fifo_dir_));
     }
+    for (const std::string* path : {&stdin_path_, &stdout_path_, &stderr_path_}) {
+      if (!path->empty() && ::mkfifo(path->c_str(), 0600) != 0 && errno != EEXIST) {
+        return ErrnoError(fmt::format("mkfifo {}", *path));
+      }
+    }
+    return Status::Ok();
+  }
+
+  // On the loop: opens the FIFOs MakeFifos made, then hands the containerd sequence to the
+  // session's thread; on any error the session finishes with it (FIFOs removed off the loop).
+  void OpenAndRun(Status made) {
+    Status opened = made.ok() ? OpenFifos() : made;
+    std::thread([self = shared_from_this(), opened] {
+      if (opened.ok()) return self->RunBlocking();
+      self->RemoveFifos();
+      asio::post(self->context_.loop, [self, opened] { self->Finish(self->Wrap(opened)); });
+    }).detach();
+  }
+
+  // On the loop. The FIFOs exist (MakeFifos); opening one never blocks.
+  Status OpenFifos() {
     logs::FifoDrainOptions drain;
     drain.logger = context_.log;
     drain.partial_flush_after = kPartialFlush;
@@ -130,9 +153,6 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
       err_ = std::move(*err);
     }
     if (!stdin_path_.empty()) {
-      if (::mkfifo(stdin_path_.c_str(), 0600) != 0 && errno != EEXIST) {
-        return ErrnoError(fmt::format("mkfifo {}", stdin_path_));
-      }
       // O_RDWR never blocks and never fails with ENXIO before the shim opens
       // its read end (containerd-client-notes.md §9).
       const int fd = ::open(stdin_path_.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);

@@ -7,8 +7,9 @@
 //     Resize, Signal, Kill are called there and every callback runs there;
 //     the FIFOs are drained there (logs::FifoDrain) and stdin is written
 //     there (non-blocking).
-//   - one thread of the session's own runs the blocking containerd sequence
-//     GetContainer → Exec → Start → Wait → DeleteProcess. Tasks.Wait blocks
+//   - the session's own thread (one at a time) makes the FIFOs (mkdir, mkfifo),
+//     then, once the loop has opened them, runs the blocking containerd sequence
+//     GetContainer → Exec → Start → Wait → DeleteProcess, and removes the FIFOs. Tasks.Wait blocks
 //     for the life of the process; a session is interactive and rare, so it
 //     gets a thread rather than holding one of the agent's few pool workers
 //     for minutes. Short calls (CloseIO, ResizePty, Kill) go to the pool.
