@@ -56,6 +56,7 @@ std::string FormatDuration(std::chrono::nanoseconds d) {
   using namespace std::chrono;
   auto ns = d.count();
   if (ns < 0) return "-" + FormatDuration(-d);
+  if (ns == 0) return "0s";
   if (ns < 1'000) return fmt::format("{}ns", ns);
   if (ns < 1'000'000) return fmt::format("{:g}us", ns / 1e3);
   if (ns < 10'000'000) return fmt::format("{:g}ms", std::round(ns / 1e4) / 100);

@@ -52,18 +52,6 @@ const char* VerdictName(HealthWatcher::Verdict verdict) {
   return "";
 }
 
-std::string ConditionWord(spec::DependencyCondition condition) {
-  switch (condition) {
-    case spec::DependencyCondition::kStarted:
-      return "started";
-    case spec::DependencyCondition::kHealthy:
-      return "healthy";
-    case spec::DependencyCondition::kReady:
-      return "ready";
-  }
-  return "ready";
-}
-
 // The first line of `text`, at most 200 characters: for one-line messages.
 std::string OneLine(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
@@ -161,10 +149,7 @@ void Reconciler::Apply(DesiredDeployment deployment) {
   // A service whose spec changed while it has replicas starts a rollout.
   for (const auto& [service_name, hash] : deployment.service_hashes) {
     ServiceState& state = services_[Key(name, service_name)];
-    state.waiting_since.reset();
-    state.dependency_failed = false;
-    state.dependency_overridden = false;
-    state.dependency_message.clear();
+    state.dependencies = DependencyWait{};
     bool outdated = false;
     for (const auto& [id, c] : observed_) {
       outdated =
@@ -756,7 +741,9 @@ std::string Reconciler::Failure(const std::string& name) const {
         s->second.rollout_hash == d->second.service_hashes.at(service_name)) {
       return service_name + ": rollout stopped: " + s->second.rollout_message;
     }
-    if (s->second.dependency_failed) return service_name + ": " + s->second.dependency_message;
+    if (s->second.dependencies.failed) {
+      return service_name + ": " + s->second.dependencies.message;
+    }
   }
   for (const auto& [id, r] : replicas_) {
     if (r.deployment == name && r.memory.exited_for_good && r.state == "failed" &&
@@ -795,54 +782,23 @@ std::map<std::string, ServiceGate> Reconciler::Gates(SteadyTime now,
       ServiceState& state = services_[Key(name, service_name)];
       ServiceGate& gate = gates[Key(name, service_name)];
       if (state.rollout_state == "stopped") gate.stopped_rollout_hash = state.rollout_hash;
-      if (service.depends.empty() || state.dependency_overridden) continue;
-      if (state.dependency_failed) {
-        gate.blocked = true;
-        continue;
-      }
-      const spec::Dependency* unmet = nullptr;
-      for (const spec::Dependency& dependency : service.depends) {
-        if (!DependencyMet(name, dependency)) {
-          unmet = &dependency;
+      const DependencyVerdict verdict = JudgeDependencies(
+          service, state.dependencies, now,
+          [&](const spec::Dependency& dependency) { return DependencyMet(name, dependency); });
+      gate.blocked = verdict.blocked;
+      if (verdict.wake_at && (!wake_at || *verdict.wake_at < *wake_at)) wake_at = verdict.wake_at;
+      switch (verdict.event) {
+        case DependencyEvent::kNone:
           break;
-        }
-      }
-      if (unmet == nullptr) {
-        if (state.waiting_since) log_.Info("{}/{}: dependencies met", name, service_name);
-        state.waiting_since.reset();
-        state.dependency_message.clear();
-        continue;
-      }
-      if (!state.waiting_since) state.waiting_since = now;
-      const auto waited = now - *state.waiting_since;
-      const std::string what = unmet->service + " to be " + ConditionWord(unmet->condition);
-      if (waited < unmet->timeout) {
-        gate.blocked = true;
-        state.dependency_message =
-            fmt::format("waiting for {} ({} of {})", what,
-                        FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(waited)),
-                        FormatDuration(unmet->timeout));
-        const SteadyTime deadline = *state.waiting_since + unmet->timeout;
-        if (!wake_at || deadline < *wake_at) wake_at = deadline;
-        continue;
-      }
-      switch (unmet->on_timeout) {
-        case spec::TimeoutAction::kFail:
-          state.dependency_failed = true;
-          state.dependency_message =
-              fmt::format("gave up waiting for {} after {}", what, FormatDuration(unmet->timeout));
-          log_.Error("{}/{}: {}", name, service_name, state.dependency_message);
-          gate.blocked = true;
+        case DependencyEvent::kMet:
+          log_.Info("{}/{}: dependencies met", name, service_name);
           break;
-        case spec::TimeoutAction::kWarn:
-          log_.Warn("{}/{}: {} did not happen within {}; starting anyway", name, service_name, what,
-                    FormatDuration(unmet->timeout));
-          state.dependency_overridden = true;
-          state.dependency_message.clear();
+        case DependencyEvent::kGaveUp:
+          log_.Error("{}/{}: {}", name, service_name, state.dependencies.message);
           break;
-        case spec::TimeoutAction::kContinue:
-          state.dependency_overridden = true;
-          state.dependency_message.clear();
+        case DependencyEvent::kStartedAnyway:
+          log_.Warn("{}/{}: {} did not happen within {}; starting anyway", name, service_name,
+                    verdict.what, FormatDuration(verdict.timeout));
           break;
       }
     }
@@ -929,8 +885,8 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
       auto state = services_.find(Key(name, service_name));
       if (state != services_.end()) {
         const ServiceState& st = state->second;
-        sv.message = st.dependency_message;
-        sv.failed = st.dependency_failed;
+        sv.message = st.dependencies.message;
+        sv.failed = st.dependencies.failed;
         if (!st.rollout_state.empty()) {
           StrategyChoice choice = ChooseUpdateStrategy(service);
           sv.has_rollout = true;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/reconcile/gates.h"
 #include "agent/reconcile/planner.h"
 #include "agent/reconcile/replica_operations.h"
 #include "agent/reconcile/restart_policy.h"
@@ -182,10 +183,7 @@ class Reconciler {
     uint64_t rollout_generation = 0;
     std::string rollout_state;  // "", "in_progress", "complete", "stopped"
     std::string rollout_message;
-    std::optional<SteadyTime> waiting_since;  // dependencies not met since
-    std::string dependency_message;
-    bool dependency_failed = false;
-    bool dependency_overridden = false;  // timed out with warn/continue
+    DependencyWait dependencies;  // gates.h
   };
 
   void MarkDirty();

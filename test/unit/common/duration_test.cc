@@ -33,6 +33,7 @@ TEST_CASE("A duration without a unit, with an unknown unit or empty is rejected 
 }
 
 TEST_CASE("Durations are formatted short for log lines") {
+  CHECK(zlayer::FormatDuration(0ns) == "0s");
   CHECK(zlayer::FormatDuration(100ms) == "100ms");
   CHECK(zlayer::FormatDuration(1500ms) == "1.5s");
   CHECK(zlayer::FormatDuration(90s) == "1m30s");
