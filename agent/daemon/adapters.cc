@@ -5,6 +5,7 @@
 #include "agent/health/prober_factory.h"
 #include "agent/logs/paths.h"
 #include "agent/spec/size.h"
+#include "common/executors.h"
 
 namespace zlayer::agent::daemon {
 
@@ -12,24 +13,47 @@ namespace asio = boost::asio;
 
 // ---- OutputDrains ---------------------------------------------------------------
 
-OutputDrains::OutputDrains(asio::io_context& loop, const NodeConfig& config, logs::LogHub& hub,
-                           Logger& log, logs::LogFileOptions rotation)
-    : loop_(loop), config_(config), hub_(hub), log_(log), rotation_(rotation) {}
+OutputDrains::OutputDrains(asio::io_context& loop, asio::thread_pool& files,
+                           const NodeConfig& config, logs::LogHub& hub, Logger& log,
+                           logs::LogFileOptions rotation)
+    : loop_(loop), files_(files), config_(config), hub_(hub), log_(log), rotation_(rotation) {}
 
-Status OutputDrains::Attach(const std::string& id) {
-  if (open_.count(id)) return Status::Ok();
+void OutputDrains::Attach(const std::string& id, std::function<void(Status)> done) {
+  if (open_.count(id)) return asio::post(loop_, [done = std::move(done)] { done(Status::Ok()); });
+  auto [waiting, first] = preparing_.try_emplace(id);
+  waiting->second.push_back(std::move(done));
+  if (!first) return;
   auto paths = logs::IoPathsFor(config_, id);
-  if (!paths.ok()) return paths.status();
-  logs::ContainerIoOptions options;
-  options.drain.logger = &log_;
-  options.file = rotation_;
-  auto io = logs::ContainerIo::Open(loop_, *paths, hub_, options);
-  if (!io.ok()) return io.status();
-  open_[id] = std::move(*io);
-  return Status::Ok();
+  if (!paths.ok()) return Finish(id, paths.status());
+  RunOff(
+      files_, loop_,
+      [paths = *paths, rotation = rotation_] {
+        return logs::ContainerIo::Prepare(paths, rotation);
+      },
+      [this, id](Result<logs::PreparedContainerIo> prepared) {
+        if (!preparing_.count(id)) return;  // detached meanwhile
+        if (!prepared.ok()) return Finish(id, prepared.status());
+        logs::ContainerIoOptions options;
+        options.drain.logger = &log_;
+        options.file = rotation_;
+        auto io = logs::ContainerIo::Open(loop_, std::move(*prepared), hub_, options);
+        if (!io.ok()) return Finish(id, io.status());
+        open_[id] = std::move(*io);
+        Finish(id, Status::Ok());
+      });
+}
+
+void OutputDrains::Finish(const std::string& id, const Status& status) {
+  auto it = preparing_.find(id);
+  if (it == preparing_.end()) return;
+  std::vector<std::function<void(Status)>> waiting = std::move(it->second);
+  preparing_.erase(it);
+  for (auto& done : waiting) done(status);
 }
 
 void OutputDrains::Detach(const std::string& id, bool remove_logs) {
+  Finish(id, Status(StatusCode::kAborted,
+                    "container " + id + ": output detached while it was being opened"));
   auto it = open_.find(id);
   if (it != open_.end()) {
     it->second->Close();
@@ -37,9 +61,10 @@ void OutputDrains::Detach(const std::string& id, bool remove_logs) {
   }
   if (!remove_logs) return;
   auto paths = logs::IoPathsFor(config_, id);
-  if (paths.ok()) {
-    if (Status s = logs::RemoveContainerIo(*paths); !s.ok()) log_.Warn("{}", s.message());
-  }
+  if (!paths.ok()) return;
+  asio::post(files_, [this, paths = *paths] {
+    if (Status s = logs::RemoveContainerIo(paths); !s.ok()) log_.Warn("{}", s.message());
+  });
 }
 
 // ---- HealthChecks ---------------------------------------------------------------

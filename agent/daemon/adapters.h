@@ -35,18 +35,26 @@ namespace zlayer::agent::daemon {
 class OutputDrains : public reconcile::OutputAttacher {
  public:
   // Every reference must outlive this.
-  OutputDrains(boost::asio::io_context& loop, const NodeConfig& config, logs::LogHub& hub,
-               Logger& log, logs::LogFileOptions rotation);
-  Status Attach(const std::string& id) override;
+  // File work (directories, FIFOs, log files) runs on `files`.
+  OutputDrains(boost::asio::io_context& loop, boost::asio::thread_pool& files,
+               const NodeConfig& config, logs::LogHub& hub, Logger& log,
+               logs::LogFileOptions rotation);
+  void Attach(const std::string& id, std::function<void(Status)> done) override;
   void Detach(const std::string& id, bool remove_logs) override;
 
  private:
   boost::asio::io_context& loop_;
+  boost::asio::thread_pool& files_;
   const NodeConfig& config_;
   logs::LogHub& hub_;
   Logger& log_;
   logs::LogFileOptions rotation_;
   std::map<std::string, std::unique_ptr<logs::ContainerIo>> open_;
+  // Attaches whose files are being prepared, with everyone waiting for them; an id
+  // detached meanwhile is dropped from here and its drains are not opened.
+  std::map<std::string, std::vector<std::function<void(Status)>>> preparing_;
+  // Ends the attach of `id` in progress: every waiter gets `status`.
+  void Finish(const std::string& id, const Status& status);
 };
 
 // The reconciler's health checks, run by agent/health: tcp and http probes on

@@ -1,6 +1,9 @@
 #include "agent/logs/container_io.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 
 namespace zlayer::agent::logs {
 
@@ -31,15 +34,26 @@ void ContainerLog::WriteBatch(std::span<const RecordView> records) {
   hub_->Publish(container_id_, records);
 }
 
-Result<std::unique_ptr<ContainerIo>> ContainerIo::Open(boost::asio::io_context& io,
-                                                       const ContainerIoPaths& paths, LogHub& hub,
-                                                       ContainerIoOptions options) {
+Result<PreparedContainerIo> ContainerIo::Prepare(const ContainerIoPaths& paths,
+                                                 const LogFileOptions& file_options) {
   std::string context = fmt::format("container {}", paths.container_id);
   if (Status s = PrepareContainerIo(paths); !s.ok()) return s.Wrap(context);
-  auto file = LogFile::Open(paths.log_dir, paths.container_id, options.file);
+  for (const std::string* fifo : {&paths.stdout_fifo, &paths.stderr_fifo}) {
+    if (::mkfifo(fifo->c_str(), 0600) != 0 && errno != EEXIST) {
+      return ErrnoError(fmt::format("mkfifo {}", *fifo)).Wrap(context);
+    }
+  }
+  auto file = LogFile::Open(paths.log_dir, paths.container_id, file_options);
   if (!file.ok()) return file.status().Wrap(context);
+  return PreparedContainerIo{paths, std::move(*file)};
+}
 
-  auto log = std::make_unique<ContainerLog>(paths.container_id, std::move(*file), hub,
+Result<std::unique_ptr<ContainerIo>> ContainerIo::Open(boost::asio::io_context& io,
+                                                       PreparedContainerIo prepared, LogHub& hub,
+                                                       ContainerIoOptions options) {
+  const ContainerIoPaths& paths = prepared.paths;
+  std::string context = fmt::format("container {}", paths.container_id);
+  auto log = std::make_unique<ContainerLog>(paths.container_id, std::move(prepared.file), hub,
                                             options.drain.logger);
   std::unique_ptr<ContainerIo> result(new ContainerIo(paths, std::move(log)));
   auto out = FifoDrain::Open(io, paths.stdout_fifo, Stream::kStdout, *result->log_, options.drain);
@@ -49,6 +63,14 @@ Result<std::unique_ptr<ContainerIo>> ContainerIo::Open(boost::asio::io_context& 
   if (!err.ok()) return err.status().Wrap(context);
   result->stderr_ = std::move(*err);
   return result;
+}
+
+Result<std::unique_ptr<ContainerIo>> ContainerIo::Open(boost::asio::io_context& io,
+                                                       const ContainerIoPaths& paths, LogHub& hub,
+                                                       ContainerIoOptions options) {
+  auto prepared = Prepare(paths, options.file);
+  if (!prepared.ok()) return prepared.status();
+  return Open(io, std::move(*prepared), hub, std::move(options));
 }
 
 ContainerIo::ContainerIo(ContainerIoPaths paths, std::unique_ptr<ContainerLog> log)

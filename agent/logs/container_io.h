@@ -1,7 +1,8 @@
 // One container's output path, wired: its two FIFOs drained into its log file
 // and to the followers subscribed in the LogHub.
 //
-// Use (runtime): before Tasks.Create, ContainerIo::Open(...) and pass
+// Use (runtime): before Tasks.Create, ContainerIo::Prepare(...) off the loop,
+// then ContainerIo::Open(...) on it, and pass
 // paths().stdout_fifo / stderr_fifo; when adopting a running task after an
 // agent restart, the same call re-opens the same FIFOs and the kernel's backlog
 // flows in. After Tasks.Delete: Close(), destroy, then RemoveContainerIo.
@@ -53,12 +54,32 @@ struct ContainerIoOptions {
   FifoDrainOptions drain;  // its logger is also ContainerLog's
 };
 
+// The file-system half of opening a container's output: directories, FIFOs
+// and the log file, ready for ContainerIo::Open on the loop.
+struct PreparedContainerIo {
+  ContainerIoPaths paths;
+  std::unique_ptr<LogFile> file;
+};
+
 class ContainerIo {
  public:
-  // Creates the directories (PrepareContainerIo), opens the log file and
-  // starts draining both FIFOs, creating them if needed. `hub` must outlive
-  // the result. Errors: those of PrepareContainerIo, LogFile::Open and
-  // FifoDrain::Open, wrapped with "container <id>"; nothing stays open then.
+  // The blocking half, for a thread off the loop: creates the directories
+  // (PrepareContainerIo) and both FIFOs (mkfifo 0600, existing ones kept: an
+  // adopted task's FIFOs still hold its backlog), and opens the log file.
+  // Errors: those of PrepareContainerIo, mkfifo and LogFile::Open, wrapped
+  // with "container <id>".
+  static Result<PreparedContainerIo> Prepare(const ContainerIoPaths& paths,
+                                             const LogFileOptions& file);
+
+  // The loop's half: starts draining the FIFOs Prepare made into its log
+  // file (opening an existing FIFO never blocks). `hub` must outlive the
+  // result. Errors: those of FifoDrain::Open, wrapped with "container <id>";
+  // nothing stays open then.
+  static Result<std::unique_ptr<ContainerIo>> Open(boost::asio::io_context& io,
+                                                   PreparedContainerIo prepared, LogHub& hub,
+                                                   ContainerIoOptions options = {});
+
+  // Both halves on the calling thread (tests and tools).
   static Result<std::unique_ptr<ContainerIo>> Open(boost::asio::io_context& io,
                                                    const ContainerIoPaths& paths, LogHub& hub,
                                                    ContainerIoOptions options = {});

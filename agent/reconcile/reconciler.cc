@@ -105,9 +105,9 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
         for (ObservedContainer& c : *result) {
           if (IsRunning(c)) {
             // Adoption: keep draining its output; it keeps running untouched.
-            if (Status s = output_.Attach(c.id); !s.ok()) {
-              log_.Warn("{}: re-attaching output: {}", c.id, s.message());
-            }
+            output_.Attach(c.id, [this, id = c.id](Status s) {
+              if (!s.ok()) log_.Warn("{}: re-attaching output: {}", id, s.message());
+            });
             const spec::Service* service = FindService(c.deployment, c.service);
             Replica& r = ReplicaFor(c.id, service);
             r.state = "running";
@@ -557,7 +557,14 @@ void Reconciler::RunStart(const Action& action) {
   const std::string& id = action.container_id;
   Replica& r = ReplicaFor(id, FindService(action.deployment, action.service));
   r.state = "starting";
-  if (Status s = output_.Attach(id); !s.ok()) return OnStartFailed(id, s.Wrap("open output"));
+  // The task's FIFOs must be read before it starts: attach first, then start.
+  output_.Attach(id, [this, id](Status attached) {
+    if (!attached.ok()) return OnStartFailed(id, attached.Wrap("open output"));
+    StartTask(id);
+  });
+}
+
+void Reconciler::StartTask(const std::string& id) {
   OffLoop(
       workers_, loop_, [this, id] { return operations_.Start(id); },
       [this, id](Result<pid_t> pid) {

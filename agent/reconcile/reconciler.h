@@ -191,6 +191,8 @@ class Reconciler {
   void Execute(const Action& action);
   void RunCreate(const Action& action, bool replace);
   void RunStart(const Action& action);
+  // The second half of RunStart, once the output is attached: the task, on the pool.
+  void StartTask(const std::string& id);
   // The service's stop signal and grace period for container `id`.
   ReplicaOperations::StopRequest StopRequestFor(const std::string& id,
                                                 const std::string& deployment,

@@ -2,7 +2,7 @@
 //   - ReplicaOperations: blocking container work in containerd (implemented
 //     by agent/runtime over containerd::Client); run on the worker pool.
 //   - OutputAttacher: the FIFO drains of a container (implemented by
-//     agent/logs); run on the event loop.
+//     agent/logs); called on the event loop, its file work done off it.
 //   - HealthWatcher: health checks of running replicas (agent/health); on
 //     the event loop.
 // Fakes of all three drive the reconciler's unit tests.
@@ -96,9 +96,12 @@ class HealthWatcher {
 class OutputAttacher {
  public:
   virtual ~OutputAttacher() = default;
-  // Opens (or keeps open) the drains of container `id`'s stdout/stderr FIFOs.
-  virtual Status Attach(const std::string& id) = 0;
-  // Closes the drains and deletes the FIFOs and the container's logs.
+  // Opens (or keeps open) the drains of container `id`'s stdout/stderr FIFOs,
+  // creating the FIFOs and the log file off the loop; `done` runs on the loop
+  // once the drains read (or with the error that stopped them).
+  virtual void Attach(const std::string& id, std::function<void(Status)> done) = 0;
+  // Closes the drains now and, with `remove_logs`, deletes the FIFOs and the
+  // container's logs off the loop.
   virtual void Detach(const std::string& id, bool remove_logs) = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "agent/logs/container_io.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -122,4 +123,43 @@ TEST_CASE("Opening a container's IO with an invalid place fails naming the conta
   auto opened = ContainerIo::Open(io, paths, hub);
   REQUIRE_FALSE(opened.ok());
   CHECK_THAT(opened.status().message(), Catch::StartsWith("container app-web-0: "));
+}
+
+TEST_CASE(
+    "Prepare makes the FIFOs and the log file off the loop; Open on the loop only reads "
+    "them") {
+  TempDir dir;
+  auto paths = PathsIn(dir);
+  auto prepared = ContainerIo::Prepare(paths, {});
+  REQUIRE(prepared.ok());
+  struct stat st {};
+  REQUIRE(::stat(paths.stdout_fifo.c_str(), &st) == 0);
+  CHECK(S_ISFIFO(st.st_mode));
+  REQUIRE(::stat(paths.stderr_fifo.c_str(), &st) == 0);
+  CHECK(S_ISFIFO(st.st_mode));
+
+  boost::asio::io_context io;
+  LogHub hub;
+  auto opened = ContainerIo::Open(io, std::move(*prepared), hub);
+  REQUIRE(opened.ok());
+  ShimLikeWriter out(paths.stdout_fifo);
+  REQUIRE(out.Write("first line\n"));
+  CHECK(RunUntil(io, [&] { return LogTexts(paths) == Texts{"stdout:first line\n"}; }));
+}
+
+TEST_CASE("Prepare names the container and the path it could not create") {
+  TempDir dir;
+  auto paths = PathsIn(dir);
+  REQUIRE(ContainerIo::Prepare(paths, {}).ok());
+  // A plain file where the container's FIFO directory goes.
+  ::unlink(paths.stdout_fifo.c_str());
+  ::unlink(paths.stderr_fifo.c_str());
+  REQUIRE(::rmdir(paths.fifo_dir.c_str()) == 0);
+  const int fd = ::open(paths.fifo_dir.c_str(), O_CREAT | O_WRONLY, 0600);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  auto prepared = ContainerIo::Prepare(paths, {});
+  REQUIRE_FALSE(prepared.ok());
+  CHECK_THAT(prepared.status().message(),
+             Catch::Contains("container app-web-0") && Catch::Contains(paths.fifo_dir));
 }

@@ -68,7 +68,7 @@ class RunningContainers : public reconcile::ReplicaOperations {
 
 class NoOutput : public reconcile::OutputAttacher {
  public:
-  Status Attach(const std::string&) override { return Status::Ok(); }
+  void Attach(const std::string&, std::function<void(Status)> done) override { done(Status::Ok()); }
   void Detach(const std::string&, bool) override {}
 };
 

@@ -123,9 +123,9 @@ class FakeOperations : public ReplicaOperations {
 
 class FakeOutput : public OutputAttacher {
  public:
-  Status Attach(const std::string& id) override {
+  void Attach(const std::string& id, std::function<void(Status)> done) override {
     attached.insert(id);
-    return Status::Ok();
+    done(Status::Ok());
   }
   void Detach(const std::string& id, bool) override { attached.erase(id); }
   std::set<std::string> attached;
