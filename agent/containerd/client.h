@@ -45,27 +45,21 @@ class EventSubscription {
   virtual void Cancel() = 0;
 };
 
-class Client {
+// containerd's Leases service: what keeps new content and snapshots from
+// garbage collection while an image is written.
+class Leases {
  public:
-  virtual ~Client() = default;
-
-  virtual const std::string& namespace_name() const = 0;
-
-  // --- daemon -------------------------------------------------------------
-  virtual Result<VersionInfo> Version() = 0;
-
-  // --- namespaces -----------------------------------------------------------
-  // Creates the client's namespace if missing and sets `labels` on it (an
-  // existing namespace keeps its other labels).
-  virtual Status EnsureNamespace(const Labels& labels) = 0;
-
-  // --- leases -----------------------------------------------------------------
+  virtual ~Leases() = default;
   // Creates a lease that expires after `expire` (containerd.io/gc.expire).
   virtual Result<std::string> CreateLease(std::chrono::seconds expire) = 0;
   // Deletes a lease; `sync` waits for the garbage collection it triggers.
   virtual Status DeleteLease(const std::string& id, bool sync) = 0;
+};
 
-  // --- content ----------------------------------------------------------------
+// containerd's Content service: blobs by digest.
+class Content {
+ public:
+  virtual ~Content() = default;
   virtual Result<ContentInfo> GetContent(const std::string& digest) = 0;
   // Reads a whole blob; kOutOfRange if it is larger than `max_size`.
   virtual Result<std::string> ReadContent(const std::string& digest, int64_t max_size) = 0;
@@ -80,15 +74,23 @@ class Client {
   // the blob's other labels as they are.
   virtual Status UpdateContentLabels(const std::string& digest, const Labels& labels) = 0;
   virtual Status DeleteContent(const std::string& digest) = 0;
+};
 
-  // --- images -------------------------------------------------------------------
+// containerd's Images service: named image records.
+class Images {
+ public:
+  virtual ~Images() = default;
   virtual Result<ImageRecord> GetImage(const std::string& name) = 0;
   virtual Result<std::vector<ImageRecord>> ListImages() = 0;
   // Creates the image record, or replaces target and labels of an existing one.
   virtual Status PutImage(const ImageRecord& image) = 0;
   virtual Status DeleteImage(const std::string& name, bool sync) = 0;
+};
 
-  // --- snapshots ------------------------------------------------------------------
+// containerd's Snapshots service, for one snapshotter at a time.
+class Snapshots {
+ public:
+  virtual ~Snapshots() = default;
   virtual Result<SnapshotInfo> StatSnapshot(const std::string& snapshotter,
                                             const std::string& key) = 0;
   virtual Result<std::vector<Mount>> PrepareSnapshot(const std::string& snapshotter,
@@ -102,22 +104,35 @@ class Client {
   virtual Result<std::vector<Mount>> SnapshotMounts(const std::string& snapshotter,
                                                     const std::string& key) = 0;
   virtual Status RemoveSnapshot(const std::string& snapshotter, const std::string& key) = 0;
+};
 
-  // --- diff ---------------------------------------------------------------------------
+// containerd's Diff service: layers applied onto snapshots.
+class Diff {
+ public:
+  virtual ~Diff() = default;
   // Applies the (compressed) layer blob `layer` onto `mounts`; returns the
   // descriptor of the uncompressed tar that was applied.
   virtual Result<Descriptor> ApplyDiff(const Descriptor& layer, const std::vector<Mount>& mounts,
                                        const std::string& lease) = 0;
+};
 
-  // --- containers ---------------------------------------------------------------------
+// containerd's Containers service: container records (no processes).
+class Containers {
+ public:
+  virtual ~Containers() = default;
   virtual Status CreateContainer(const ContainerRecord& container, const std::string& lease) = 0;
   virtual Result<ContainerRecord> GetContainer(const std::string& id) = 0;
   // Containers whose labels match containerd's filter syntax, e.g.
   // `labels."zlayer.deployment"` (presence) or `labels."zlayer.deployment"==web`.
   virtual Result<std::vector<ContainerRecord>> ListContainers(const std::string& filter) = 0;
   virtual Status DeleteContainer(const std::string& id) = 0;
+};
 
-  // --- tasks ------------------------------------------------------------------------------
+// containerd's Tasks service: a container's process (the task) and the
+// extra processes exec'd in it.
+class Tasks {
+ public:
+  virtual ~Tasks() = default;
   // Creates the container's task; blocks until the shim has opened the
   // stdout/stderr FIFOs (their readers must be open first). Returns the pid.
   virtual Result<pid_t> CreateTask(const CreateTaskRequest& request) = 0;
@@ -125,8 +140,8 @@ class Client {
   virtual Result<TaskInfo> GetTask(const std::string& container_id) = 0;
   virtual Result<std::vector<TaskInfo>> ListTasks() = 0;
   // kNotFound when the process has already exited.
-  virtual Status KillTask(const std::string& container_id, const std::string& exec_id,
-                          int signal, bool all) = 0;
+  virtual Status KillTask(const std::string& container_id, const std::string& exec_id, int signal,
+                          bool all) = 0;
   virtual Result<ExitInfo> DeleteTask(const std::string& container_id) = 0;
   virtual Status Exec(const ExecRequest& request) = 0;
   virtual Result<ExitInfo> DeleteProcess(const std::string& container_id,
@@ -137,14 +152,17 @@ class Client {
   // exec users call Exec, Start, WaitProcess, DeleteProcess in that order.
   // kDeadlineExceeded when it is still running after `timeout` (the process
   // is left alone); kNotFound for an unknown process.
-  virtual Result<ExitInfo> WaitProcess(const std::string& container_id,
-                                       const std::string& exec_id,
+  virtual Result<ExitInfo> WaitProcess(const std::string& container_id, const std::string& exec_id,
                                        std::chrono::milliseconds timeout) = 0;
   virtual Status CloseStdin(const std::string& container_id, const std::string& exec_id) = 0;
   virtual Status ResizePty(const std::string& container_id, const std::string& exec_id,
                            uint32_t width, uint32_t height) = 0;
+};
 
-  // --- events --------------------------------------------------------------------------------
+// containerd's Events service.
+class Events {
+ public:
+  virtual ~Events() = default;
   // Streams events of this namespace matching any of `filters` (containerd's
   // filter syntax; topics such as `topic=="/tasks/exit"`) to `on_event`, from
   // a thread of the client's own, until the subscription is cancelled or the
@@ -153,6 +171,28 @@ class Client {
   virtual std::unique_ptr<EventSubscription> SubscribeEvents(
       const std::vector<std::string>& filters, std::function<void(const Event&)> on_event,
       std::function<void(const Status&)> on_end) = 0;
+};
+
+// Everything the agent uses of containerd, in its namespace. Each module takes
+// only the services it calls (the interfaces above); the daemon owns one Client.
+class Client : public Leases,
+               public Content,
+               public Images,
+               public Snapshots,
+               public Diff,
+               public Containers,
+               public Tasks,
+               public Events {
+ public:
+  ~Client() override = default;
+
+  virtual const std::string& namespace_name() const = 0;
+
+  virtual Result<VersionInfo> Version() = 0;
+
+  // Creates the client's namespace if missing and sets `labels` on it (an
+  // existing namespace keeps its other labels).
+  virtual Status EnsureNamespace(const Labels& labels) = 0;
 };
 
 struct ClientOptions {

@@ -141,8 +141,9 @@ int Daemon::Parts::Run() {
   options.restart_unhealthy = RestartUnhealthy(env_, log_);
   reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, lifecycle_, *runtime_, drains_,
                                                         health_, log_, options);
-  node_ = std::make_unique<node::Node>(node::NodeParts{
-      executors_, config_, env_, log_, *store_, *reconciler_, health_, catalog_, *client_, hub_});
+  node_ = std::make_unique<node::Node>(node::NodeParts{executors_, config_, env_, log_, *store_,
+                                                       *reconciler_, health_, catalog_, *client_,
+                                                       *client_, hub_});
 
   // The API serves from the start: List/Status/Health answer while containerd
   // is still coming up.

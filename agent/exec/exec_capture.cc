@@ -61,8 +61,8 @@ struct Run {
 
   // On the pool: the blocking containerd calls, in order.
   Result<CaptureResult> Execute() {
-    containerd::Client& client = context.client;
-    auto container = client.GetContainer(container_id);
+    containerd::Tasks& tasks = context.tasks;
+    auto container = context.containers.GetContainer(container_id);
     if (!container.ok()) return Wrap(container.status());
     auto process = ExecProcessJson(container->spec_json, args, /*terminal=*/false);
     if (!process.ok()) return Wrap(process.status());
@@ -72,21 +72,21 @@ struct Run {
     request.process_json = *process;
     request.stdout_path = stdout_path;
     request.stderr_path = stderr_path;
-    if (Status s = client.Exec(request); !s.ok()) return Wrap(s);
-    if (auto started = client.StartTask(container_id, exec_id); !started.ok()) {
-      (void)client.DeleteProcess(container_id, exec_id);
+    if (Status s = tasks.Exec(request); !s.ok()) return Wrap(s);
+    if (auto started = tasks.StartTask(container_id, exec_id); !started.ok()) {
+      (void)tasks.DeleteProcess(container_id, exec_id);
       return Wrap(started.status());
     }
     CaptureResult result;
     auto timeout = std::chrono::ceil<std::chrono::milliseconds>(options.timeout);
-    auto exit = client.WaitProcess(container_id, exec_id, timeout);
+    auto exit = tasks.WaitProcess(container_id, exec_id, timeout);
     if (!exit.ok() && exit.status().code() == StatusCode::kDeadlineExceeded) {
       result.timed_out = true;
-      (void)client.KillTask(container_id, exec_id, SIGKILL, false);
-      exit = client.WaitProcess(container_id, exec_id, kAfterKillWait);
+      (void)tasks.KillTask(container_id, exec_id, SIGKILL, false);
+      exit = tasks.WaitProcess(container_id, exec_id, kAfterKillWait);
     }
     // DeleteProcess also waits for the shim to finish copying the output.
-    auto deleted = client.DeleteProcess(container_id, exec_id);
+    auto deleted = tasks.DeleteProcess(container_id, exec_id);
     if (!exit.ok()) return Wrap(exit.status());
     if (!deleted.ok() && context.log) {
       context.log->Warn("exec in {}: {}", container_id, deleted.status().message());

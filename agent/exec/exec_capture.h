@@ -46,13 +46,14 @@ struct CaptureResult {
   bool timed_out = false;
 };
 
-// The work a command runs on: the agent's loop, its worker pool and its
-// containerd client, all of which must outlive every run.
+// The work a command runs on: the agent's loop, its worker pool and the
+// containerd services it calls, all of which must outlive every run.
 struct ExecContext {
   boost::asio::io_context& loop;
   boost::asio::thread_pool& pool;
-  containerd::Client& client;
-  Logger* log = nullptr;  // may be null
+  containerd::Containers& containers;  // the container's spec, for the process
+  containerd::Tasks& tasks;            // exec, start, wait, signal, resize, delete
+  Logger* log = nullptr;               // may be null
 };
 
 // Errors (`done` gets a Status): the container has no spec or no running task

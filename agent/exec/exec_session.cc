@@ -87,7 +87,7 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
     }
     if (!started_ || finished_) return Status::Ok();
     OnPool([width, height](Session& s) {
-      return s.context_.client.ResizePty(s.container_id_, s.exec_id_, width, height);
+      return s.context_.tasks.ResizePty(s.container_id_, s.exec_id_, width, height);
     });
     return Status::Ok();
   }
@@ -95,7 +95,7 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
   void Signal(int signal) override {
     if (!started_ || finished_) return;
     OnPool([signal](Session& s) {
-      return s.context_.client.KillTask(s.container_id_, s.exec_id_, signal, false);
+      return s.context_.tasks.KillTask(s.container_id_, s.exec_id_, signal, false);
     });
   }
 
@@ -103,7 +103,7 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
     kill_requested_ = true;
     if (running_ && !finished_) {
       OnPool([](Session& s) {
-        return s.context_.client.KillTask(s.container_id_, s.exec_id_, SIGKILL, false);
+        return s.context_.tasks.KillTask(s.container_id_, s.exec_id_, SIGKILL, false);
       });
     }
   }
@@ -170,8 +170,8 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
 
   // On the session's thread: the blocking containerd sequence.
   Result<int> Execute() {
-    containerd::Client& client = context_.client;
-    auto container = client.GetContainer(container_id_);
+    containerd::Tasks& tasks = context_.tasks;
+    auto container = context_.containers.GetContainer(container_id_);
     if (!container.ok()) return container.status();
     ProcessOverrides overrides;
     overrides.args = options_.args;
@@ -189,30 +189,30 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
     request.stdout_path = stdout_path_;
     request.stderr_path = stderr_path_;
     request.terminal = options_.tty;
-    if (Status s = client.Exec(request); !s.ok()) {
+    if (Status s = tasks.Exec(request); !s.ok()) {
       if (s.code() == StatusCode::kNotFound) {
         return FailedPreconditionError("the replica has no running task: " + s.message());
       }
       return s;
     }
-    auto pid = client.StartTask(container_id_, exec_id_);
+    auto pid = tasks.StartTask(container_id_, exec_id_);
     if (!pid.ok()) {
-      (void)client.DeleteProcess(container_id_, exec_id_);
+      (void)tasks.DeleteProcess(container_id_, exec_id_);
       // runc could not start args[0] (not found, not executable, ...).
       return InvalidArgumentError(pid.status().message());
     }
     running_ = true;
-    if (kill_requested_) (void)client.KillTask(container_id_, exec_id_, SIGKILL, false);
+    if (kill_requested_) (void)tasks.KillTask(container_id_, exec_id_, SIGKILL, false);
     if (options_.tty && options_.width > 0 && options_.height > 0) {
-      (void)client.ResizePty(container_id_, exec_id_, options_.width, options_.height);
+      (void)tasks.ResizePty(container_id_, exec_id_, options_.width, options_.height);
     }
     asio::post(context_.loop, [self = shared_from_this(), pid = *pid] { self->OnStarted(pid); });
-    auto exit = client.WaitProcess(container_id_, exec_id_, kWaitSlice);
+    auto exit = tasks.WaitProcess(container_id_, exec_id_, kWaitSlice);
     while (!exit.ok() && exit.status().code() == StatusCode::kDeadlineExceeded) {
-      exit = client.WaitProcess(container_id_, exec_id_, kWaitSlice);
+      exit = tasks.WaitProcess(container_id_, exec_id_, kWaitSlice);
     }
     // Waits for the shim to copy the last output into the FIFOs, too.
-    auto deleted = client.DeleteProcess(container_id_, exec_id_);
+    auto deleted = tasks.DeleteProcess(container_id_, exec_id_);
     if (!exit.ok()) return exit.status();
     if (!deleted.ok() && context_.log) {
       context_.log->Warn("exec in {}: {}", container_id_, deleted.status().message());
@@ -245,8 +245,7 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
         stdin_->close(ignored);
         // The shim holds its own write end: the process sees EOF only after
         // CloseIO.
-        OnPool(
-            [](Session& s) { return s.context_.client.CloseStdin(s.container_id_, s.exec_id_); });
+        OnPool([](Session& s) { return s.context_.tasks.CloseStdin(s.container_id_, s.exec_id_); });
       }
       return;
     }

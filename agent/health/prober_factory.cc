@@ -12,7 +12,7 @@ CommandProber::CommandProber(boost::asio::io_context& loop, containerd::Client& 
 
 void CommandProber::Probe(const ProbeTarget& target, const spec::HealthCheck& check,
                           std::chrono::nanoseconds timeout, std::function<void(CheckResult)> done) {
-  exec::ExecContext context{loop_, pool_, client_, &log_};
+  exec::ExecContext context{loop_, pool_, client_, client_, &log_};
   exec::CaptureOptions options;
   options.timeout = timeout;
   options.max_output = kMaxCheckOutput;

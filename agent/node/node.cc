@@ -430,7 +430,7 @@ void Node::Inspect(const std::string& target,
       parts_.executors.queries, loop(),
       [this, details = std::move(details)]() mutable {
         for (ReplicaDetail& detail : details) {
-          auto record = parts_.containerd.GetContainer(detail.replica.id);
+          auto record = parts_.containers.GetContainer(detail.replica.id);
           if (record.ok()) detail.container = std::move(*record);
         }
         return std::move(details);
@@ -459,7 +459,8 @@ Result<std::shared_ptr<exec::ExecSession>> Node::StartExec(const std::string& ta
   }
   auto paths = logs::IoPathsFor(parts_.config, chosen->id);
   if (!paths.ok()) return paths.status();
-  exec::ExecContext context{loop(), parts_.executors.lifecycle, parts_.containerd, &parts_.log};
+  exec::ExecContext context{loop(), parts_.executors.lifecycle, parts_.containers, parts_.tasks,
+                            &parts_.log};
   return exec::ExecSession::Start(context, paths->fifo_dir, chosen->id, std::move(options),
                                   std::move(callbacks));
 }

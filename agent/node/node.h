@@ -101,9 +101,10 @@ struct NodeParts {
   Logger& log;
   store::DesiredStateStore& store;  // used on the files pool, one call at a time
   reconcile::Reconciler& reconciler;
-  reconcile::HealthWatcher& health;  // for inspect's check history
-  ImageCatalog& images;              // blocking; used on the images and queries pools
-  containerd::Client& containerd;    // container records (queries) and exec (lifecycle)
+  reconcile::HealthWatcher& health;    // for inspect's check history
+  ImageCatalog& images;                // blocking; used on the images and queries pools
+  containerd::Containers& containers;  // container records, for inspect (queries pool)
+  containerd::Tasks& tasks;            // exec (lifecycle pool)
   logs::LogHub& log_hub;
 };
 

@@ -208,7 +208,7 @@ TEST_CASE(
              Catch::Contains("200") && Catch::Contains("hello from busybox"));
 
   // Stop the server from inside the container: an exec.
-  exec::ExecContext context{io, pool, *client, &log};
+  exec::ExecContext context{io, pool, *client, *client, &log};
   auto stopped = RunIn(io, context, state_dir + "/web", "web", {"rm", "/tmp/up"});
   INFO(stopped.status().ToString());
   REQUIRE(stopped.ok());
@@ -264,7 +264,7 @@ TEST_CASE(
   CHECK(last.exit_code == 0);
   CHECK(last.output == "checking\n");
 
-  exec::ExecContext context{io, pool, *client, &log};
+  exec::ExecContext context{io, pool, *client, *client, &log};
   REQUIRE(RunIn(io, context, state_dir + "/worker", "worker", {"rm", "/tmp/ok"}).ok());
   RunUntil(io, [&] { return monitor.State("worker") == HealthState::kUnhealthy; });
   last = monitor.History("worker").back();
@@ -288,7 +288,7 @@ TEST_CASE(
   boost::asio::thread_pool pool(2);
   Logger log("exec-test", LogLevel::kWarn);
   const std::string fifo_dir = daemon.NewFifoDir() + "/box";
-  exec::ExecContext context{io, pool, *client, &log};
+  exec::ExecContext context{io, pool, *client, *client, &log};
 
   auto three = RunIn(io, context, fifo_dir, "box",
                      {"sh", "-c", "echo $GREETING; pwd; echo oops >&2; exit 3"});

@@ -144,6 +144,7 @@ struct Harness {
                       health,
                       catalog,
                       containerd,
+                      containerd,
                       hub}};
 
   static reconcile::Reconciler::Options Options() {
