@@ -789,6 +789,14 @@ grpc::ServerUnaryReactor* AgentService::Status(grpc::CallbackServerContext* cont
       *response->mutable_agent_uptime() = TimeUtil::NanosecondsToDuration(
           std::chrono::duration_cast<std::chrono::nanoseconds>(WallClock::now() - s.started_at)
               .count());
+      if (s.loop_lag) {
+        v1::LoopLag* lag = response->mutable_loop_lag();
+        *lag->mutable_p50() = TimeUtil::NanosecondsToDuration(s.loop_lag->p50.count());
+        *lag->mutable_p99() = TimeUtil::NanosecondsToDuration(s.loop_lag->p99.count());
+        *lag->mutable_max() = TimeUtil::NanosecondsToDuration(s.loop_lag->max.count());
+        lag->set_samples(s.loop_lag->samples);
+        *lag->mutable_interval() = TimeUtil::NanosecondsToDuration(s.loop_lag->interval.count());
+      }
       // The counts are those of List and ListImages, so status, ps and images agree.
       v1::NodeCounts* counts = response->mutable_counts();
       counts->set_images(static_cast<uint32_t>(images));

@@ -26,6 +26,7 @@
 #include "agent/store/file_store.h"
 #include "common/duration.h"
 #include "common/executors.h"
+#include "common/loop_lag.h"
 #include "common/sd_notify.h"
 #include "common/shutdown.h"
 
@@ -89,6 +90,7 @@ class Daemon::Parts {
   asio::signal_set signals_;
   asio::steady_timer watchdog_timer_;
   asio::steady_timer reconnect_timer_;
+  LoopLagMonitor loop_lag_{loop_};  // for Status: measured from start to the loop's end
 
   std::unique_ptr<containerd::Client> client_;
   images::ImageStore image_store_;
@@ -143,7 +145,7 @@ int Daemon::Parts::Run() {
                                                         health_, log_, options);
   node_ = std::make_unique<node::Node>(node::NodeParts{executors_, config_, env_, log_, *store_,
                                                        *reconciler_, health_, catalog_, *client_,
-                                                       *client_, hub_});
+                                                       *client_, hub_, &loop_lag_});
 
   // The API serves from the start: List/Status/Health answer while containerd
   // is still coming up.
@@ -176,7 +178,9 @@ int Daemon::Parts::Run() {
   if (auto interval = SdWatchdogInterval(env_)) {
     FeedWatchdog(std::chrono::duration_cast<std::chrono::milliseconds>(*interval) / 3);
   }
+  loop_lag_.Start();
   loop_.run();
+  loop_lag_.Stop();
   return exit_code_;
 }
 

@@ -8,6 +8,8 @@
 // Threads (common/executors.h): the event loop owns all state; bounded pools
 // per kind of blocking work (lifecycle, images, files, queries) post results
 // back to it; gRPC's own threads run the API reactions, which only post.
+// The loop's lag (common/loop_lag.h) is measured while it runs and reported
+// in Status.
 //
 // Start-up order (subscribe before you act): signals, the API socket (so
 // status and health answer while containerd comes up), desired state from

@@ -477,6 +477,7 @@ NodeStatus Node::CurrentStatus() const {
   s.runtime = parts_.config.runtime;
   s.socket = parts_.config.agent_socket;
   s.started_at = started_at_;
+  if (parts_.loop_lag != nullptr) s.loop_lag = parts_.loop_lag->Stats();
   return s;
 }
 

@@ -37,6 +37,7 @@
 #include "common/config.h"
 #include "common/executors.h"
 #include "common/log.h"
+#include "common/loop_lag.h"
 
 namespace zlayer::agent::logs {
 class LogHub;
@@ -73,6 +74,8 @@ struct NodeStatus {
   std::string runtime;
   std::string socket;
   std::chrono::system_clock::time_point started_at;
+  // The event loop's lag (common/loop_lag.h); unset when the node has no monitor.
+  std::optional<LoopLagStats> loop_lag;
   // No counts here: Status counts from Deployments() and the image list, as ps and images do.
 };
 
@@ -106,6 +109,8 @@ struct NodeParts {
   containerd::Containers& containers;  // container records, for inspect (queries pool)
   containerd::Tasks& tasks;            // exec (lifecycle pool)
   logs::LogHub& log_hub;
+  // The lag of the loop the node runs on, for Status; may be null (no measure).
+  const LoopLagMonitor* loop_lag = nullptr;
 };
 
 class Node {

@@ -370,6 +370,18 @@ std::string RenderImageTable(const v1::ListImagesResponse& images) {
   return table.Render();
 }
 
+namespace {
+
+// A loop's lag: fractions of a millisecond matter here (FormatSpan says "<1ms").
+std::string LagSpan(std::chrono::nanoseconds span) {
+  const double ms = static_cast<double>(span.count()) / 1e6;
+  if (ms < 10) return fmt::format("{:.2f}ms", ms);
+  if (ms < 100) return fmt::format("{:.1f}ms", ms);
+  return FormatSpan(span);
+}
+
+}  // namespace
+
 std::string RenderStatus(const v1::StatusResponse& s, Clock::time_point now) {
   std::string out;
   auto line = [&](std::string_view key, const std::string& value) {
@@ -393,6 +405,13 @@ std::string RenderStatus(const v1::StatusResponse& s, Clock::time_point now) {
   line("runtime", s.runtime());
   line("data dir", s.data_dir());
   line("agent", s.has_agent_uptime() ? "up " + FormatSpan(ToNanos(s.agent_uptime())) : "");
+  if (s.has_loop_lag()) {
+    const auto& lag = s.loop_lag();
+    line("loop lag",
+         fmt::format("p50 {}, p99 {}, max {} ({}, every {})", LagSpan(ToNanos(lag.p50())),
+                     LagSpan(ToNanos(lag.p99())), LagSpan(ToNanos(lag.max())),
+                     Plural(lag.samples(), "sample"), FormatSpan(ToNanos(lag.interval()))));
+  }
   const auto& n = s.counts();
   line("deployments", fmt::format("{} ({})", n.deployments(), Plural(n.services(), "service")));
   line("replicas", fmt::format("{} of {} running, {} failing", n.replicas_running(),

@@ -294,6 +294,16 @@ TEST_CASE("status and inspect render the facts a user asks for") {
   CHECK_THAT(text, Catch::Contains("agent:       up 2h5m\n"));
   CHECK_THAT(text, Catch::Contains("replicas:    2 of 3 running, 1 failing\n"));
   CHECK_THAT(text, Catch::Contains("hello        3            converged"));
+  CHECK(text.find("loop lag") == std::string::npos);  // an agent that does not measure it
+
+  s.mutable_loop_lag()->set_samples(1200);
+  *s.mutable_loop_lag()->mutable_p50() = Span(120us);
+  *s.mutable_loop_lag()->mutable_p99() = Span(4300us);
+  *s.mutable_loop_lag()->mutable_max() = Span(250ms);
+  *s.mutable_loop_lag()->mutable_interval() = Span(50ms);
+  CHECK_THAT(zlayer::cli::RenderStatus(s, kNow),
+             Catch::Contains("loop lag:    p50 0.12ms, p99 4.30ms, max 250ms (1200 samples, every "
+                             "50ms)\n"));
 
   v1::InspectResponse inspect;
   auto* detail = inspect.add_replicas();

@@ -459,3 +459,28 @@ TEST_CASE("Without zlayer-init's children file the node's health is containerd's
   REQUIRE(h.RunUntil([&] { return health.has_value(); }));
   CHECK(health->healthy);
 }
+
+TEST_CASE("Status reports the event loop's lag when the node has a monitor, and none without") {
+  Harness h;
+  CHECK_FALSE(h.node.CurrentStatus().loop_lag.has_value());
+
+  LoopLagMonitor monitor(h.loop, {.interval = 1ms, .window = 100});
+  Node measured{NodeParts{{h.loop, h.lifecycle, h.images, h.files, h.queries},
+                          h.config,
+                          h.env,
+                          h.log,
+                          h.store,
+                          h.reconciler,
+                          h.health,
+                          h.catalog,
+                          h.containerd,
+                          h.containerd,
+                          h.hub,
+                          &monitor}};
+  monitor.Start();
+  REQUIRE(h.RunUntil([&] { return measured.CurrentStatus().loop_lag->samples >= 3; }));
+  monitor.Stop();
+  NodeStatus status = measured.CurrentStatus();
+  CHECK(status.loop_lag->interval == 1ms);
+  CHECK(status.loop_lag->max >= status.loop_lag->p50);
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Benchmark: the agent's event-loop lag, RSS and threads, idle and with many
+# health-checked replicas, in one run.
+#
+#   bench/looplag.sh [REPLICAS] [SECONDS]   (defaults 100, 65; root, a build)
+#
+# The lag is the agent's own measure (common/loop_lag.h, `zlayer status -o
+# json` .loop_lag): a timer due every 50 ms, and how late it ran, as p50, p99
+# and max over the last minute of samples. Taken at three points:
+#   1. idle: SECONDS after start-up (node ready, test image imported), no deployment;
+#   2. deploying: right after `deploy --wait` of REPLICAS services (busybox
+#      httpd, one port each, an http health check every 1s) converged — the
+#      window then holds the deploy;
+#   3. steady: SECONDS later, the REPLICAS replicas checked every second.
+# SECONDS should be at least 60 so that the window holds nothing older.
+# RSS and threads from /proc/<agent>/status at the same points.
+# Goals (issue 11): lag p99 < 5 ms; RSS <= 15 MB idle, <= 40 MB with 100 replicas.
+# Writes bench/results/looplag.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPLICAS=${1:-100}
+SECONDS_MEASURED=${2:-65}
+BIN=${BIN:-build/bin}
+T=$(mktemp -d /tmp/zl-bq-XXXX)
+NS=bench$$
+export ZLAYER_RUN_DIR=$T/run ZLAYER_DATA_DIR=$T/data ZLAYER_STATE_DIR=$T/data/containers \
+  ZLAYER_CONTAINERD_ROOT=$T/root ZLAYER_CONTAINERD_STATE=$T/state CONTAINERD_SOCKET=$T/c.sock \
+  ZLAYER_SOCKET=$T/run/agent.sock ZLAYER_NAMESPACE=$NS
+ZL=$BIN/zlayer
+init_pid=
+cleanup() {
+  [[ -n $init_pid ]] && kill -TERM "$init_pid" 2>/dev/null && wait "$init_pid" 2>/dev/null
+  pkill -KILL -f "$T/c.sock" 2>/dev/null || true
+  grep " $T/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "/run/containerd/runc/$NS" "$T"
+}
+trap cleanup EXIT
+
+# REPLICAS free ports in a row.
+free_base() {
+  local base p busy
+  while true; do
+    base=$((20000 + RANDOM % 20000))
+    busy=
+    for ((p = base; p < base + REPLICAS; p++)); do
+      [[ -n $(ss -Hltn "sport = :$p") ]] && { busy=1; break; }
+    done
+    [[ -z $busy ]] && { echo "$base"; return; }
+  done
+}
+# One row: "| point | p50 | p99 | max | samples | RSS | threads |" (lag in ms, RSS in KiB).
+row() {
+  local point=$1 agent_pid lag
+  agent_pid=$(cat "$T/run/zlayer-agent.pid")
+  lag=$("$ZL" status -o json | jq -r '.loop_lag |
+    "\(.p50 * 1000 * 1000 | round / 1000) | \(.p99 * 1000 * 1000 | round / 1000) | \(.max * 1000 * 1000 | round / 1000) | \(.samples)"')
+  echo "| $point | $lag | $(awk '/^VmRSS/ {print $2}' "/proc/$agent_pid/status") | $(awk '/^Threads/ {print $2}' "/proc/$agent_pid/status") |"
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+"$BIN/zlayer-init" serve >"$T/init.out" 2>"$T/init.err" &
+init_pid=$!
+until grep -q "node is ready" "$T/init.err"; do sleep 0.05; done
+scripts/build-test-image.sh --format oci-archive "$T/bb.tar" >/dev/null 2>&1
+"$ZL" image import "$T/bb.tar" >/dev/null
+sleep "$SECONDS_MEASURED"
+rows=("$(row "idle, ${SECONDS_MEASURED}s after start-up")")
+
+BASE=$(free_base)
+{
+  echo "version: v1"
+  echo "deployment: checks"
+  echo "services:"
+  for i in $(seq 0 $((REPLICAS - 1))); do
+    port=$((BASE + i))
+    cat <<YAML
+  web$i:
+    image: {name: zlayer/busybox:latest, pull_policy: never}
+    command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "$port", "-h", "/www"]}
+    stop_grace_period: 1s
+    health:
+      start_grace: 1s
+      interval: 1s
+      timeout: 1s
+      check: {type: http, url: "http://127.0.0.1:$port/"}
+YAML
+  done
+} >"$T/checks.yaml"
+start=$(date +%s%N)
+"$ZL" deploy --spec "$T/checks.yaml" --wait --timeout 10m >/dev/null
+deploy_s=$(awk -v ns=$(($(date +%s%N) - start)) 'BEGIN {printf "%.1f", ns / 1e9}')
+rows+=("$(row "$REPLICAS replicas, right after deploy --wait (${deploy_s}s)")")
+sleep "$SECONDS_MEASURED"
+rows+=("$(row "$REPLICAS replicas, health checks every 1s, ${SECONDS_MEASURED}s later")")
+healthy=$("$ZL" ps -o json | jq '[.deployments[].services[].replicas[] | select(.health == "healthy")] | length')
+"$ZL" delete checks >/dev/null
+
+mkdir -p bench/results
+{
+  echo "# agent event-loop lag, RSS and threads ($(date -u +%Y-%m-%d), $(nproc) cores)"
+  echo
+  echo "Command: \`bench/looplag.sh $REPLICAS $SECONDS_MEASURED\`"
+  echo
+  echo "Load average when it started (1, 5, 15 min): $load_before."
+  echo
+  echo "Lag: the agent's own measure (\`zlayer status -o json\` .loop_lag), a timer due every"
+  echo "50 ms and how late it ran, over the last minute of samples. Goals (issue 11): p99 < 5 ms;"
+  echo "RSS <= 15 MB idle, <= 40 MB with 100 replicas."
+  echo
+  echo "| point | lag p50 (ms) | lag p99 (ms) | lag max (ms) | samples | agent RSS (KiB) | agent threads |"
+  echo "|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "Replicas healthy at the end: $healthy of $REPLICAS (busybox httpd, an http check every 1s)."
+} | tee bench/results/looplag.md
