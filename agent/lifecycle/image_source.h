@@ -2,7 +2,7 @@
 // pulls as each service's `image.pull_policy` asks (replica_runtime.h states the policy
 // contract; images/puller.h how a pull goes).
 //
-// Threading: Prepare blocks (containerd and registry calls); the worker pool calls it.
+// Threading: Prepare blocks (containerd and registry calls); the images pool calls it.
 // Safe to call from several threads: concurrent pulls of one image share one pull.
 #pragma once
 
