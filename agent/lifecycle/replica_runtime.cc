@@ -139,6 +139,19 @@ Result<std::vector<reconcile::ObservedContainer>> ReplicaRuntime::ObserveAll() {
   return observed;
 }
 
+Result<bool> ReplicaRuntime::ImageReady(const spec::Service& service) {
+  switch (service.image.pull_policy) {
+    case spec::PullPolicy::kNever:
+      return true;
+    case spec::PullPolicy::kIfNotPresent:
+      return images_.Present(service.image.name);
+    case spec::PullPolicy::kAlways:
+    case spec::PullPolicy::kNewer:
+      return false;  // the registry decides
+  }
+  return false;
+}
+
 Status ReplicaRuntime::PrepareImage(const spec::Service& service) {
   auto image = images_.Prepare(service.image.name, service.image.pull_policy);
   return image.ok() ? Status::Ok() : image.status();

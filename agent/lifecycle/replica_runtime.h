@@ -46,6 +46,10 @@ class ImageSource {
   // images::Puller::Pull.
   virtual Result<PreparedImage> Prepare(const std::string& reference,
                                         spec::PullPolicy pull_policy) = 0;
+  // Whether `reference` is on the node and unpacked: Prepare with kNever or
+  // kIfNotPresent would neither pull nor unpack. Errors other than a missing
+  // image as images::ImageStore::Resolve.
+  virtual Result<bool> Present(const std::string& reference) = 0;
 };
 
 // What the node is, read once at start.
@@ -73,6 +77,7 @@ class ReplicaRuntime : public reconcile::ReplicaOperations {
                  NodeFacts facts, Logger& log, RuncPaths paths = {});
 
   Result<std::vector<reconcile::ObservedContainer>> ObserveAll() override;
+  Result<bool> ImageReady(const spec::Service& service) override;
   Status PrepareImage(const spec::Service& service) override;
   Result<reconcile::ObservedContainer> Create(const std::string& id,
                                               const spec::Deployment& deployment,

@@ -677,27 +677,34 @@ void Reconciler::RunCreate(const Action& action, bool replace) {
 
 void Reconciler::PrepareAndCreate(const Action& action, spec::Deployment spec,
                                   spec::Service service, std::string hash) {
-  // The image first, on its own pool: a pull never holds a lifecycle thread.
-  auto prepare = [this, service] { return operations_.PrepareImage(service); };
-  RunOff(images_, loop_, std::move(prepare),
-         [this, action, spec = std::move(spec), service = std::move(service),
-          hash = std::move(hash)](Status prepared) mutable {
-           const std::string& id = action.container_id;
-           if (!prepared.ok()) return OnStartFailed(id, prepared.Wrap("replica " + id));
-           if (shutting_down_) return FinishAction(id);
-           RunOff(
-               lifecycle_, loop_,
-               [this, action, spec = std::move(spec), service = std::move(service), hash] {
-                 return operations_.Create(action.container_id, spec, service, action.replica,
-                                           hash);
-               },
-               [this, action](Result<ObservedContainer> created) {
-                 if (!created.ok()) return OnStartFailed(action.container_id, created.status());
-                 observed_[action.container_id] = std::move(*created);
-                 if (shutting_down_) return FinishAction(action.container_id);
-                 RunStart(action);
-               });
-         });
+  // The image first: a pull (or unpack) runs on the images pool and never holds
+  // a lifecycle thread, and a present image never waits behind pulls.
+  auto create = [this, action, spec = std::move(spec), service, hash = std::move(hash)] {
+    if (shutting_down_) return FinishAction(action.container_id);
+    RunOff(
+        lifecycle_, loop_,
+        [this, action, spec, service, hash] {
+          return operations_.Create(action.container_id, spec, service, action.replica, hash);
+        },
+        [this, action](Result<ObservedContainer> created) {
+          if (!created.ok()) return OnStartFailed(action.container_id, created.status());
+          observed_[action.container_id] = std::move(*created);
+          if (shutting_down_) return FinishAction(action.container_id);
+          RunStart(action);
+        });
+  };
+  RunOff(
+      lifecycle_, loop_, [this, service] { return operations_.ImageReady(service); },
+      [this, action, service, create = std::move(create)](Result<bool> ready) mutable {
+        if (ready.ok() && *ready) return create();
+        RunOff(
+            images_, loop_, [this, service] { return operations_.PrepareImage(service); },
+            [this, action, create = std::move(create)](Status prepared) mutable {
+              const std::string& id = action.container_id;
+              if (!prepared.ok()) return OnStartFailed(id, prepared.Wrap("replica " + id));
+              create();
+            });
+      });
 }
 
 void Reconciler::RunStart(const Action& action) {

@@ -36,6 +36,13 @@ class ReplicaOperations {
   // Every container carrying our labels, with its task state.
   virtual Result<std::vector<ObservedContainer>> ObserveAll() = 0;
 
+  // Whether the image of `service` serves as the node has it, with neither a
+  // registry nor an unpack: its pull policy is never (Create then reports a
+  // missing image), or if_not_present and the image is present and unpacked.
+  // Short (lifecycle pool). When false, PrepareImage runs before Create, so
+  // that a create of a present image never waits behind pulls.
+  virtual Result<bool> ImageReady(const spec::Service& service) = 0;
+
   // Makes sure the image of `service` is on the node and unpacked, pulling it
   // as its pull policy says. May take minutes (a pull): run it on the images
   // pool, never on the lifecycle pool. Errors as the image source's (kNotFound

@@ -28,6 +28,7 @@ class RunningContainers : public reconcile::ReplicaOperations {
     std::lock_guard lock(mu_);
     on_exit_ = std::move(on_exit);
   }
+  Result<bool> ImageReady(const spec::Service&) override { return true; }
   Status PrepareImage(const spec::Service&) override { return Status::Ok(); }
   Result<std::vector<reconcile::ObservedContainer>> ObserveAll() override {
     std::lock_guard lock(mu_);

@@ -23,6 +23,10 @@ class FakeOperations : public ReplicaOperations {
  public:
   using OnExit = std::function<void(const std::string& id, pid_t pid, uint32_t status)>;
 
+  Result<bool> ImageReady(const spec::Service& s) override {
+    std::lock_guard lock(mu_);
+    return ready_images_.count(s.image.name) > 0;
+  }
   Status PrepareImage(const spec::Service& s) override {
     std::lock_guard lock(mu_);
     calls_.push_back("prepare " + s.image.name);
@@ -115,6 +119,11 @@ class FakeOperations : public ReplicaOperations {
   }
   Result<int> RemoveLeftovers() override { return 0; }
 
+  // `image` is on the node: creates of it need no PrepareImage.
+  void SetImageReady(const std::string& image) {
+    std::lock_guard lock(mu_);
+    ready_images_.insert(image);
+  }
   // Where exits go (the harness posts them to the loop, as the agent does).
   void SetOnExit(OnExit on_exit) {
     std::lock_guard lock(mu_);
@@ -188,6 +197,7 @@ class FakeOperations : public ReplicaOperations {
   std::deque<Status> create_failures_;
   std::set<std::string> ignores_signals_;
   std::set<std::string> unkillable_;
+  std::set<std::string> ready_images_;
   OnExit on_exit_;
   pid_t next_pid_ = 1000;
 };
@@ -673,6 +683,14 @@ TEST_CASE("A replica's image is prepared before its container is created") {
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
   REQUIRE(h.ops.IndexOf("prepare busybox") >= 0);
   CHECK(h.ops.IndexOf("prepare busybox") < h.ops.IndexOf("create app-web-0"));
+}
+
+TEST_CASE("A replica whose image is already on the node is created without preparing it") {
+  Harness h;
+  h.ops.SetImageReady("busybox");
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  CHECK(h.ops.Count("prepare busybox") == 0);
 }
 
 TEST_CASE("A stop ends when the task's exit event arrives, not when its grace period ends") {
