@@ -714,6 +714,7 @@ void Reconciler::RunStart(const Action& action) {
   // The task's FIFOs must be read before it starts: attach first, then start.
   output_.Attach(id, [this, id](Status attached) {
     if (!attached.ok()) return OnStartFailed(id, attached.Wrap("open output"));
+    if (shutting_down_) return FinishAction(id);  // no new task once node shutdown began
     StartTask(id);
   });
 }
