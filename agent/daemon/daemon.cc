@@ -9,7 +9,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <thread>
 
 #include "agent/api/agent_service.h"
 #include "agent/api/socket_listener.h"
@@ -57,7 +56,6 @@ class Daemon::Parts {
         health_(loop_, *client_, config_, log_) {}
 
   ~Parts() {
-    if (stopper_.joinable()) stopper_.join();
     lifecycle_.join();
     images_.join();
     files_.join();
@@ -112,7 +110,6 @@ class Daemon::Parts {
   std::unique_ptr<api::AgentService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<api::SocketListener> listener_;
-  std::thread stopper_;  // node shutdown: stops the containers off the loop
 
   // On the loop only.
   std::chrono::milliseconds reconnect_delay_{100};
@@ -141,8 +138,8 @@ int Daemon::Parts::Run() {
       std::make_unique<lifecycle::ReplicaRuntime>(*client_, image_source_, config_, *facts, log_);
   reconcile::Reconciler::Options options;
   options.restart_unhealthy = RestartUnhealthy(env_, log_);
-  reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, lifecycle_, *runtime_, drains_,
-                                                        health_, log_, options);
+  reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, lifecycle_, images_, *runtime_,
+                                                        drains_, health_, log_, options);
   node_ = std::make_unique<node::Node>(node::NodeParts{executors_, config_, env_, log_, *store_,
                                                        *reconciler_, health_, catalog_, *client_,
                                                        *client_, hub_, &loop_lag_});
@@ -282,7 +279,6 @@ void Daemon::Parts::Shutdown(const char* why) {
   stopping_ = true;
   (void)SdNotify(env_, "STOPPING=1");
   if (listener_) listener_->Stop();
-  if (events_) events_->Cancel();
   watchdog_timer_.cancel();
   reconnect_timer_.cancel();
   // Node shutdown: every container gets its stop signal at once and its grace
@@ -293,23 +289,27 @@ void Daemon::Parts::Shutdown(const char* why) {
   const auto share = std::chrono::duration_cast<std::chrono::nanoseconds>(config_.stop_timeout *
                                                                           kAgentShareOfStopTimeout);
   const auto cap = std::max(share - std::chrono::milliseconds(1500), share / 2);
-  std::vector<reconcile::ReplicaOperations::StopRequest> requests;
+  std::vector<reconcile::StopRequest> requests;
   if (node_ && node_->reconciling() && node_->CurrentStatus().containerd_reachable) {
     requests = reconciler_->PrepareShutdown(cap);
   }
   log_.Info("stopping ({}): stopping {} container(s), grace at most {}", why, requests.size(),
             FormatDuration(cap));
-  stopper_ = std::thread([this, requests = std::move(requests)] {
-    Status stopped = requests.empty() ? Status::Ok() : runtime_->StopAll(requests);
-    asio::post(loop_, [this, stopped, n = requests.size()] {
-      if (!stopped.ok()) {
-        log_.Warn("stopping containers: {}", stopped.message());
-      } else if (n > 0) {
-        log_.Info("{} container(s) stopped", n);
-      }
-      loop_.stop();
-    });
-  });
+  auto stopped = [this, n = requests.size()](Status status) {
+    if (!status.ok()) {
+      log_.Warn("stopping containers: {}", status.message());
+    } else if (n > 0) {
+      log_.Info("{} container(s) stopped", n);
+    }
+    // Only now: the stops ended on the stream's exit events.
+    if (events_) events_->Cancel();
+    loop_.stop();
+  };
+  if (requests.empty()) {
+    stopped(Status::Ok());
+  } else {
+    reconciler_->StopAll(std::move(requests), std::move(stopped));
+  }
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
 }
 

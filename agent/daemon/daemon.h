@@ -20,7 +20,10 @@
 //
 // Shutdown (SIGTERM): stop accepting API calls, every container gets its stop
 // signal at once and a grace capped to the agent's share of
-// ZLAYER_STOP_TIMEOUT, then the loop ends. Desired state stays on disk.
+// ZLAYER_STOP_TIMEOUT, SIGKILL when that ends, and every task is deleted
+// (Reconciler::StopAll: the exits come from containerd's event stream, which
+// is cancelled only after, and the grace timers run on the loop; no thread
+// waits). Then the loop ends. Desired state stays on disk.
 #pragma once
 
 #include <memory>

@@ -48,4 +48,11 @@ Result<PreparedImage> StoreImageSource::Prepare(const std::string& reference,
   return prepared;
 }
 
+Result<bool> StoreImageSource::Present(const std::string& reference) {
+  auto image = store_.Resolve(reference);
+  if (!image.ok() && image.status().code() == StatusCode::kNotFound) return false;
+  if (!image.ok()) return image.status();
+  return image->unpacked;
+}
+
 }  // namespace zlayer::lifecycle

@@ -2,7 +2,7 @@
 // pulls as each service's `image.pull_policy` asks (replica_runtime.h states the policy
 // contract; images/puller.h how a pull goes).
 //
-// Threading: Prepare blocks (containerd and registry calls); the worker pool calls it.
+// Threading: Prepare blocks (containerd and registry calls); the images pool calls it.
 // Safe to call from several threads: concurrent pulls of one image share one pull.
 #pragma once
 
@@ -22,6 +22,7 @@ class StoreImageSource : public ImageSource {
 
   Result<PreparedImage> Prepare(const std::string& reference,
                                 spec::PullPolicy pull_policy) override;
+  Result<bool> Present(const std::string& reference) override;
 
  private:
   images::ImageStore& store_;

@@ -4,22 +4,18 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "agent/runtime/container_labels.h"
 #include "agent/runtime/etc_files.h"
 #include "agent/runtime/runtime_spec.h"
 #include "agent/runtime/user.h"
 #include "agent/spec/model.h"
-#include "common/duration.h"
 #include "common/process_start.h"
 
 namespace zlayer::lifecycle {
@@ -143,12 +139,34 @@ Result<std::vector<reconcile::ObservedContainer>> ReplicaRuntime::ObserveAll() {
   return observed;
 }
 
+Result<bool> ReplicaRuntime::ImageReady(const spec::Service& service) {
+  switch (service.image.pull_policy) {
+    case spec::PullPolicy::kNever:
+      return true;
+    case spec::PullPolicy::kIfNotPresent:
+      return images_.Present(service.image.name);
+    case spec::PullPolicy::kAlways:
+    case spec::PullPolicy::kNewer:
+      return false;  // the registry decides
+  }
+  return false;
+}
+
+Status ReplicaRuntime::PrepareImage(const spec::Service& service) {
+  auto image = images_.Prepare(service.image.name, service.image.pull_policy);
+  return image.ok() ? Status::Ok() : image.status();
+}
+
 Result<reconcile::ObservedContainer> ReplicaRuntime::Create(const std::string& id,
                                                             const spec::Deployment& deployment,
                                                             const spec::Service& service,
                                                             uint32_t replica,
                                                             const std::string& spec_hash) {
-  auto image = images_.Prepare(service.image.name, service.image.pull_policy);
+  // PrepareImage has pulled what the pull policy asks for; here the node's copy is used.
+  auto image = images_.Prepare(service.image.name, spec::PullPolicy::kNever);
+  if (!image.ok() && Missing(image.status())) {
+    return NotFoundError("replica " + id + ": image " + service.image.name + " is not on the node");
+  }
   if (!image.ok()) return image.status().Wrap("replica " + id);
   const std::string& snapshotter = config_.snapshotter;
 
@@ -284,37 +302,24 @@ void ReplicaRuntime::ForgetMounts(const std::string& id) {
   mounts_.erase(id);
 }
 
-Status ReplicaRuntime::WaitForExit(const std::string& id, std::chrono::nanoseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = std::chrono::milliseconds(10);
-  for (;;) {
-    auto task = client_.GetTask(id);
-    if (!task.ok()) return Missing(task.status()) ? Status::Ok() : task.status();
-    if (task->status == TaskStatus::kStopped) return Status::Ok();
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return DeadlineExceededError("task " + id + " still running");
-    }
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(200));
-  }
+Status ReplicaRuntime::Signal(const std::string& id, int signal, bool all) {
+  Status killed = client_.KillTask(id, "", signal, all);
+  if (killed.ok() || Missing(killed)) return killed;
+  return killed.Wrap("signal " + id);
 }
 
-Status ReplicaRuntime::Stop(const std::string& id, int signal, std::chrono::nanoseconds grace) {
+Result<bool> ReplicaRuntime::TaskRunning(const std::string& id) {
   auto task = client_.GetTask(id);
-  if (!task.ok()) return Missing(task.status()) ? Status::Ok() : task.status().Wrap("stop " + id);
-  if (task->status == TaskStatus::kRunning || task->status == TaskStatus::kPaused) {
-    Status killed = client_.KillTask(id, "", signal, false);
-    if (!killed.ok() && !Missing(killed)) return killed.Wrap("stop " + id);
-    if (!WaitForExit(id, grace).ok()) {
-      log_.Warn("{} did not stop within {}s; sending SIGKILL", id,
-                std::chrono::duration_cast<std::chrono::seconds>(grace).count());
-      killed = client_.KillTask(id, "", SIGKILL, true);
-      if (!killed.ok() && !Missing(killed)) return killed.Wrap("kill " + id);
-      ZLAYER_RETURN_IF_ERROR(WaitForExit(id, std::chrono::seconds(10)));
-    }
-  }
+  if (!task.ok() && Missing(task.status())) return false;
+  if (!task.ok()) return task.status().Wrap("task " + id);
+  return task->status == TaskStatus::kRunning || task->status == TaskStatus::kPaused;
+}
+
+Status ReplicaRuntime::DeleteTask(const std::string& id) {
   auto deleted = client_.DeleteTask(id);
-  if (!deleted.ok() && !Missing(deleted.status())) return deleted.status().Wrap("stop " + id);
+  if (!deleted.ok() && !Missing(deleted.status())) {
+    return deleted.status().Wrap("delete task " + id);
+  }
   return Status::Ok();
 }
 
@@ -328,72 +333,6 @@ Status ReplicaRuntime::Remove(const std::string& id) {
   fs::remove_all(ContainerDir(id) + "/etc", ec);
   fs::remove_all(ContainerDir(id) + "/volumes", ec);
   return Status::Ok();
-}
-
-Status ReplicaRuntime::StopAll(const std::vector<StopRequest>& requests) {
-  using SteadyClock = std::chrono::steady_clock;
-  if (requests.empty()) return Status::Ok();
-  struct Pending {
-    const StopRequest* request;
-    SteadyClock::time_point deadline;
-    bool killed = false;
-  };
-  Status first = Status::Ok();
-  auto note = [&first](const Status& s) {
-    if (first.ok() && !s.ok()) first = s;
-  };
-  const auto now = SteadyClock::now();
-  std::vector<Pending> pending;
-  for (const StopRequest& request : requests) {
-    Status signalled = client_.KillTask(request.id, "", request.signal, false);
-    if (!signalled.ok() && !Missing(signalled)) note(signalled.Wrap("stop " + request.id));
-    pending.push_back({&request, now + request.grace});
-  }
-  // Each task is deleted as soon as it has exited, beside the others' waits:
-  // deleting one after the other at the end took longer than a node
-  // shutdown's share (20 tasks, ~0.2 s each), and a task left undeleted when
-  // the agent is killed leaves runc state and cgroups on the host.
-  std::vector<std::future<Status>> deletes;
-  auto delete_task = [this](const std::string& id) {
-    return std::async(std::launch::async, [this, id] {
-      auto deleted = client_.DeleteTask(id);
-      if (!deleted.ok() && !Missing(deleted.status())) return deleted.status().Wrap("stop " + id);
-      return Status::Ok();
-    });
-  };
-  auto pause = std::chrono::milliseconds(10);
-  const auto give_up = now + std::chrono::seconds(10) +
-                       std::max_element(requests.begin(), requests.end(), [](auto& a, auto& b) {
-                         return a.grace < b.grace;
-                       })->grace;
-  while (!pending.empty() && SteadyClock::now() < give_up) {
-    for (auto it = pending.begin(); it != pending.end();) {
-      const std::string& id = it->request->id;
-      auto task = client_.GetTask(id);
-      if (!task.ok() && !Missing(task.status())) note(task.status().Wrap("stop " + id));
-      if (!task.ok() || task->status == TaskStatus::kStopped) {
-        if (task.ok()) deletes.push_back(delete_task(id));
-        it = pending.erase(it);
-        continue;
-      }
-      if (!it->killed && SteadyClock::now() >= it->deadline) {
-        log_.Warn("{} did not stop within {}; sending SIGKILL", id,
-                  FormatDuration(it->request->grace));
-        Status killed = client_.KillTask(id, "", SIGKILL, true);
-        if (!killed.ok() && !Missing(killed)) note(killed.Wrap("kill " + id));
-        it->killed = true;
-      }
-      ++it;
-    }
-    if (pending.empty()) break;
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(100));
-  }
-  for (const Pending& p : pending) {
-    note(DeadlineExceededError("task " + p.request->id + " still running after SIGKILL"));
-  }
-  for (std::future<Status>& deleted : deletes) note(deleted.get());
-  return first;
 }
 
 Result<int> ReplicaRuntime::RemoveLeftovers() {

@@ -1,9 +1,12 @@
 // The reconciler's ReplicaOperations over containerd: how one replica's
-// container and task are created, started, stopped and removed.
+// image is prepared and its container and task are created, started,
+// signalled and removed.
 //
 // Every method blocks (containerd calls, mounts, file writes) and is meant
-// for the agent's worker pool; instances are safe to use from several pool
-// threads at once for different containers.
+// for the agent's pools (common/executors.h): PrepareImage, which may pull, on
+// the images pool; the others, each short, on the lifecycle pool. None waits
+// for a task to exit. Instances are safe to use from several pool threads at
+// once for different containers.
 #pragma once
 
 #include <map>
@@ -43,6 +46,10 @@ class ImageSource {
   // images::Puller::Pull.
   virtual Result<PreparedImage> Prepare(const std::string& reference,
                                         spec::PullPolicy pull_policy) = 0;
+  // Whether `reference` is on the node and unpacked: Prepare with kNever or
+  // kIfNotPresent would neither pull nor unpack. Errors other than a missing
+  // image as images::ImageStore::Resolve.
+  virtual Result<bool> Present(const std::string& reference) = 0;
 };
 
 // What the node is, read once at start.
@@ -70,21 +77,23 @@ class ReplicaRuntime : public reconcile::ReplicaOperations {
                  NodeFacts facts, Logger& log, RuncPaths paths = {});
 
   Result<std::vector<reconcile::ObservedContainer>> ObserveAll() override;
+  Result<bool> ImageReady(const spec::Service& service) override;
+  Status PrepareImage(const spec::Service& service) override;
   Result<reconcile::ObservedContainer> Create(const std::string& id,
                                               const spec::Deployment& deployment,
                                               const spec::Service& service, uint32_t replica,
                                               const std::string& spec_hash) override;
   Result<pid_t> Start(const std::string& id) override;
-  Status Stop(const std::string& id, int signal, std::chrono::nanoseconds grace) override;
+  Status Signal(const std::string& id, int signal, bool all) override;
+  Result<bool> TaskRunning(const std::string& id) override;
+  Status DeleteTask(const std::string& id) override;
   Status Remove(const std::string& id) override;
-  Status StopAll(const std::vector<StopRequest>& requests) override;
   Result<int> RemoveLeftovers() override;
 
   // <state_dir>/<id>: FIFOs (agent/logs), generated /etc files, anonymous volumes.
   std::string ContainerDir(const std::string& id) const;
 
  private:
-  Status WaitForExit(const std::string& id, std::chrono::nanoseconds timeout);
   // The rootfs mounts of container `id`'s snapshot. They never change while
   // the container exists, so Create remembers them and a restart (Start of a
   // container that ran before) does not ask containerd again.

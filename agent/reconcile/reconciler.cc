@@ -11,6 +11,7 @@
 #include "agent/reconcile/stop_signal.h"
 #include "agent/spec/naming.h"
 #include "common/duration.h"
+#include "common/executors.h"
 
 namespace zlayer::reconcile {
 
@@ -19,17 +20,6 @@ using Clock = std::chrono::steady_clock;
 using WallClock = std::chrono::system_clock;
 
 namespace {
-
-// Runs `work` on the pool, then `then(result)` on the loop.
-template <typename Work, typename Then>
-void OffLoop(asio::thread_pool& pool, asio::io_context& loop, Work work, Then then) {
-  asio::post(pool, [&loop, work = std::move(work), then = std::move(then)]() mutable {
-    auto result = work();
-    asio::post(loop, [then = std::move(then), result = std::move(result)]() mutable {
-      then(std::move(result));
-    });
-  });
-}
 
 constexpr size_t kRestartHistory = 20;
 // How long a rollout's replacement without a health check must keep running
@@ -61,11 +51,12 @@ std::string OneLine(const std::string& text) {
 
 }  // namespace
 
-Reconciler::Reconciler(asio::io_context& loop, asio::thread_pool& workers,
-                       ReplicaOperations& operations, OutputAttacher& output, HealthWatcher& health,
-                       Logger& log, Options options)
+Reconciler::Reconciler(asio::io_context& loop, asio::thread_pool& lifecycle,
+                       asio::thread_pool& images, ReplicaOperations& operations,
+                       OutputAttacher& output, HealthWatcher& health, Logger& log, Options options)
     : loop_(loop),
-      workers_(workers),
+      lifecycle_(lifecycle),
+      images_(images),
       operations_(operations),
       output_(output),
       health_(health),
@@ -81,8 +72,8 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
     desired_[name] = std::move(d);
   }
   observing_ = true;
-  OffLoop(
-      workers_, loop_,
+  RunOff(
+      lifecycle_, loop_,
       [this] {
         // What an unclean stop of the last run left goes first.
         if (Result<int> removed = operations_.RemoveLeftovers(); !removed.ok()) {
@@ -245,6 +236,20 @@ std::optional<uint64_t> Reconciler::Generation(const std::string& name) const {
 
 void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_status,
                             WallClock::time_point exited_at) {
+  if (auto s = stops_.find(id); s != stops_.end()) {
+    PendingStop& stop = *s->second;
+    if (pid <= 0 || stop.pid <= 0 || pid == stop.pid) {
+      if (!stop.exited) {
+        stop.exited = true;
+        // While a signal is in flight its answer carries on (OnStopSignalled).
+        if (stop.phase == PendingStop::Phase::kGrace ||
+            stop.phase == PendingStop::Phase::kAfterKill) {
+          DeleteStoppedTask(stop);
+        }
+      }
+      return;
+    }
+  }
   if (shutting_down_) return;
   auto found = observed_.find(id);
   if (found == observed_.end()) return;  // not ours
@@ -328,39 +333,34 @@ void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
 
 void Reconciler::RestartUnhealthy(const std::string& id, const std::string& output) {
   Replica& r = replicas_.at(id);
-  const ReplicaOperations::StopRequest stop = StopRequestFor(id, r.deployment, r.service);
-  const int signal = stop.signal;
-  const std::chrono::nanoseconds grace = stop.grace;
   log_.Warn("{} is unhealthy ({}); restarting it", id, OneLine(output));
   Unwatch(id);
   busy_.insert(id);
   r.state = "stopping";
-  OffLoop(
-      workers_, loop_, [this, id, signal, grace] { return operations_.Stop(id, signal, grace); },
-      [this, id](Status status) {
-        if (!status.ok()) log_.Error("restarting unhealthy {}: {}", id, status.message());
-        auto o = observed_.find(id);
-        if (o != observed_.end()) {
-          o->second.has_task = false;
-          o->second.task_status = containerd::TaskStatus::kStopped;
-          o->second.pid = 0;
-        }
-        Replica& r = ReplicaFor(id, nullptr);
-        const uint32_t status_code = 128 + SIGKILL;
-        r.exit_status = status_code;
-        RestartDecision decision;
-        if (r.policy) decision = r.policy->OnExit(status_code, Clock::now());
-        if (decision.restart) {
-          EnterBackoff(r, decision.delay);
-          RecordRestart(r, {std::nullopt, WallClock::now(), status_code, "Unhealthy", "unhealthy",
-                            decision.delay});
-        } else {
-          r.state = "failed";
-          r.memory.exited_for_good = true;
-          log_.Info("{} not restarted after failing its health check ({})", id, decision.reason);
-        }
-        FinishAction(id);
-      });
+  StopTask(StopRequestFor(id, r.deployment, r.service), [this, id](Status status) {
+    if (!status.ok()) log_.Error("restarting unhealthy {}: {}", id, status.message());
+    auto o = observed_.find(id);
+    if (o != observed_.end()) {
+      o->second.has_task = false;
+      o->second.task_status = containerd::TaskStatus::kStopped;
+      o->second.pid = 0;
+    }
+    Replica& r = ReplicaFor(id, nullptr);
+    const uint32_t status_code = 128 + SIGKILL;
+    r.exit_status = status_code;
+    RestartDecision decision;
+    if (r.policy) decision = r.policy->OnExit(status_code, Clock::now());
+    if (decision.restart) {
+      EnterBackoff(r, decision.delay);
+      RecordRestart(r, {std::nullopt, WallClock::now(), status_code, "Unhealthy", "unhealthy",
+                        decision.delay});
+    } else {
+      r.state = "failed";
+      r.memory.exited_for_good = true;
+      log_.Info("{} not restarted after failing its health check ({})", id, decision.reason);
+    }
+    FinishAction(id);
+  });
 }
 
 void Reconciler::CheckRolloutFailure(const std::string& id, const std::string& why) {
@@ -376,11 +376,10 @@ void Reconciler::CheckRolloutFailure(const std::string& id, const std::string& w
              state.rollout_generation, state.rollout_message);
 }
 
-ReplicaOperations::StopRequest Reconciler::StopRequestFor(const std::string& id,
-                                                          const std::string& deployment,
-                                                          const std::string& service) const {
+StopRequest Reconciler::StopRequestFor(const std::string& id, const std::string& deployment,
+                                       const std::string& service) const {
   // A service no longer in the spec stops with Docker's defaults.
-  ReplicaOperations::StopRequest request;
+  StopRequest request;
   request.id = id;
   const spec::Service* s = FindService(deployment, service);
   auto o = observed_.find(id);
@@ -401,28 +400,154 @@ void Reconciler::RecordRestart(Replica& r, RestartView restart) {
   if (r.restart_history.size() > kRestartHistory) r.restart_history.pop_front();
 }
 
-std::vector<ReplicaOperations::StopRequest> Reconciler::PrepareShutdown(
-    std::chrono::nanoseconds max_grace) {
+std::vector<StopRequest> Reconciler::PrepareShutdown(std::chrono::nanoseconds max_grace) {
   shutting_down_ = true;
   plan_timer_.cancel();
   wake_timer_.cancel();
   resync_timer_.cancel();
-  std::vector<ReplicaOperations::StopRequest> requests;
+  std::vector<StopRequest> requests;
   for (const auto& [id, c] : observed_) {
     Unwatch(id);
     if (!IsRunning(c) && !busy_.count(id)) continue;
-    ReplicaOperations::StopRequest request = StopRequestFor(id, c.deployment, c.service);
+    StopRequest request = StopRequestFor(id, c.deployment, c.service);
     request.grace = std::min(request.grace, max_grace);
     requests.push_back(request);
   }
   return requests;
 }
 
+void Reconciler::StopAll(std::vector<StopRequest> requests, std::function<void(Status)> done) {
+  if (requests.empty()) return done(Status::Ok());
+  struct Tally {
+    size_t left = 0;
+    Status first;
+    std::function<void(Status)> done;
+  };
+  auto tally = std::make_shared<Tally>();
+  tally->left = requests.size();
+  tally->done = std::move(done);
+  for (const StopRequest& request : requests) {
+    StopTask(request, [tally](Status status) {
+      if (tally->first.ok() && !status.ok()) tally->first = status;
+      if (--tally->left == 0) tally->done(tally->first);
+    });
+  }
+}
+
+void Reconciler::StopTask(const StopRequest& request, std::function<void(Status)> done) {
+  const SteadyTime deadline = Clock::now() + request.grace;
+  if (auto it = stops_.find(request.id); it != stops_.end()) {
+    PendingStop& stop = *it->second;
+    stop.done.push_back(std::move(done));
+    if (deadline < stop.deadline) {
+      stop.deadline = deadline;
+      stop.request.grace = request.grace;
+      if (stop.phase == PendingStop::Phase::kGrace) ArmStopTimer(stop, deadline);
+    }
+    return;
+  }
+  auto stop = std::make_unique<PendingStop>();
+  stop->serial = next_stop_++;
+  stop->request = request;
+  stop->deadline = deadline;
+  stop->timer = std::make_unique<asio::steady_timer>(loop_);
+  if (auto o = observed_.find(request.id); o != observed_.end()) stop->pid = o->second.pid;
+  stop->done.push_back(std::move(done));
+  PendingStop& pending = *stop;
+  // Registered before the signal goes out: its exit event cannot be missed.
+  stops_[request.id] = std::move(stop);
+  SendStopSignal(pending, request.signal);
+}
+
+void Reconciler::SendStopSignal(PendingStop& stop, int signal) {
+  const bool kill = signal == SIGKILL;
+  stop.phase = kill ? PendingStop::Phase::kKilling : PendingStop::Phase::kSignalling;
+  RunOff(
+      lifecycle_, loop_,
+      [this, id = stop.request.id, signal, kill] {
+        // SIGKILL goes to every process of the task, as `docker kill` does.
+        return operations_.Signal(id, signal, /*all=*/kill);
+      },
+      [this, id = stop.request.id, serial = stop.serial](Status status) {
+        OnStopSignalled(id, serial, status);
+      });
+}
+
+void Reconciler::OnStopSignalled(const std::string& id, uint64_t serial, Status status) {
+  PendingStop* stop = FindStop(id, serial);
+  if (stop == nullptr) return;
+  // kNotFound: no task, or it exited before the signal.
+  if (stop->exited || status.code() == StatusCode::kNotFound) return DeleteStoppedTask(*stop);
+  if (!status.ok()) return FinishStop(id, status);
+  if (stop->phase == PendingStop::Phase::kSignalling) {
+    stop->phase = PendingStop::Phase::kGrace;
+    ArmStopTimer(*stop, stop->deadline);
+  } else {
+    stop->phase = PendingStop::Phase::kAfterKill;
+    ArmStopTimer(*stop, Clock::now() + options_.kill_wait);
+  }
+}
+
+void Reconciler::ArmStopTimer(PendingStop& stop, SteadyTime at) {
+  stop.timer->expires_at(at);  // cancels an earlier wait
+  stop.timer->async_wait([this, id = stop.request.id, serial = stop.serial,
+                          phase = stop.phase](boost::system::error_code ec) {
+    if (!ec) OnStopTimer(id, serial, phase);
+  });
+}
+
+void Reconciler::OnStopTimer(const std::string& id, uint64_t serial, PendingStop::Phase phase) {
+  PendingStop* stop = FindStop(id, serial);
+  if (stop == nullptr || stop->phase != phase) return;
+  if (phase == PendingStop::Phase::kGrace) {
+    log_.Warn("{} did not stop within {}; sending SIGKILL", id,
+              FormatDuration(stop->request.grace));
+    return SendStopSignal(*stop, SIGKILL);
+  }
+  if (phase != PendingStop::Phase::kAfterKill) return;
+  // No exit event after SIGKILL: it may have been missed (the event stream
+  // reconnected), so ask containerd once before giving up.
+  stop->phase = PendingStop::Phase::kChecking;
+  RunOff(
+      lifecycle_, loop_, [this, id] { return operations_.TaskRunning(id); },
+      [this, id, serial](Result<bool> running) {
+        PendingStop* stop = FindStop(id, serial);
+        if (stop == nullptr) return;
+        if (stop->exited || (running.ok() && !*running)) return DeleteStoppedTask(*stop);
+        FinishStop(id, running.ok() ? DeadlineExceededError(
+                                          fmt::format("task {} still running {} after SIGKILL", id,
+                                                      FormatDuration(options_.kill_wait)))
+                                    : running.status());
+      });
+}
+
+void Reconciler::DeleteStoppedTask(PendingStop& stop) {
+  stop.phase = PendingStop::Phase::kDeleting;
+  stop.timer->cancel();
+  RunOff(
+      lifecycle_, loop_, [this, id = stop.request.id] { return operations_.DeleteTask(id); },
+      [this, id = stop.request.id, serial = stop.serial](Status status) {
+        if (FindStop(id, serial) != nullptr) FinishStop(id, status);
+      });
+}
+
+void Reconciler::FinishStop(const std::string& id, const Status& status) {
+  auto it = stops_.find(id);
+  std::unique_ptr<PendingStop> stop = std::move(it->second);
+  stops_.erase(it);
+  for (auto& done : stop->done) done(status);
+}
+
+Reconciler::PendingStop* Reconciler::FindStop(const std::string& id, uint64_t serial) {
+  auto it = stops_.find(id);
+  return it != stops_.end() && it->second->serial == serial ? it->second.get() : nullptr;
+}
+
 void Reconciler::Resync() {
   if (observing_) return;
   observing_ = true;
-  OffLoop(
-      workers_, loop_, [this] { return operations_.ObserveAll(); },
+  RunOff(
+      lifecycle_, loop_, [this] { return operations_.ObserveAll(); },
       [this](Result<std::vector<ObservedContainer>> result) {
         observing_ = false;
         resync_timer_.expires_after(result.ok() ? options_.resync_interval
@@ -534,22 +659,51 @@ void Reconciler::RunCreate(const Action& action, bool replace) {
   spec::Deployment spec = deployment.spec;
   spec::Service svc = *service;
   std::string hash = deployment.service_hashes.at(action.service);
-  const ReplicaOperations::StopRequest stop =
-      StopRequestFor(action.container_id, action.deployment, action.service);
-  OffLoop(
-      workers_, loop_,
-      [this, action, replace, spec = std::move(spec), svc = std::move(svc), hash,
-       stop]() -> Result<ObservedContainer> {
-        if (replace) {
-          ZLAYER_RETURN_IF_ERROR(operations_.Stop(action.container_id, stop.signal, stop.grace));
-          ZLAYER_RETURN_IF_ERROR(operations_.Remove(action.container_id));
-        }
-        return operations_.Create(action.container_id, spec, svc, action.replica, hash);
-      },
-      [this, action](Result<ObservedContainer> created) {
-        if (!created.ok()) return OnStartFailed(action.container_id, created.status());
-        observed_[action.container_id] = std::move(*created);
-        RunStart(action);
+  if (!replace) return PrepareAndCreate(action, std::move(spec), std::move(svc), std::move(hash));
+  StopTask(StopRequestFor(action.container_id, action.deployment, action.service),
+           [this, action, spec = std::move(spec), svc = std::move(svc),
+            hash = std::move(hash)](Status stopped) mutable {
+             if (!stopped.ok()) return OnStartFailed(action.container_id, stopped);
+             RunOff(
+                 lifecycle_, loop_,
+                 [this, id = action.container_id] { return operations_.Remove(id); },
+                 [this, action, spec = std::move(spec), svc = std::move(svc),
+                  hash = std::move(hash)](Status removed) mutable {
+                   if (!removed.ok()) return OnStartFailed(action.container_id, removed);
+                   PrepareAndCreate(action, std::move(spec), std::move(svc), std::move(hash));
+                 });
+           });
+}
+
+void Reconciler::PrepareAndCreate(const Action& action, spec::Deployment spec,
+                                  spec::Service service, std::string hash) {
+  // The image first: a pull (or unpack) runs on the images pool and never holds
+  // a lifecycle thread, and a present image never waits behind pulls.
+  auto create = [this, action, spec = std::move(spec), service, hash = std::move(hash)] {
+    if (shutting_down_) return FinishAction(action.container_id);
+    RunOff(
+        lifecycle_, loop_,
+        [this, action, spec, service, hash] {
+          return operations_.Create(action.container_id, spec, service, action.replica, hash);
+        },
+        [this, action](Result<ObservedContainer> created) {
+          if (!created.ok()) return OnStartFailed(action.container_id, created.status());
+          observed_[action.container_id] = std::move(*created);
+          if (shutting_down_) return FinishAction(action.container_id);
+          RunStart(action);
+        });
+  };
+  RunOff(
+      lifecycle_, loop_, [this, service] { return operations_.ImageReady(service); },
+      [this, action, service, create = std::move(create)](Result<bool> ready) mutable {
+        if (ready.ok() && *ready) return create();
+        RunOff(
+            images_, loop_, [this, service] { return operations_.PrepareImage(service); },
+            [this, action, create = std::move(create)](Status prepared) mutable {
+              const std::string& id = action.container_id;
+              if (!prepared.ok()) return OnStartFailed(id, prepared.Wrap("replica " + id));
+              create();
+            });
       });
 }
 
@@ -560,13 +714,14 @@ void Reconciler::RunStart(const Action& action) {
   // The task's FIFOs must be read before it starts: attach first, then start.
   output_.Attach(id, [this, id](Status attached) {
     if (!attached.ok()) return OnStartFailed(id, attached.Wrap("open output"));
+    if (shutting_down_) return FinishAction(id);  // no new task once node shutdown began
     StartTask(id);
   });
 }
 
 void Reconciler::StartTask(const std::string& id) {
-  OffLoop(
-      workers_, loop_, [this, id] { return operations_.Start(id); },
+  RunOff(
+      lifecycle_, loop_, [this, id] { return operations_.Start(id); },
       [this, id](Result<pid_t> pid) {
         if (!pid.ok()) return OnStartFailed(id, pid.status());
         Replica& r = ReplicaFor(id, nullptr);
@@ -649,47 +804,40 @@ void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
 }
 
 void Reconciler::RunRemoves(std::vector<Action> actions) {
-  // One StopAll for the whole batch: every task gets its signal at once, so
-  // deleting or scaling down N replicas takes the longest grace period, not
-  // N of them, and holds one worker instead of N.
-  std::vector<ReplicaOperations::StopRequest> requests;
+  // Every task gets its signal at once, so deleting or scaling down N
+  // replicas takes the longest grace period, not N of them.
   for (const Action& action : actions) {
-    const std::string& id = action.container_id;
+    const std::string id = action.container_id;
     Unwatch(id);
     ReplicaFor(id, nullptr).state = "removing";
-    requests.push_back(StopRequestFor(id, action.deployment, action.service));
+    StopTask(StopRequestFor(id, action.deployment, action.service), [this, id](Status stopped) {
+      RunOff(
+          lifecycle_, loop_,
+          [this, id, stopped] {
+            Status removed = operations_.Remove(id);
+            return removed.ok() || stopped.ok() ? removed : stopped;
+          },
+          [this, id](Status status) { OnRemoved(id, status); });
+    });
   }
-  OffLoop(
-      workers_, loop_,
-      [this, requests] {
-        Status stopped = operations_.StopAll(requests);
-        std::vector<Status> removed;
-        for (const auto& request : requests) {
-          Status s = operations_.Remove(request.id);
-          removed.push_back(s.ok() || stopped.ok() ? s : stopped);
-        }
-        return removed;
-      },
-      [this, requests](std::vector<Status> results) {
-        for (size_t i = 0; i < requests.size(); ++i) {
-          const std::string& id = requests[i].id;
-          if (!results[i].ok()) {
-            log_.Error("removing {}: {}", id, results[i].message());
-            ReplicaFor(id, nullptr).reason = results[i].message();
-            busy_.erase(id);
-            // Retried by the next resync, not immediately (it just failed).
-            continue;
-          }
-          output_.Detach(id, /*remove_logs=*/true);
-          observed_.erase(id);
-          replicas_.erase(id);
-          early_exits_.erase(id);
-          busy_.erase(id);
-          log_.Info("{} removed", id);
-        }
-        MarkDirty();
-        CheckWaiters();
-      });
+}
+
+void Reconciler::OnRemoved(const std::string& id, const Status& status) {
+  if (!status.ok()) {
+    log_.Error("removing {}: {}", id, status.message());
+    ReplicaFor(id, nullptr).reason = status.message();
+    busy_.erase(id);
+    // Retried by the next resync, not immediately (it just failed).
+  } else {
+    output_.Detach(id, /*remove_logs=*/true);
+    observed_.erase(id);
+    replicas_.erase(id);
+    early_exits_.erase(id);
+    busy_.erase(id);
+    log_.Info("{} removed", id);
+  }
+  MarkDirty();
+  CheckWaiters();
 }
 
 void Reconciler::FinishAction(const std::string& id) {

@@ -3,8 +3,15 @@
 // It holds the desired deployments, the observed containers, and per replica
 // what the agent knows beyond containerd (restart policy, last exit, errors).
 // Every public method must be called on the event loop (`loop`); blocking
-// work goes to `workers` and its result is posted back to `loop`. Nothing
-// here blocks the loop, and nothing here is locked: state is confined to it.
+// work goes to a pool (`images` for PrepareImage, which may pull; `lifecycle`
+// for the other ReplicaOperations, each short) and its result is posted back
+// to `loop`. Nothing here blocks the loop, and nothing here is locked: state
+// is confined to it.
+//
+// Stops hold no thread: the stop signal is sent on the lifecycle pool, the
+// exit is awaited on the loop (containerd's /tasks/exit event, OnTaskExit)
+// with a grace timer; when the timer fires first the task gets SIGKILL and is
+// awaited again (Options::kill_wait), then its task is deleted on the pool.
 //
 // Level-triggered: every change marks the state dirty and schedules one plan
 // (coalesced); a periodic resync re-reads containerd so that missed events
@@ -17,6 +24,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -98,10 +106,13 @@ class Reconciler {
     // Restart a replica whose health check says unhealthy (its restart policy
     // then decides, as for an exit). ZLAYER_RESTART_UNHEALTHY.
     bool restart_unhealthy = true;
+    // How long a stop waits for the exit after SIGKILL before it reports an error.
+    std::chrono::nanoseconds kill_wait = std::chrono::seconds(10);
   };
-  Reconciler(boost::asio::io_context& loop, boost::asio::thread_pool& workers,
-             ReplicaOperations& operations, OutputAttacher& output, HealthWatcher& health,
-             Logger& log, Options options);
+  // All references must outlive the reconciler.
+  Reconciler(boost::asio::io_context& loop, boost::asio::thread_pool& lifecycle,
+             boost::asio::thread_pool& images, ReplicaOperations& operations,
+             OutputAttacher& output, HealthWatcher& health, Logger& log, Options options);
 
   // Reads containerd (ObserveAll), re-attaches the FIFO drains of every
   // running container (adoption: nothing is restarted because the agent
@@ -127,6 +138,7 @@ class Reconciler {
   // Events from containerd (posted to the loop by the caller).
   // An exit of process `pid`; exits of older tasks of the container are
   // ignored, and one that arrives before its Start completed is held until then.
+  // An exit of a task being stopped ends its stop (also during shutdown).
   void OnTaskExit(const std::string& container_id, pid_t pid, uint32_t exit_status,
                   std::chrono::system_clock::time_point exited_at);
   void OnTaskOom(const std::string& container_id);
@@ -136,9 +148,18 @@ class Reconciler {
   // Node shutdown: stops planning, restarting and health checking, and returns
   // how to stop every running task (each service's stop signal, its grace
   // period capped at `max_grace`). Desired state is kept: after the next
-  // start the same replicas come back. The caller runs
-  // ReplicaOperations::StopAll with the answer.
-  std::vector<ReplicaOperations::StopRequest> PrepareShutdown(std::chrono::nanoseconds max_grace);
+  // start the same replicas come back. The caller runs StopAll with the answer.
+  std::vector<StopRequest> PrepareShutdown(std::chrono::nanoseconds max_grace);
+
+  // Stops every task of `requests` at once, as node shutdown needs: all
+  // signals are sent first; each task gets SIGKILL when its own grace ends
+  // without an exit, and is deleted as soon as it has exited; so the whole
+  // takes about the longest grace (plus kill_wait at worst), not their sum.
+  // Containers are kept. `done` runs on the loop once every task is deleted or
+  // given up on, with the first error. Exit events must keep reaching
+  // OnTaskExit until then. A container already being stopped is stopped once,
+  // by the earlier of the two ends of grace.
+  void StopAll(std::vector<StopRequest> requests, std::function<void(Status)> done);
 
   // Calls `on_change` (on the loop) after every plan: every change of what
   // Deployments() shows goes through one. For progress streams that would
@@ -194,13 +215,39 @@ class Reconciler {
   // The second half of RunStart, once the output is attached: the task, on the pool.
   void StartTask(const std::string& id);
   // The service's stop signal and grace period for container `id`.
-  ReplicaOperations::StopRequest StopRequestFor(const std::string& id,
-                                                const std::string& deployment,
-                                                const std::string& service) const;
+  StopRequest StopRequestFor(const std::string& id, const std::string& deployment,
+                             const std::string& service) const;
+  // PrepareImage on the images pool, then Create on the lifecycle pool, then RunStart.
+  void PrepareAndCreate(const Action& action, spec::Deployment spec, spec::Service service,
+                        std::string hash);
   void EnterBackoff(Replica& r, std::chrono::nanoseconds delay);
   void RecordRestart(Replica& r, RestartView restart);
-  // Stops and removes containers, all at once (ReplicaOperations::StopAll).
+  // Stops and removes containers, all at once (StopTask each).
   void RunRemoves(std::vector<Action> actions);
+  void OnRemoved(const std::string& id, const Status& status);
+
+  // One stop in progress (see the top of this file).
+  struct PendingStop {
+    enum class Phase { kSignalling, kGrace, kKilling, kAfterKill, kChecking, kDeleting };
+    uint64_t serial = 0;  // tells this stop from a later one of the same container
+    StopRequest request;
+    pid_t pid = 0;  // of the task being stopped; 0: unknown, any exit of the container counts
+    Phase phase = Phase::kSignalling;
+    bool exited = false;
+    SteadyTime deadline;  // when the grace ends
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    std::vector<std::function<void(Status)>> done;
+  };
+  // Stops container `id`'s task and deletes it; `done` on the loop (OK when it
+  // had no task). A second stop of the same container joins the first.
+  void StopTask(const StopRequest& request, std::function<void(Status)> done);
+  void SendStopSignal(PendingStop& stop, int signal);
+  void OnStopSignalled(const std::string& id, uint64_t serial, Status status);
+  void ArmStopTimer(PendingStop& stop, SteadyTime at);
+  void OnStopTimer(const std::string& id, uint64_t serial, PendingStop::Phase phase);
+  void DeleteStoppedTask(PendingStop& stop);
+  void FinishStop(const std::string& id, const Status& status);
+  PendingStop* FindStop(const std::string& id, uint64_t serial);
   void OnStartFailed(const std::string& id, const Status& status);
   void FinishAction(const std::string& id);
   void ObserveAndPlan();
@@ -223,7 +270,8 @@ class Reconciler {
   Replica& ReplicaFor(const std::string& id, const spec::Service* service);
 
   boost::asio::io_context& loop_;
-  boost::asio::thread_pool& workers_;
+  boost::asio::thread_pool& lifecycle_;
+  boost::asio::thread_pool& images_;
   ReplicaOperations& operations_;
   OutputAttacher& output_;
   HealthWatcher& health_;
@@ -252,6 +300,8 @@ class Reconciler {
   std::vector<Waiter> waiters_;
   std::vector<Action> pending_removes_;  // collected by Execute during one plan
   std::map<uint64_t, std::function<void()>> listeners_;
+  std::map<std::string, std::unique_ptr<PendingStop>> stops_;  // by container id
+  uint64_t next_stop_ = 1;
   uint64_t next_listener_ = 1;
 };
 

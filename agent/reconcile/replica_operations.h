@@ -1,6 +1,9 @@
 // What the reconciler asks of the outside world, in three narrow interfaces:
 //   - ReplicaOperations: blocking container work in containerd (implemented
-//     by agent/runtime over containerd::Client); run on the worker pool.
+//     by agent/lifecycle over containerd::Client); run on the lifecycle pool
+//     (PrepareImage on the images pool). Every call is short: none waits for a
+//     container to exit (the reconciler learns that from containerd's exit
+//     event and a grace timer on the loop) and none pulls but PrepareImage.
 //   - OutputAttacher: the FIFO drains of a container (implemented by
 //     agent/logs); called on the event loop, its file work done off it.
 //   - HealthWatcher: health checks of running replicas (agent/health); on
@@ -18,6 +21,14 @@
 
 namespace zlayer::reconcile {
 
+// How to stop one container's task: its stop signal, then SIGKILL once
+// `grace` has passed without an exit.
+struct StopRequest {
+  std::string id;
+  int signal = 15;
+  std::chrono::nanoseconds grace{0};
+};
+
 class ReplicaOperations {
  public:
   virtual ~ReplicaOperations() = default;
@@ -25,9 +36,23 @@ class ReplicaOperations {
   // Every container carrying our labels, with its task state.
   virtual Result<std::vector<ObservedContainer>> ObserveAll() = 0;
 
+  // Whether the image of `service` serves as the node has it, with neither a
+  // registry nor an unpack: its pull policy is never (Create then reports a
+  // missing image), or if_not_present and the image is present and unpacked.
+  // Short (lifecycle pool). When false, PrepareImage runs before Create, so
+  // that a create of a present image never waits behind pulls.
+  virtual Result<bool> ImageReady(const spec::Service& service) = 0;
+
+  // Makes sure the image of `service` is on the node and unpacked, pulling it
+  // as its pull policy says. May take minutes (a pull): run it on the images
+  // pool, never on the lifecycle pool. Errors as the image source's (kNotFound
+  // naming the image when it is missing and the policy forbids a pull).
+  virtual Status PrepareImage(const spec::Service& service) = 0;
+
   // Creates container `id` for replica `replica` of `service`: the image
-  // must be on the node (kNotFound naming it otherwise), its snapshot is
-  // prepared, the OCI spec built, the record created with our labels. No task.
+  // must be on the node (PrepareImage; kNotFound naming it otherwise, and
+  // Create never pulls), its snapshot is prepared, the OCI spec built, the
+  // record created with our labels. No task.
   // Returns the container as ObserveAll would see it.
   virtual Result<ObservedContainer> Create(const std::string& id,
                                            const spec::Deployment& deployment,
@@ -39,18 +64,25 @@ class ReplicaOperations {
   // Returns the task's pid.
   virtual Result<pid_t> Start(const std::string& id) = 0;
 
-  // Sends `signal`, waits up to `grace` for the task to exit, then SIGKILLs
-  // it, and deletes the task. OK when there is no task.
-  virtual Status Stop(const std::string& id, int signal, std::chrono::nanoseconds grace) = 0;
+  // Sends `signal` to container `id`'s task (to every process in it when
+  // `all`) and returns at once: the exit arrives later as containerd's
+  // /tasks/exit event. kNotFound when there is no task or it has already
+  // exited.
+  virtual Status Signal(const std::string& id, int signal, bool all) = 0;
+
+  // Whether container `id` has a task that has not exited (running or
+  // paused); false when it has none. For when an exit event may have been
+  // missed.
+  virtual Result<bool> TaskRunning(const std::string& id) = 0;
+
+  // Deletes container `id`'s task once it has exited (containerd refuses to
+  // delete a running one). OK when there is no task.
+  virtual Status DeleteTask(const std::string& id) = 0;
 
   // Deletes the container, its snapshot and its state directory. OK when it
-  // does not exist. The task must be gone (Stop).
+  // does not exist. The task must be gone (DeleteTask).
   virtual Status Remove(const std::string& id) = 0;
 
-  // Stops many tasks at once, as node shutdown needs: every task gets its
-  // signal first, then each is awaited until its own grace ends and killed,
-  // so the whole call takes about the longest grace, not their sum. Tasks
-  // are deleted; containers are kept. Returns the first error, after trying all.
   // What an unclean stop (the agent killed before it deleted its tasks, the
   // shims killed after it) leaves on the host, for containers of the
   // namespace that containerd has no task for: their runc state directories
@@ -58,13 +90,6 @@ class ReplicaOperations {
   // at start, before the first look at containerd. Returns how many entries
   // it removed, or the error that stopped it.
   virtual Result<int> RemoveLeftovers() = 0;
-
-  struct StopRequest {
-    std::string id;
-    int signal = 15;
-    std::chrono::nanoseconds grace{0};
-  };
-  virtual Status StopAll(const std::vector<StopRequest>& requests) = 0;
 };
 
 // One health check's result, for `zlayer inspect`.

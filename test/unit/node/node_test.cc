@@ -2,6 +2,7 @@
 // containers, a fake image catalog and containerd in memory.
 #include "agent/node/node.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
 #include <mutex>
@@ -17,9 +18,18 @@ using namespace zlayer::agent::node;
 
 namespace {
 
-// Containers that start when asked and never exit. Called from a pool, so it locks.
+// Containers that start when asked and exit only when signalled; exits are
+// reported through `on_exit`, as containerd's events are. Called from the
+// pools, so it locks.
 class RunningContainers : public reconcile::ReplicaOperations {
  public:
+  using OnExit = std::function<void(const std::string& id, pid_t pid)>;
+  void SetOnExit(OnExit on_exit) {
+    std::lock_guard lock(mu_);
+    on_exit_ = std::move(on_exit);
+  }
+  Result<bool> ImageReady(const spec::Service&) override { return true; }
+  Status PrepareImage(const spec::Service&) override { return Status::Ok(); }
   Result<std::vector<reconcile::ObservedContainer>> ObserveAll() override {
     std::lock_guard lock(mu_);
     std::vector<reconcile::ObservedContainer> out;
@@ -47,7 +57,30 @@ class RunningContainers : public reconcile::ReplicaOperations {
     c.pid = next_pid_++;
     return c.pid;
   }
-  Status Stop(const std::string& id, int, std::chrono::nanoseconds) override {
+  Status Signal(const std::string& id, int, bool) override {
+    OnExit on_exit;
+    pid_t pid = 0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = containers_.find(id);
+      if (it == containers_.end() || !it->second.has_task ||
+          it->second.task_status != containerd::TaskStatus::kRunning) {
+        return NotFoundError("task " + id + ": not found");
+      }
+      it->second.task_status = containerd::TaskStatus::kStopped;
+      pid = it->second.pid;
+      on_exit = on_exit_;
+    }
+    if (on_exit) on_exit(id, pid);
+    return Status::Ok();
+  }
+  Result<bool> TaskRunning(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    auto it = containers_.find(id);
+    return it != containers_.end() && it->second.has_task &&
+           it->second.task_status == containerd::TaskStatus::kRunning;
+  }
+  Status DeleteTask(const std::string& id) override {
     std::lock_guard lock(mu_);
     if (auto it = containers_.find(id); it != containers_.end()) it->second.has_task = false;
     return Status::Ok();
@@ -57,12 +90,12 @@ class RunningContainers : public reconcile::ReplicaOperations {
     containers_.erase(id);
     return Status::Ok();
   }
-  Status StopAll(const std::vector<StopRequest>&) override { return Status::Ok(); }
   Result<int> RemoveLeftovers() override { return 0; }
 
  private:
   std::mutex mu_;
   std::map<std::string, reconcile::ObservedContainer> containers_;
+  OnExit on_exit_;
   pid_t next_pid_ = 100;
 };
 
@@ -131,7 +164,8 @@ struct Harness {
   RunningContainers containers;
   NoOutput output;
   NoHealth health;
-  reconcile::Reconciler reconciler{loop, lifecycle, containers, output, health, log, Options()};
+  reconcile::Reconciler reconciler{loop,   lifecycle, images, containers,
+                                   output, health,    log,    Options()};
   FakeCatalog catalog;
   containerd::FakeClient containerd;
   logs::LogHub hub;
@@ -154,6 +188,11 @@ struct Harness {
   }
 
   Harness() {
+    containers.SetOnExit([this](const std::string& id, pid_t pid) {
+      boost::asio::post(loop, [this, id, pid] {
+        reconciler.OnTaskExit(id, pid, 143, std::chrono::system_clock::now());
+      });
+    });
     config.state_dir = "/tmp/zlayer-node-test-state";
     config.run_dir = "/tmp/zlayer-node-test-run-does-not-exist";
   }

@@ -1,10 +1,12 @@
 #include "agent/reconcile/reconciler.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <deque>
 #include <mutex>
+#include <set>
 
 using namespace std::chrono_literals;
 using namespace zlayer;
@@ -13,10 +15,23 @@ using containerd::TaskStatus;
 
 namespace {
 
-// containerd as a map, with a record of every call. Called from the worker
-// pool, so it locks.
+// containerd as a map, with a record of every call. Called from the pools,
+// so it locks. A task exits when it gets a signal (unless told to ignore
+// signals other than SIGKILL), and its exit is reported through `on_exit`
+// as containerd's event would be.
 class FakeOperations : public ReplicaOperations {
  public:
+  using OnExit = std::function<void(const std::string& id, pid_t pid, uint32_t status)>;
+
+  Result<bool> ImageReady(const spec::Service& s) override {
+    std::lock_guard lock(mu_);
+    return ready_images_.count(s.image.name) > 0;
+  }
+  Status PrepareImage(const spec::Service& s) override {
+    std::lock_guard lock(mu_);
+    calls_.push_back("prepare " + s.image.name);
+    return Status::Ok();
+  }
   Result<std::vector<ObservedContainer>> ObserveAll() override {
     std::lock_guard lock(mu_);
     std::vector<ObservedContainer> out;
@@ -52,27 +67,83 @@ class FakeOperations : public ReplicaOperations {
     c.pid = next_pid_++;
     return c.pid;
   }
-  Status Stop(const std::string& id, int signal, std::chrono::nanoseconds) override {
-    std::lock_guard lock(mu_);
-    calls_.push_back("stop " + id);
-    stop_signals_[id] = signal;
-    auto it = containers_.find(id);
-    if (it != containers_.end()) {
-      it->second.has_task = false;
-      it->second.pid = 0;
+  Status Signal(const std::string& id, int signal, bool) override {
+    OnExit on_exit;
+    pid_t pid = 0;
+    {
+      std::lock_guard lock(mu_);
+      calls_.push_back(signal == SIGKILL ? "kill " + id : "stop " + id);
+      if (signal != SIGKILL) stop_signals_[id] = signal;
+      auto it = containers_.find(id);
+      if (it == containers_.end() || !it->second.has_task ||
+          it->second.task_status != TaskStatus::kRunning) {
+        return NotFoundError("task " + id + ": not found");
+      }
+      if (signal != SIGKILL && ignores_signals_.count(id)) return Status::Ok();
+      if (unkillable_.count(id)) return Status::Ok();
+      it->second.task_status = TaskStatus::kStopped;
+      pid = it->second.pid;
+      on_exit = on_exit_;
     }
+    if (on_exit) on_exit(id, pid, 128 + signal);
+    return Status::Ok();
+  }
+  Result<bool> TaskRunning(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    calls_.push_back("check " + id);
+    auto it = containers_.find(id);
+    return it != containers_.end() && it->second.has_task &&
+           it->second.task_status == TaskStatus::kRunning;
+  }
+  Status DeleteTask(const std::string& id) override {
+    std::lock_guard lock(mu_);
+    calls_.push_back("delete task " + id);
+    auto it = containers_.find(id);
+    if (it == containers_.end() || !it->second.has_task) return Status::Ok();
+    if (it->second.task_status == TaskStatus::kRunning) {
+      return Status(StatusCode::kFailedPrecondition, "task " + id + " is running");
+    }
+    it->second.has_task = false;
+    it->second.pid = 0;
     return Status::Ok();
   }
   Status Remove(const std::string& id) override {
     std::lock_guard lock(mu_);
     calls_.push_back("remove " + id);
+    auto it = containers_.find(id);
+    if (it != containers_.end() && it->second.has_task) {
+      return Status(StatusCode::kFailedPrecondition, "container " + id + " has a task");
+    }
     containers_.erase(id);
     return Status::Ok();
   }
   Result<int> RemoveLeftovers() override { return 0; }
-  Status StopAll(const std::vector<StopRequest>& requests) override {
-    for (const StopRequest& r : requests) ZLAYER_RETURN_IF_ERROR(Stop(r.id, r.signal, r.grace));
-    return Status::Ok();
+
+  // `image` is on the node: creates of it need no PrepareImage.
+  void SetImageReady(const std::string& image) {
+    std::lock_guard lock(mu_);
+    ready_images_.insert(image);
+  }
+  // Where exits go (the harness posts them to the loop, as the agent does).
+  void SetOnExit(OnExit on_exit) {
+    std::lock_guard lock(mu_);
+    on_exit_ = std::move(on_exit);
+  }
+  // The task of `id` ignores every signal but SIGKILL.
+  void IgnoreSignals(const std::string& id) {
+    std::lock_guard lock(mu_);
+    ignores_signals_.insert(id);
+  }
+  // The task of `id` survives even SIGKILL (a process stuck in the kernel).
+  void Unkillable(const std::string& id) {
+    std::lock_guard lock(mu_);
+    ignores_signals_.insert(id);
+    unkillable_.insert(id);
+  }
+  bool HasTask(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = containers_.find(id);
+    return it != containers_.end() && it->second.has_task;
   }
 
   // The task of `id` exits; returns its pid.
@@ -106,6 +177,12 @@ class FakeOperations : public ReplicaOperations {
     std::lock_guard lock(mu_);
     return calls_;
   }
+  // Where `call` is in Calls(); -1 when it is not.
+  int IndexOf(const std::string& call) {
+    auto calls = Calls();
+    auto it = std::find(calls.begin(), calls.end(), call);
+    return it == calls.end() ? -1 : static_cast<int>(it - calls.begin());
+  }
   size_t Count(const std::string& call) {
     auto calls = Calls();
     return static_cast<size_t>(std::count(calls.begin(), calls.end(), call));
@@ -118,6 +195,10 @@ class FakeOperations : public ReplicaOperations {
   std::map<std::string, int> stop_signals_;
   std::optional<int> image_stop_signal_;
   std::deque<Status> create_failures_;
+  std::set<std::string> ignores_signals_;
+  std::set<std::string> unkillable_;
+  std::set<std::string> ready_images_;
+  OnExit on_exit_;
   pid_t next_pid_ = 1000;
 };
 
@@ -174,20 +255,33 @@ DesiredDeployment App(uint32_t replicas, spec::RestartKind kind = spec::RestartK
 
 struct Harness {
   boost::asio::io_context loop;
-  boost::asio::thread_pool workers{2};
+  boost::asio::thread_pool lifecycle{2};
+  boost::asio::thread_pool images{1};
   FakeOperations ops;
   FakeOutput output;
   Logger log{"test", LogLevel::kError};
   FakeHealth health;
-  Reconciler reconciler{loop, workers, ops, output, health, log, Options()};
+  Reconciler reconciler{loop, lifecycle, images, ops, output, health, log, Options()};
 
   static Reconciler::Options Options() {
     Reconciler::Options options;
     options.resync_interval = 1h;
+    options.kill_wait = 100ms;
     return options;
   }
 
-  ~Harness() { workers.join(); }
+  Harness() {
+    // Exits reach the reconciler on the loop, as containerd's events do in the agent.
+    ops.SetOnExit([this](const std::string& id, pid_t pid, uint32_t status) {
+      boost::asio::post(loop, [this, id, pid, status] {
+        reconciler.OnTaskExit(id, pid, status, std::chrono::system_clock::now());
+      });
+    });
+  }
+  ~Harness() {
+    lifecycle.join();
+    images.join();
+  }
 
   template <typename Pred>
   bool RunUntil(Pred pred, std::chrono::milliseconds timeout = 5s) {
@@ -581,4 +675,128 @@ TEST_CASE("Deleting a deployment whose replica failed to create forgets that rep
   h.reconciler.Apply(App(1));
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
   CHECK(h.ops.Count("create app-web-0") == 2);
+}
+
+TEST_CASE("A replica's image is prepared before its container is created") {
+  Harness h;
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.ops.IndexOf("prepare busybox") >= 0);
+  CHECK(h.ops.IndexOf("prepare busybox") < h.ops.IndexOf("create app-web-0"));
+}
+
+TEST_CASE("A replica whose image is already on the node is created without preparing it") {
+  Harness h;
+  h.ops.SetImageReady("busybox");
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  CHECK(h.ops.Count("prepare busybox") == 0);
+}
+
+TEST_CASE("A stop ends when the task's exit event arrives, not when its grace period ends") {
+  Harness h;
+  auto app = App(2);
+  app.spec.services["web"].stop_grace_period = 30s;
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-1") == 1; }));
+  auto smaller = app;
+  smaller.generation = 2;
+  smaller.spec.services["web"].scale.replicas = 1;
+  h.reconciler.Apply(smaller);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("remove app-web-1") == 1; }, 2s));
+  CHECK(h.ops.Count("kill app-web-1") == 0);
+  CHECK(h.ops.IndexOf("stop app-web-1") < h.ops.IndexOf("delete task app-web-1"));
+  CHECK(h.ops.IndexOf("delete task app-web-1") < h.ops.IndexOf("remove app-web-1"));
+  CHECK(h.StateOf("app-web-0") == "running");
+}
+
+TEST_CASE("A task that ignores its stop signal gets SIGKILL when its grace period ends") {
+  Harness h;
+  auto app = App(2);
+  app.spec.services["web"].stop_grace_period = 200ms;
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-1") == 1; }));
+  h.ops.IgnoreSignals("app-web-1");
+  auto smaller = app;
+  smaller.generation = 2;
+  smaller.spec.services["web"].scale.replicas = 1;
+  const auto began = std::chrono::steady_clock::now();
+  h.reconciler.Apply(smaller);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("kill app-web-1") == 1; }));
+  CHECK(std::chrono::steady_clock::now() - began >= 200ms);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("remove app-web-1") == 1; }));
+  CHECK(h.ops.IndexOf("kill app-web-1") < h.ops.IndexOf("delete task app-web-1"));
+  CHECK_FALSE(h.ops.HasTask("app-web-1"));
+}
+
+TEST_CASE(
+    "Node shutdown signals every task first, kills those that ignore it after their grace, and "
+    "deletes every task in about one grace period") {
+  Harness h;
+  auto app = App(5);
+  app.spec.services["web"].stop_grace_period = 300ms;
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-4") == 1; }));
+  for (const char* id : {"app-web-1", "app-web-2", "app-web-3", "app-web-4"}) {
+    h.ops.IgnoreSignals(id);
+  }
+  auto requests = h.reconciler.PrepareShutdown(10s);
+  REQUIRE(requests.size() == 5);
+  const auto began = std::chrono::steady_clock::now();
+  std::optional<Status> stopped;
+  h.reconciler.StopAll(requests, [&](Status s) { stopped = s; });
+  REQUIRE(h.RunUntil([&] { return stopped.has_value(); }));
+  const auto took = std::chrono::steady_clock::now() - began;
+  CHECK(stopped->ok());
+  CHECK(took >= 300ms);
+  CHECK(took < 1200ms);  // four graces one after the other would take 1.2 s
+  int last_signal = 0;
+  int first_kill = 1 << 20;
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = "app-web-" + std::to_string(i);
+    CHECK_FALSE(h.ops.HasTask(id));
+    last_signal = std::max(last_signal, h.ops.IndexOf("stop " + id));
+    if (i > 0) first_kill = std::min(first_kill, h.ops.IndexOf("kill " + id));
+  }
+  CHECK(h.ops.Count("kill app-web-0") == 0);
+  CHECK(last_signal < first_kill);
+  CHECK(h.ops.Count("remove app-web-0") == 0);  // containers are kept for the next start
+}
+
+TEST_CASE("A task that survives SIGKILL ends its stop with an error instead of a wait forever") {
+  Harness h;
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  h.ops.Unkillable("app-web-0");
+  auto requests = h.reconciler.PrepareShutdown(50ms);
+  std::optional<Status> stopped;
+  h.reconciler.StopAll(requests, [&](Status s) { stopped = s; });
+  REQUIRE(h.RunUntil([&] { return stopped.has_value(); }));
+  CHECK(stopped->code() == StatusCode::kDeadlineExceeded);
+  CHECK_THAT(std::string(stopped->message()), Catch::Contains("app-web-0 still running"));
+  CHECK(h.ops.Count("check app-web-0") == 1);
+}
+
+TEST_CASE("Node shutdown during a removal stops the replica once, by the shorter grace") {
+  Harness h;
+  auto app = App(2);
+  app.spec.services["web"].stop_grace_period = 30s;
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-1") == 1; }));
+  h.ops.IgnoreSignals("app-web-1");
+  auto smaller = app;
+  smaller.generation = 2;
+  smaller.spec.services["web"].scale.replicas = 1;
+  h.reconciler.Apply(smaller);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("stop app-web-1") == 1; }));
+  h.ops.IgnoreSignals("app-web-0");
+  auto requests = h.reconciler.PrepareShutdown(100ms);
+  REQUIRE(requests.size() == 2);
+  std::optional<Status> stopped;
+  h.reconciler.StopAll(requests, [&](Status s) { stopped = s; });
+  REQUIRE(h.RunUntil([&] { return stopped.has_value(); }, 2s));
+  CHECK(stopped->ok());
+  CHECK(h.ops.Count("stop app-web-1") == 1);
+  CHECK(h.ops.Count("kill app-web-1") == 1);
+  CHECK_FALSE(h.ops.HasTask("app-web-1"));
 }
