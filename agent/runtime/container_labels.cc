@@ -5,13 +5,13 @@
 
 namespace zlayer::runtime {
 
-int StopSignal(const spec::Service& service, const images::ImageConfig& image) {
+int StopSignal(const spec::Service& service, const oci::ImageConfig& image) {
   return reconcile::StopSignal(&service, reconcile::ParseImageStopSignal(image.stop_signal));
 }
 
 containerd::Labels ContainerLabels(std::string_view deployment, const spec::Service& service,
                                    uint32_t replica_index, std::string_view spec_hash,
-                                   const images::ImageConfig& image) {
+                                   const oci::ImageConfig& image) {
   containerd::Labels labels(service.labels.begin(), service.labels.end());
   labels[kLabelDeployment] = std::string(deployment);
   labels[kLabelService] = service.name;

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "agent/containerd/types.h"
-#include "agent/images/image_config.h"
+#include "agent/oci/image_config.h"
 #include "agent/spec/model.h"
 
 namespace zlayer::runtime {
@@ -21,7 +21,7 @@ inline constexpr const char* kLabelSpecHash = "zlayer.spec-hash";
 
 // The signal that asks a replica to stop: reconcile::StopSignal's rule (the service's
 // `stop_signal`, else the image's STOPSIGNAL when it names a signal, else SIGTERM).
-int StopSignal(const spec::Service& service, const images::ImageConfig& image);
+int StopSignal(const spec::Service& service, const oci::ImageConfig& image);
 
 // The service's own `labels`, then (overriding any of the same key) the four zlayer.* labels
 // above and containerd's `io.containerd.image.config.stop-signal` with StopSignal's name
@@ -29,6 +29,6 @@ int StopSignal(const spec::Service& service, const images::ImageConfig& image);
 // `spec_hash` is spec::ServiceHash(service).
 containerd::Labels ContainerLabels(std::string_view deployment, const spec::Service& service,
                                    uint32_t replica_index, std::string_view spec_hash,
-                                   const images::ImageConfig& image);
+                                   const oci::ImageConfig& image);
 
 }  // namespace zlayer::runtime
