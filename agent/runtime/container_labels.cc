@@ -2,6 +2,7 @@
 
 #include "agent/reconcile/stop_signal.h"
 #include "agent/spec/kernel_names.h"
+#include "agent/spec/naming.h"
 
 namespace zlayer::runtime {
 
@@ -13,10 +14,10 @@ containerd::Labels ContainerLabels(std::string_view deployment, const spec::Serv
                                    uint32_t replica_index, std::string_view spec_hash,
                                    const oci::ImageConfig& image) {
   containerd::Labels labels(service.labels.begin(), service.labels.end());
-  labels[kLabelDeployment] = std::string(deployment);
-  labels[kLabelService] = service.name;
-  labels[kLabelReplica] = std::to_string(replica_index);
-  labels[kLabelSpecHash] = std::string(spec_hash);
+  labels[spec::kLabelDeployment] = std::string(deployment);
+  labels[spec::kLabelService] = service.name;
+  labels[spec::kLabelReplica] = std::to_string(replica_index);
+  labels[spec::kLabelSpecHash] = std::string(spec_hash);
   labels[containerd::kLabelStopSignal] = spec::SignalName(StopSignal(service, image));
   return labels;
 }
