@@ -80,7 +80,7 @@ class ImageStore {
   const oci::Platform& platform() const { return platform_; }
 
   // Looks up the image record named by `reference` (normalised first, see
-  // reference.h; a name that is stored as given is found too) and resolves it:
+  // oci/reference.h; a name that is stored as given is found too) and resolves it:
   // an index → the platform's manifest (nested indexes followed) → config →
   // diff ids → chain ids; `unpacked` from Stat(top chain id).
   //

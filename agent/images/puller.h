@@ -66,7 +66,7 @@ class Puller {
   // All three must outlive the puller; `store` must use `client`.
   Puller(containerd::Client& client, ImageStore& store, registry::RegistryClient& registry);
 
-  // Pulls `reference` (normalised as reference.h says) and returns the image as now
+  // Pulls `reference` (normalised as oci/reference.h says) and returns the image as now
   // stored, unpacked. `on_resolved` and `progress` (optional) are called on the pulling
   // threads; they must be quick and thread-safe.
   //
