@@ -1,5 +1,6 @@
-// RFC 3339 timestamps, as Docker writes them in json-file logs and as our
-// files on disk store them ("2026-11-28T18:00:00.123456789Z").
+// RFC 3339 timestamps, as Docker writes them in json-file logs, as our files on disk store
+// them ("2026-11-28T18:00:00.123456789Z") and as containerd reads a lease's
+// containerd.io/gc.expire label. The node's one RFC 3339 formatter and parser.
 //
 // Thread safety: pure functions.
 #pragma once

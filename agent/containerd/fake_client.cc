@@ -3,49 +3,18 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <csignal>
 #include <regex>
+
+#include "agent/oci/digest.h"
 
 namespace zlayer::containerd {
 namespace {
 
 constexpr size_t kMaxLabelSize = 4096;
 constexpr size_t kReadChunk = 1 << 20;
-
-// An incremental sha256 giving "sha256:<hex>".
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void Update(const void* data, size_t size) { EVP_DigestUpdate(ctx_, data, size); }
-  std::string Digest() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, md, &len);
-    std::string out = "sha256:";
-    for (unsigned int i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
-    return out;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
-
-std::string DigestOf(const std::string& data) {
-  Sha256 h;
-  h.Update(data.data(), data.size());
-  return h.Digest();
-}
-
-bool IsSha256Digest(const std::string& digest) {
-  static const std::regex kDigest("sha256:[a-f0-9]{64}");
-  return std::regex_match(digest, kDigest);
-}
 
 // Every archive format libarchive reads: a compressed or plain layer blob,
 // decompressed as one "raw" entry.
@@ -437,7 +406,7 @@ Status FakeClient::WriteContent(const std::string& ref, const Descriptor& expect
     if (ref.empty()) return InvalidArgumentError("content.write: ref must not be empty");
     ZLAYER_RETURN_IF_ERROR(CheckLease(lease).Wrap(context()));
     ZLAYER_RETURN_IF_ERROR(ValidateLabels(labels).Wrap(context()));
-    if (!IsSha256Digest(expected.digest)) {
+    if (!oci::IsSha256Digest(expected.digest)) {
       return InvalidArgumentError(
           fmt::format("{}: invalid expected digest \"{}\"", context(), expected.digest));
     }
@@ -495,7 +464,7 @@ Status FakeClient::WriteContent(const std::string& ref, const Descriptor& expect
   if (!read_status.ok()) return read_status.Wrap(context + ": reading the source");
   if (interrupted) return UnavailableError(context + ": write interrupted (fake)");
   int64_t size = static_cast<int64_t>(data.size());
-  std::string digest = DigestOf(data);
+  std::string digest = oci::Sha256Digest(data);
   if (expected.size > 0 && size != expected.size) {
     ingests_.erase(ref);
     return FailedPreconditionError(
@@ -571,7 +540,7 @@ Status FakeClient::PutImage(const ImageRecord& image) {
     ZLAYER_RETURN_IF_ERROR(Enter(Method::kPutImage));
     std::string context = fmt::format("images.put {}", image.name);
     if (image.name.empty()) return InvalidArgumentError("images.put: image name required");
-    if (!IsSha256Digest(image.target.digest)) {
+    if (!oci::IsSha256Digest(image.target.digest)) {
       return InvalidArgumentError(context + ": target digest invalid");
     }
     if (image.target.size <= 0) return InvalidArgumentError(context + ": target size must be > 0");
@@ -754,7 +723,7 @@ Result<Descriptor> FakeClient::ApplyDiff(const Descriptor& layer, const std::vec
   if (!tar.ok()) return tar.status().Wrap(context);
   ZLAYER_RETURN_IF_ERROR(CheckTar(*tar).Wrap(context));
   Descriptor applied{"application/vnd.oci.image.layer.v1.tar",
-                     DigestOf(*tar),
+                     oci::Sha256Digest(*tar),
                      static_cast<int64_t>(tar->size()),
                      {}};
 
@@ -1254,7 +1223,7 @@ std::vector<std::string> FakeClient::ContentDigests() const {
 
 std::string FakeClient::AddContent(const std::string& data, const Labels& labels) {
   std::lock_guard lock(mu_);
-  std::string digest = DigestOf(data);
+  std::string digest = oci::Sha256Digest(data);
   content_[digest] = Blob{data, labels};
   return digest;
 }

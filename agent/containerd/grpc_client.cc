@@ -6,7 +6,6 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
-#include <time.h>
 
 #include <atomic>
 #include <random>
@@ -17,6 +16,7 @@
 #include "agent/containerd/event_stream.h"
 #include "agent/containerd/grpc_call.h"
 #include "agent/containerd/proto_conversions.h"
+#include "common/rfc3339.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/content/v1/content.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/diff/v1/diff.grpc.pb.h"
@@ -104,16 +104,6 @@ class ChannelPoller {
   std::thread thread_;  // last: starts after the members it reads
 };
 
-// RFC 3339 in UTC, as containerd parses containerd.io/gc.expire.
-std::string Rfc3339Utc(std::chrono::system_clock::time_point time) {
-  const time_t seconds = std::chrono::system_clock::to_time_t(time);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 // "zlayer-<nanoseconds since the epoch>-<6 random hex digits>".
 std::string NewLeaseId() {
   const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -186,7 +176,7 @@ class GrpcClient final : public Client {
     leases_v1::CreateRequest request;
     request.set_id(NewLeaseId());
     (*request.mutable_labels())[kLabelGcExpire] =
-        Rfc3339Utc(std::chrono::system_clock::now() + expire);
+        FormatRfc3339Nano(std::chrono::system_clock::now() + expire);
     leases_v1::CreateResponse response;
     ZLAYER_RETURN_IF_ERROR(Unary(*leases_, &leases_v1::Leases::StubInterface::Create, request,
                                  &response, "leases.create", request.id()));
@@ -543,8 +533,8 @@ class GrpcClient final : public Client {
     request.set_container_id(container_id);
     request.set_exec_id(exec_id);
     tasks_v1::WaitResponse response;
-    ZLAYER_RETURN_IF_ERROR(Unary(*tasks_, &tasks_v1::Tasks::StubInterface::Wait, request,
-                                 &response, "tasks.wait", ProcessName(container_id, exec_id),
+    ZLAYER_RETURN_IF_ERROR(Unary(*tasks_, &tasks_v1::Tasks::StubInterface::Wait, request, &response,
+                                 "tasks.wait", ProcessName(container_id, exec_id),
                                  CallSettings{timeout, ""}));
     return ExitInfo{0, response.exit_status(), FromProtoTime(response.exited_at())};
   }

@@ -4,6 +4,7 @@
 
 #include "agent/health/prober_factory.h"
 #include "agent/logs/paths.h"
+#include "agent/oci/platform.h"
 #include "agent/spec/size.h"
 #include "common/executors.h"
 
@@ -163,7 +164,7 @@ Result<std::vector<node::ImageInfo>> StoreImageCatalog::Import(const std::string
 
 Status StoreImageCatalog::CheckPlatform(const std::string& platform) {
   if (platform.empty()) return Status::Ok();
-  return images::ParsePlatform(platform).status();
+  return oci::ParsePlatform(platform).status();
 }
 
 Result<node::ImageInfo> StoreImageCatalog::Pull(
@@ -173,12 +174,12 @@ Result<node::ImageInfo> StoreImageCatalog::Pull(
   images::PullOptions options;
   options.concurrency = pull_concurrency_;
   if (!platform.empty()) {
-    auto parsed = images::ParsePlatform(platform);
+    auto parsed = oci::ParsePlatform(platform);
     if (!parsed.ok()) return parsed.status();
     options.platform = *parsed;
   }
   auto resolved = [&on_resolved](const images::PullResolved& r) {
-    node::PullResolvedInfo info{r.name, r.target.digest, images::PlatformString(r.platform), {}};
+    node::PullResolvedInfo info{r.name, r.target.digest, oci::PlatformString(r.platform), {}};
     for (const auto& blob : r.blobs) {
       info.blobs.push_back({blob.digest, blob.media_type, blob.size, 0, 1});
     }

@@ -20,6 +20,7 @@
 #include "agent/lifecycle/replica_runtime.h"
 #include "agent/logs/log_hub.h"
 #include "agent/node/node.h"
+#include "agent/oci/platform.h"
 #include "agent/reconcile/reconciler.h"
 #include "agent/registry/curl_transport.h"
 #include "agent/store/file_store.h"
@@ -45,7 +46,7 @@ class Daemon::Parts {
         reconnect_timer_(loop_),
         client_(containerd::NewGrpcClient({config_.containerd_socket, config_.namespace_name})),
         image_store_(*client_, config_.snapshotter,
-                     images::HostPlatform().ok() ? *images::HostPlatform() : images::Platform{}),
+                     oci::HostPlatform().ok() ? *oci::HostPlatform() : oci::Platform{}),
         importer_(*client_, image_store_),
         transport_(registry::NewCurlTransport({})),
         registry_(*transport_, RegistryOptionsFrom(config_, env_, log_)),

@@ -59,7 +59,7 @@ class LeaseGuard {
 };
 
 inline void Report(const ProgressCallback& progress, ProgressEvent::Kind kind,
-                   const containerd::Descriptor& blob, int64_t done, bool already_present,
+                   const oci::Descriptor& blob, int64_t done, bool already_present,
                    const std::string& name = "") {
   if (!progress) return;
   ProgressEvent event;

@@ -2,8 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "agent/images/manifest.h"
-#include "agent/images/reference.h"
+#include "agent/images/containerd_mapping.h"
+#include "agent/oci/manifest.h"
+#include "agent/oci/reference.h"
 
 namespace zlayer::images {
 namespace {
@@ -14,11 +15,11 @@ constexpr int kMaxIndexDepth = 4;
 
 }  // namespace
 
-ImageStore::ImageStore(containerd::Client& client, std::string snapshotter, Platform platform)
+ImageStore::ImageStore(containerd::Client& client, std::string snapshotter, oci::Platform platform)
     : client_(client), snapshotter_(std::move(snapshotter)), platform_(std::move(platform)) {}
 
-Result<std::string> ImageStore::ReadBlob(const containerd::Descriptor& descriptor) {
-  Result<std::string> data = client_.ReadContent(descriptor.digest, kMaxManifestSize);
+Result<std::string> ImageStore::ReadBlob(const oci::Descriptor& descriptor) {
+  Result<std::string> data = client_.ReadContent(descriptor.digest, oci::kMaxManifestSize);
   if (!data.ok()) {
     if (data.status().code() == StatusCode::kNotFound) {
       return NotFoundError(fmt::format("content {}: not found", descriptor.digest));
@@ -29,7 +30,7 @@ Result<std::string> ImageStore::ReadBlob(const containerd::Descriptor& descripto
 }
 
 Result<containerd::ImageRecord> ImageStore::FindRecord(const std::string& reference) {
-  Result<Reference> parsed = ParseReference(reference);
+  Result<oci::Reference> parsed = oci::ParseReference(reference);
   std::string name = parsed.ok() ? parsed->FullName() : reference;
   Result<containerd::ImageRecord> record = client_.GetImage(name);
   if (record.ok() || record.status().code() != StatusCode::kNotFound) {
@@ -56,28 +57,28 @@ Result<LocalImage> ImageStore::Load(const containerd::ImageRecord& record) {
   const std::string context = "image " + record.name;
   LocalImage image;
   image.record = record;
-  containerd::Descriptor target = record.target;
-  for (int depth = 0; IsIndexMediaType(target.media_type); ++depth) {
+  oci::Descriptor target = ToOci(record.target);
+  for (int depth = 0; oci::IsIndexMediaType(target.media_type); ++depth) {
     if (depth == kMaxIndexDepth) {
       return InvalidArgumentError(context + ": indexes nested too deeply");
     }
     Result<std::string> blob = ReadBlob(target);
     if (!blob.ok()) return blob.status().Wrap(context);
-    Result<Index> index = ParseIndex(*blob);
+    Result<oci::Index> index = oci::ParseIndex(*blob);
     if (!index.ok()) return index.status().Wrap(fmt::format("{}: {}", context, target.digest));
-    Result<IndexEntry> chosen = ChooseManifest(index->manifests, platform_);
+    Result<oci::Descriptor> chosen = oci::ChooseManifest(index->manifests, platform_);
     if (!chosen.ok()) return chosen.status().Wrap(context);
     image.size += target.size;
-    target = chosen->descriptor;
+    target = *chosen;
   }
-  if (!IsManifestMediaType(target.media_type)) {
+  if (!oci::IsManifestMediaType(target.media_type)) {
     return InvalidArgumentError(fmt::format("{}: {} has unsupported media type {}", context,
                                             target.digest, target.media_type));
   }
   image.manifest = target;
   Result<std::string> manifest_blob = ReadBlob(target);
   if (!manifest_blob.ok()) return manifest_blob.status().Wrap(context);
-  Result<Manifest> manifest = ParseManifest(*manifest_blob);
+  Result<oci::Manifest> manifest = oci::ParseManifest(*manifest_blob);
   if (!manifest.ok()) {
     return manifest.status().Wrap(fmt::format("{}: {}", context, target.digest));
   }
@@ -85,18 +86,18 @@ Result<LocalImage> ImageStore::Load(const containerd::ImageRecord& record) {
   image.layers = manifest->layers;
   Result<std::string> config_blob = ReadBlob(manifest->config);
   if (!config_blob.ok()) return config_blob.status().Wrap(context);
-  Result<ImageConfig> config = ParseImageConfig(*config_blob);
+  Result<oci::ImageConfig> config = oci::ParseImageConfig(*config_blob);
   if (!config.ok()) {
     return config.status().Wrap(fmt::format("{}: config {}", context, manifest->config.digest));
   }
   image.config = std::move(*config);
   // A manifest outside an index runs only where its config says (containerd's
   // images.Manifest checks the same).
-  Platform built{image.config.os, image.config.architecture, image.config.variant};
-  if (!PlatformRank(platform_, built)) {
+  oci::Platform built{image.config.os, image.config.architecture, image.config.variant};
+  if (!oci::PlatformRank(platform_, built)) {
     return NotFoundError(fmt::format("{}: built for {}, which does not run on {}", context,
-                                     PlatformString(NormalizePlatform(built)),
-                                     PlatformString(NormalizePlatform(platform_))));
+                                     oci::PlatformString(oci::NormalizePlatform(built)),
+                                     oci::PlatformString(oci::NormalizePlatform(platform_))));
   }
   if (image.config.diff_ids.size() != image.layers.size()) {
     return InvalidArgumentError(
@@ -113,7 +114,7 @@ Result<LocalImage> ImageStore::Load(const containerd::ImageRecord& record) {
   return image;
 }
 
-Status ImageStore::Register(const std::string& name, const containerd::Descriptor& target,
+Status ImageStore::Register(const std::string& name, const oci::Descriptor& target,
                             const containerd::Labels& labels) {
   containerd::ImageRecord record;
   record.name = name;

@@ -17,21 +17,21 @@
 #include <vector>
 
 #include "agent/containerd/client.h"
-#include "agent/images/image_config.h"
-#include "agent/images/platform.h"
 #include "agent/images/unpacker.h"
+#include "agent/oci/image_config.h"
+#include "agent/oci/platform.h"
 #include "common/status.h"
 
 namespace zlayer::images {
 
 // An image record resolved down to what running it needs.
 struct LocalImage {
-  containerd::ImageRecord record;   // name and target (an index or a manifest)
-  containerd::Descriptor manifest;  // the manifest chosen for the platform
-  containerd::Descriptor config_descriptor;
-  ImageConfig config;
-  std::vector<containerd::Descriptor> layers;  // base layer first
-  std::vector<std::string> chain_ids;          // one per layer; the last is the rootfs parent
+  containerd::ImageRecord record;  // name and target (an index or a manifest)
+  oci::Descriptor manifest;        // the manifest chosen for the platform
+  oci::Descriptor config_descriptor;
+  oci::ImageConfig config;
+  std::vector<oci::Descriptor> layers;  // base layer first
+  std::vector<std::string> chain_ids;   // one per layer; the last is the rootfs parent
   // Sum of the sizes of the index (if the target is one), manifest, config and layers.
   int64_t size = 0;
   bool unpacked = false;  // the top chain id exists in the store's snapshotter
@@ -55,14 +55,14 @@ struct ImageSummary {
 // What an import, pull or unpack is doing, for progress displays.
 struct ProgressEvent {
   enum class Kind {
-    kBlobWriting,    // `done` of `blob.size` bytes of a blob are written
-    kBlobWritten,    // a blob is committed and verified (already_present: it was there)
+    kBlobWriting,     // `done` of `blob.size` bytes of a blob are written
+    kBlobWritten,     // a blob is committed and verified (already_present: it was there)
     kLayerUnpacking,  // a layer is being applied to a snapshot (pulls)
-    kLayerUnpacked,  // a layer's snapshot is committed (already_present: it was there)
-    kImageStored,    // the image record `name` now points at `blob`
+    kLayerUnpacked,   // a layer's snapshot is committed (already_present: it was there)
+    kImageStored,     // the image record `name` now points at `blob`
   };
   Kind kind = Kind::kBlobWriting;
-  containerd::Descriptor blob;
+  oci::Descriptor blob;
   std::string name;
   int64_t done = 0;
   bool already_present = false;
@@ -74,13 +74,13 @@ class ImageStore {
  public:
   // `client` must outlive the store. Images are unpacked into `snapshotter`
   // and manifests chosen for `platform` (normally HostPlatform()).
-  ImageStore(containerd::Client& client, std::string snapshotter, Platform platform);
+  ImageStore(containerd::Client& client, std::string snapshotter, oci::Platform platform);
 
   const std::string& snapshotter() const { return snapshotter_; }
-  const Platform& platform() const { return platform_; }
+  const oci::Platform& platform() const { return platform_; }
 
   // Looks up the image record named by `reference` (normalised first, see
-  // reference.h; a name that is stored as given is found too) and resolves it:
+  // oci/reference.h; a name that is stored as given is found too) and resolves it:
   // an index → the platform's manifest (nested indexes followed) → config →
   // diff ids → chain ids; `unpacked` from Stat(top chain id).
   //
@@ -100,7 +100,7 @@ class ImageStore {
   // an existing one at `target`. The blobs must be in the content store with
   // their GC labels (and normally unpacked) before this is called, under a
   // lease still held, since the record is what keeps them alive afterwards.
-  Status Register(const std::string& name, const containerd::Descriptor& target,
+  Status Register(const std::string& name, const oci::Descriptor& target,
                   const containerd::Labels& labels = {});
 
   // Unpacks `image` into the snapshotter (notes §6, see unpacker.h), under
@@ -122,11 +122,11 @@ class ImageStore {
  private:
   // The stored name `reference` refers to, or kNotFound.
   Result<containerd::ImageRecord> FindRecord(const std::string& reference);
-  Result<std::string> ReadBlob(const containerd::Descriptor& descriptor);
+  Result<std::string> ReadBlob(const oci::Descriptor& descriptor);
 
   containerd::Client& client_;
   const std::string snapshotter_;
-  const Platform platform_;
+  const oci::Platform platform_;
 };
 
 }  // namespace zlayer::images

@@ -14,15 +14,17 @@
 #include <optional>
 #include <set>
 
+#include "agent/images/containerd_mapping.h"
 #include "agent/images/content_helpers.h"
-#include "agent/images/manifest.h"
-#include "agent/images/reference.h"
+#include "agent/oci/digest.h"
+#include "agent/oci/manifest.h"
+#include "agent/oci/reference.h"
 
 namespace zlayer::images {
 namespace {
 
-using containerd::Descriptor;
 using containerd::Labels;
+using oci::Descriptor;
 
 constexpr std::chrono::hours kImportLeaseExpiry{24};
 constexpr size_t kChunk = 1 << 20;
@@ -158,8 +160,8 @@ Result<Scan> ScanArchive(const std::string& tar_path) {
     }
     if (!reader.IsRegular()) continue;
     Member member;
-    Sha256 hash;
-    bool keep = reader.Size() <= kMaxManifestSize;
+    oci::Sha256 hash;
+    bool keep = reader.Size() <= oci::kMaxManifestSize;
     std::string data;
     while (true) {
       Result<size_t> n = reader.Read(buffer.data(), buffer.size());
@@ -202,9 +204,9 @@ const Member* Lookup(const Scan& scan, std::string path, std::string* resolved) 
 }
 
 std::string LayerMediaTypeFromMagic(const std::string& magic) {
-  if (magic.starts_with("\x1f\x8b")) return kMediaTypeDockerLayerGzip;
+  if (magic.starts_with("\x1f\x8b")) return oci::kMediaTypeDockerLayerGzip;
   if (magic.starts_with("\x28\xb5\x2f\xfd")) return "application/vnd.oci.image.layer.v1.tar+zstd";
-  return kMediaTypeDockerLayer;
+  return oci::kMediaTypeDockerLayer;
 }
 
 // A blob to write, in the order of `rank` (children before parents).
@@ -235,16 +237,16 @@ int RankOf(const std::string& kind) {
 }
 
 std::string KindOf(const std::string& media_type) {
-  if (IsIndexMediaType(media_type)) return "index";
-  if (IsManifestMediaType(media_type)) return "manifest";
-  if (IsLayerMediaType(media_type)) return "layer";
-  if (IsConfigMediaType(media_type)) return "config";
+  if (oci::IsIndexMediaType(media_type)) return "index";
+  if (oci::IsManifestMediaType(media_type)) return "manifest";
+  if (oci::IsLayerMediaType(media_type)) return "layer";
+  if (oci::IsConfigMediaType(media_type)) return "config";
   return "blob";
 }
 
 class Planner {
  public:
-  Planner(const Scan& scan, const Platform& platform, const ImportOptions& options)
+  Planner(const Scan& scan, const oci::Platform& platform, const ImportOptions& options)
       : scan_(scan), platform_(platform), options_(options) {}
 
   Result<Plan> Run() {
@@ -258,15 +260,15 @@ class Planner {
  private:
   Result<std::string> Json(const std::string& path, const Member& member) {
     if (!member.json) {
-      return InvalidArgumentError(
-          fmt::format("{}: not a JSON document (or larger than {} bytes)", path, kMaxManifestSize));
+      return InvalidArgumentError(fmt::format("{}: not a JSON document (or larger than {} bytes)",
+                                              path, oci::kMaxManifestSize));
     }
     return *member.json;
   }
 
   // The normalised form of `name`, checked for repetition.
   Status AddImage(const std::string& name, const Descriptor& target, const std::string& where) {
-    Result<Reference> ref = ParseReference(name);
+    Result<oci::Reference> ref = oci::ParseReference(name);
     if (!ref.ok()) return ref.status().Wrap(where);
     std::string full = ref->FullName();
     for (const PlannedImage& image : plan_.images) {
@@ -285,7 +287,7 @@ class Planner {
           fmt::format("{} ({}) {}; import it with a base name to call it BASE:{}", where,
                       target.digest, why, tag.empty() ? "latest" : tag));
     }
-    Result<Reference> base = ParseReference(options_.base_name);
+    Result<oci::Reference> base = oci::ParseReference(options_.base_name);
     if (!base.ok()) return base.status().Wrap("base name");
     return AddImage(tag.empty() ? base->FullName() : base->Name() + ":" + tag, target, where);
   }
@@ -310,13 +312,13 @@ class Planner {
     }
     Result<std::string> index_json = Json("index.json", index_member->second);
     if (!index_json.ok()) return index_json.status();
-    Result<Index> index = ParseIndex(*index_json);
+    Result<oci::Index> index = oci::ParseIndex(*index_json);
     if (!index.ok()) return index.status().Wrap("index.json");
     if (index->manifests.empty()) return InvalidArgumentError("index.json: lists no images");
     for (size_t i = 0; i < index->manifests.size(); ++i) {
-      const Descriptor& d = index->manifests[i].descriptor;
+      const Descriptor& d = index->manifests[i];
       std::string where = fmt::format("index.json manifests[{}]", i);
-      if (!IsIndexMediaType(d.media_type) && !IsManifestMediaType(d.media_type)) {
+      if (!oci::IsIndexMediaType(d.media_type) && !oci::IsManifestMediaType(d.media_type)) {
         return InvalidArgumentError(
             fmt::format("{}: unsupported media type {}", where, d.media_type));
       }
@@ -327,21 +329,21 @@ class Planner {
   }
 
   Status NameOciEntry(const Descriptor& d, const std::string& where) {
-    auto image_name = d.annotations.find(kAnnotationImageName);
+    auto image_name = d.annotations.find(oci::kAnnotationImageName);
     if (image_name != d.annotations.end()) {
-      return AddImage(image_name->second, d, where + " " + kAnnotationImageName);
+      return AddImage(image_name->second, d, where + " " + oci::kAnnotationImageName);
     }
-    auto ref_name = d.annotations.find(kAnnotationRefName);
+    auto ref_name = d.annotations.find(oci::kAnnotationRefName);
     if (ref_name == d.annotations.end()) {
       return AddBaseNamed("", d, where, "has no name annotation");
     }
     const std::string& ref = ref_name->second;
     if (ref.find_first_of("/:@") != std::string::npos) {
-      return AddImage(ref, d, where + " " + kAnnotationRefName);
+      return AddImage(ref, d, where + " " + oci::kAnnotationRefName);
     }
     return AddBaseNamed(
         ref, d, where,
-        fmt::format("is named only by the tag \"{}\" ({})", ref, kAnnotationRefName));
+        fmt::format("is named only by the tag \"{}\" ({})", ref, oci::kAnnotationRefName));
   }
 
   // Plans `d` and, for indexes and manifests, its children. A blob outside
@@ -381,21 +383,21 @@ class Planner {
     }
     std::string self = blob.kind + " " + d.digest;
     if (blob.kind == "index") {
-      Result<Index> index = ParseIndex(*blob.data);
+      Result<oci::Index> index = oci::ParseIndex(*blob.data);
       if (!index.ok()) return index.status().Wrap(path);
       blob.labels = ChildGcLabels(*index);
       plan_.blobs[d.digest] = blob;
       std::optional<std::string> chosen;
       if (required) {
-        Result<IndexEntry> entry = ChooseManifest(index->manifests, platform_);
+        Result<Descriptor> entry = oci::ChooseManifest(index->manifests, platform_);
         if (!entry.ok()) return entry.status().Wrap(path);
-        chosen = entry->descriptor.digest;
+        chosen = entry->digest;
       }
-      for (const IndexEntry& child : index->manifests) {
-        ZLAYER_RETURN_IF_ERROR(Visit(child.descriptor, chosen == child.descriptor.digest, self));
+      for (const Descriptor& child : index->manifests) {
+        ZLAYER_RETURN_IF_ERROR(Visit(child, chosen == child.digest, self));
       }
     } else if (blob.kind == "manifest") {
-      Result<Manifest> manifest = ParseManifest(*blob.data);
+      Result<oci::Manifest> manifest = oci::ParseManifest(*blob.data);
       if (!manifest.ok()) return manifest.status().Wrap(path);
       blob.labels = ChildGcLabels(*manifest);
       plan_.blobs[d.digest] = blob;
@@ -451,11 +453,11 @@ class Planner {
     }
     Result<std::string> config_json = Json(config_path, *config_member);
     if (!config_json.ok()) return config_json.status();
-    Result<ImageConfig> config = ParseImageConfig(*config_json);
+    Result<oci::ImageConfig> config = oci::ParseImageConfig(*config_json);
     if (!config.ok()) return config.status().Wrap(config_path);
     PlannedBlob config_blob;
     config_blob.descriptor =
-        Descriptor{kMediaTypeDockerConfig, config_member->digest, config_member->size, {}};
+        Descriptor{oci::kMediaTypeDockerConfig, config_member->digest, config_member->size, {}};
     config_blob.kind = "config";
     config_blob.rank = RankOf("config");
     config_blob.path = resolved;
@@ -468,8 +470,8 @@ class Planner {
                                               where, layer_files.size(), config_path,
                                               config->diff_ids.size()));
     }
-    Manifest manifest;
-    manifest.media_type = kMediaTypeDockerManifest;
+    oci::Manifest manifest;
+    manifest.media_type = oci::kMediaTypeDockerManifest;
     manifest.config = config_blob.descriptor;
     for (size_t i = 0; i < layer_files.size(); ++i) {
       if (!layer_files[i].is_string()) {
@@ -479,7 +481,7 @@ class Planner {
       const Member* member = Lookup(scan_, path, &resolved);
       if (!member) return DataLossError(fmt::format("{}: layer {} is missing", where, path));
       std::string media_type = LayerMediaTypeFromMagic(member->magic);
-      if (media_type == kMediaTypeDockerLayer && member->digest != config->diff_ids[i]) {
+      if (media_type == oci::kMediaTypeDockerLayer && member->digest != config->diff_ids[i]) {
         return DataLossError(fmt::format(
             "{}: content hashes to {}, but the config's diff id for layer {} is {} (corrupted?)",
             path, member->digest, i, config->diff_ids[i]));
@@ -494,9 +496,11 @@ class Planner {
     }
 
     PlannedBlob manifest_blob;
-    std::string json = DockerManifestJson(manifest.config, manifest.layers);
-    manifest_blob.descriptor = Descriptor{
-        kMediaTypeDockerManifest, Sha256Digest(json), static_cast<int64_t>(json.size()), {}};
+    std::string json = oci::DockerManifestJson(manifest.config, manifest.layers);
+    manifest_blob.descriptor = Descriptor{oci::kMediaTypeDockerManifest,
+                                          oci::Sha256Digest(json),
+                                          static_cast<int64_t>(json.size()),
+                                          {}};
     manifest_blob.kind = "manifest";
     manifest_blob.rank = RankOf("manifest");
     manifest_blob.data = json;
@@ -513,7 +517,7 @@ class Planner {
   }
 
   const Scan& scan_;
-  const Platform& platform_;
+  const oci::Platform& platform_;
   const ImportOptions& options_;
   Plan plan_;
   std::set<std::string> required_;
@@ -588,8 +592,8 @@ Result<std::vector<std::string>> Importer::Import(const std::string& tar_path,
 
   auto write = [&](const PlannedBlob& blob, containerd::BlobSource& source) {
     return client_
-        .WriteContent(blob.kind + "-" + blob.descriptor.digest, blob.descriptor, source,
-                      blob.labels, lease.id())
+        .WriteContent(blob.kind + "-" + blob.descriptor.digest, ToContainerd(blob.descriptor),
+                      source, blob.labels, lease.id())
         .Wrap(fmt::format("write {} {}", blob.kind, blob.descriptor.digest));
   };
 
@@ -638,7 +642,8 @@ Result<std::vector<std::string>> Importer::Import(const std::string& tar_path,
   std::set<std::string> unpacked;
   for (const PlannedImage& planned : plan->images) {
     if (!unpacked.insert(planned.target.digest).second) continue;
-    Result<LocalImage> image = store_.Load(containerd::ImageRecord{planned.name, planned.target});
+    Result<LocalImage> image =
+        store_.Load(containerd::ImageRecord{planned.name, ToContainerd(planned.target)});
     if (!image.ok()) return fail(image.status());
     ZLAYER_RETURN_IF_ERROR(fail(store_.Unpack(*image, lease.id(), progress)));
   }

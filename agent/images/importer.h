@@ -21,7 +21,7 @@
 //     (such as import-<digest>:tag): an image nobody named would be hard to find and
 //     to delete.
 //   - docker save: each of RepoTags; an entry without RepoTags needs base_name.
-//   All names are normalised like Docker references (reference.h).
+//   All names are normalised like Docker references (oci/reference.h).
 //
 // How (containerd-client-notes.md §3-6): the archive is read twice, streaming, so big
 // layers never sit in memory. Pass 1 hashes every file and keeps only small JSON

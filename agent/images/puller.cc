@@ -4,17 +4,18 @@
 
 #include <thread>
 
+#include "agent/images/containerd_mapping.h"
 #include "agent/images/content_helpers.h"
-#include "agent/images/image_config.h"
-#include "agent/images/manifest.h"
-#include "agent/images/reference.h"
 #include "agent/images/unpacker.h"
+#include "agent/oci/image_config.h"
+#include "agent/oci/manifest.h"
+#include "agent/oci/reference.h"
 
 namespace zlayer::images {
 namespace {
 
-using containerd::Descriptor;
 using containerd::Labels;
+using oci::Descriptor;
 
 constexpr std::chrono::hours kPullLeaseExpiry{24};
 constexpr int64_t kProgressStep = 512 * 1024;
@@ -27,7 +28,7 @@ std::string HostWithoutPort(const std::string& registry) {
 }
 
 // containerd's distribution-source label (notes §5 step 5).
-Labels SourceLabel(const Reference& ref) {
+Labels SourceLabel(const oci::Reference& ref) {
   return {{"containerd.io/distribution.source." + HostWithoutPort(ref.registry), ref.repository}};
 }
 
@@ -46,8 +47,9 @@ bool Retryable(const Status& s) {
 // when containerd asks for bytes (a present blob costs no request).
 class RegistrySource : public containerd::BlobSource {
  public:
-  RegistrySource(registry::RegistryClient& registry, const Reference& ref, const Descriptor& blob,
-                 const ProgressCallback& progress, const std::atomic<bool>& cancelled)
+  RegistrySource(registry::RegistryClient& registry, const oci::Reference& ref,
+                 const Descriptor& blob, const ProgressCallback& progress,
+                 const std::atomic<bool>& cancelled)
       : registry_(registry), ref_(ref), blob_(blob), progress_(progress), cancelled_(cancelled) {}
 
   Status Seek(int64_t offset) override {
@@ -91,7 +93,7 @@ class RegistrySource : public containerd::BlobSource {
 
  private:
   registry::RegistryClient& registry_;
-  const Reference& ref_;
+  const oci::Reference& ref_;
   const Descriptor& blob_;
   const ProgressCallback& progress_;
   const std::atomic<bool>& cancelled_;
@@ -102,7 +104,7 @@ class RegistrySource : public containerd::BlobSource {
 };
 
 // A mismatch at commit (containerd's FAILED_PRECONDITION) is the registry's doing.
-Status WriteError(const Status& s, const Reference& ref, const Descriptor& blob) {
+Status WriteError(const Status& s, const oci::Reference& ref, const Descriptor& blob) {
   if (s.code() == StatusCode::kFailedPrecondition) {
     return DataLoss(fmt::format("registry {}: blob {}: digest or size mismatch, rejected ({})",
                                 ref.registry, blob.digest, s.message()));
@@ -133,7 +135,7 @@ Puller::Puller(containerd::Client& client, ImageStore& store, registry::Registry
     : client_(client), store_(store), registry_(registry) {}
 
 Result<Descriptor> Puller::ResolveRemote(const std::string& reference) {
-  auto ref = ParseReference(reference);
+  auto ref = oci::ParseReference(reference);
   if (!ref.ok()) return ref.status();
   return registry_.Resolve(*ref);
 }
@@ -141,10 +143,10 @@ Result<Descriptor> Puller::ResolveRemote(const std::string& reference) {
 Result<LocalImage> Puller::Pull(const std::string& reference, const PullOptions& options,
                                 const std::function<void(const PullResolved&)>& on_resolved,
                                 const ProgressCallback& progress) {
-  auto ref = ParseReference(reference);
+  auto ref = oci::ParseReference(reference);
   if (!ref.ok()) return ref.status();
-  Platform platform = NormalizePlatform(options.platform.value_or(store_.platform()));
-  std::string key = ref->FullName() + " " + PlatformString(platform);
+  oci::Platform platform = oci::NormalizePlatform(options.platform.value_or(store_.platform()));
+  std::string key = ref->FullName() + " " + oci::PlatformString(platform);
 
   std::shared_ptr<Flight> flight;
   bool leader = false;
@@ -176,7 +178,8 @@ Result<LocalImage> Puller::Pull(const std::string& reference, const PullOptions&
   return result;
 }
 
-Result<LocalImage> Puller::PullOnce(const Reference& ref, const Platform& platform, int concurrency,
+Result<LocalImage> Puller::PullOnce(const oci::Reference& ref, const oci::Platform& platform,
+                                    int concurrency,
                                     const std::function<void(const PullResolved&)>& on_resolved,
                                     const ProgressCallback& progress) {
   const std::string name = ref.FullName();
@@ -193,7 +196,7 @@ Result<LocalImage> Puller::PullOnce(const Reference& ref, const Platform& platfo
 
   // A document already in containerd (an earlier pull) is not fetched again.
   auto document = [&](const Descriptor& d, bool manifest) -> Result<std::string> {
-    auto local = client_.ReadContent(d.digest, kMaxManifestSize);
+    auto local = client_.ReadContent(d.digest, oci::kMaxManifestSize);
     if (local.ok() && static_cast<int64_t>(local->size()) == d.size) return local;
     return manifest ? registry_.FetchManifest(ref, d) : registry_.FetchBlob(ref, d);
   };
@@ -202,22 +205,21 @@ Result<LocalImage> Puller::PullOnce(const Reference& ref, const Platform& platfo
   if (!root.ok()) return fail(root.status());
   Descriptor manifest_descriptor = *target;
   std::string manifest_json = *root;
-  std::optional<Index> index;
-  Platform chosen = platform;
-  if (IsIndexMediaType(target->media_type)) {
-    auto parsed = ParseIndex(*root);
+  std::optional<oci::Index> index;
+  oci::Platform chosen = platform;
+  if (oci::IsIndexMediaType(target->media_type)) {
+    auto parsed = oci::ParseIndex(*root);
     if (!parsed.ok())
       return fail(parsed.status().Wrap("registry " + ref.registry + ": index of " + name));
     index = std::move(*parsed);
-    auto entry = ChooseManifest(index->manifests, platform);
+    auto entry = oci::ChooseManifest(index->manifests, platform);
     if (!entry.ok()) {
       return fail(FailedPreconditionError(
           fmt::format("registry {}: {}: {}", ref.registry, name, entry.status().message())));
     }
-    manifest_descriptor = Descriptor{
-        entry->descriptor.media_type, entry->descriptor.digest, entry->descriptor.size, {}};
-    if (entry->platform) chosen = NormalizePlatform(*entry->platform);
-    if (!IsManifestMediaType(manifest_descriptor.media_type)) {
+    manifest_descriptor = Descriptor{entry->media_type, entry->digest, entry->size, {}};
+    if (entry->platform) chosen = oci::NormalizePlatform(*entry->platform);
+    if (!oci::IsManifestMediaType(manifest_descriptor.media_type)) {
       return fail(InvalidArgumentError(
           fmt::format("registry {}: {}: nested indexes are not supported", ref.registry, name)));
     }
@@ -225,20 +227,20 @@ Result<LocalImage> Puller::PullOnce(const Reference& ref, const Platform& platfo
     if (!fetched.ok()) return fail(fetched.status());
     manifest_json = std::move(*fetched);
   }
-  auto manifest = ParseManifest(manifest_json);
+  auto manifest = oci::ParseManifest(manifest_json);
   if (!manifest.ok()) {
     return fail(manifest.status().Wrap(
         fmt::format("registry {}: manifest {}", ref.registry, manifest_descriptor.digest)));
   }
   auto config_json = document(manifest->config, false);
   if (!config_json.ok()) return fail(config_json.status());
-  auto config = ParseImageConfig(*config_json);
+  auto config = oci::ParseImageConfig(*config_json);
   if (!config.ok()) {
     return fail(config.status().Wrap(
         fmt::format("registry {}: config {}", ref.registry, manifest->config.digest)));
   }
   for (const Descriptor& layer : manifest->layers) {
-    if (!IsLayerMediaType(layer.media_type)) {
+    if (!oci::IsLayerMediaType(layer.media_type)) {
       return fail(
           InvalidArgumentError(fmt::format("registry {}: layer {}: unsupported media type {}",
                                            ref.registry, layer.digest, layer.media_type)));
@@ -263,8 +265,8 @@ Result<LocalImage> Puller::PullOnce(const Reference& ref, const Platform& platfo
   auto write_document = [&](const Descriptor& d, const std::string& kind, const std::string& data,
                             const Labels& labels) -> Status {
     StringSource src(data);
-    Status s =
-        client_.WriteContent(kind + "-" + d.digest, d, src, Merge(labels, source), lease.id());
+    Status s = client_.WriteContent(kind + "-" + d.digest, ToContainerd(d), src,
+                                    Merge(labels, source), lease.id());
     if (!s.ok()) return WriteError(s, ref, d);
     Report(progress, ProgressEvent::Kind::kBlobWritten, d, d.size, src.read() == 0);
     return Status::Ok();
@@ -285,7 +287,8 @@ Result<LocalImage> Puller::PullOnce(const Reference& ref, const Platform& platfo
       if (i >= n) return;
       const Descriptor& layer = manifest->layers[i];
       RegistrySource src(registry_, ref, layer, progress, board.cancelled);
-      Status s = client_.WriteContent("layer-" + layer.digest, layer, src, source, lease.id());
+      Status s = client_.WriteContent("layer-" + layer.digest, ToContainerd(layer), src, source,
+                                      lease.id());
       if (!s.ok()) {
         // The source's own error (a cancel, a broken connection) says more than the
         // write's wrapping of it.
@@ -353,7 +356,7 @@ Result<LocalImage> Puller::PullOnce(const Reference& ref, const Platform& platfo
          name);
 
   ImageStore view(client_, store_.snapshotter(), platform);
-  auto image = view.Load(containerd::ImageRecord{name, record_target});
+  auto image = view.Load(containerd::ImageRecord{name, ToContainerd(record_target)});
   if (!image.ok()) return fail(image.status());
   return image;
 }

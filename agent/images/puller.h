@@ -40,7 +40,7 @@
 
 #include "agent/containerd/client.h"
 #include "agent/images/image_store.h"
-#include "agent/images/platform.h"
+#include "agent/oci/platform.h"
 #include "agent/registry/client.h"
 #include "common/status.h"
 
@@ -48,17 +48,17 @@ namespace zlayer::images {
 
 struct PullOptions {
   // The platform to choose from an index; unset: the store's platform.
-  std::optional<Platform> platform;
+  std::optional<oci::Platform> platform;
   // Layers fetched at once (ZLAYER_PULL_CONCURRENCY), at least 1.
   int concurrency = 3;
 };
 
 // What a reference resolved to, reported once before any layer is fetched.
 struct PullResolved {
-  std::string name;                           // normalised reference, the image record's name
-  containerd::Descriptor target;              // what the name points at: an index or a manifest
-  Platform platform;                          // the platform chosen (or the config's)
-  std::vector<containerd::Descriptor> blobs;  // config, then layers
+  std::string name;                    // normalised reference, the image record's name
+  oci::Descriptor target;              // what the name points at: an index or a manifest
+  oci::Platform platform;              // the platform chosen (or the config's)
+  std::vector<oci::Descriptor> blobs;  // config, then layers
 };
 
 class Puller {
@@ -66,7 +66,7 @@ class Puller {
   // All three must outlive the puller; `store` must use `client`.
   Puller(containerd::Client& client, ImageStore& store, registry::RegistryClient& registry);
 
-  // Pulls `reference` (normalised as reference.h says) and returns the image as now
+  // Pulls `reference` (normalised as oci/reference.h says) and returns the image as now
   // stored, unpacked. `on_resolved` and `progress` (optional) are called on the pulling
   // threads; they must be quick and thread-safe.
   //
@@ -80,7 +80,7 @@ class Puller {
                           const ProgressCallback& progress = {});
 
   // The descriptor the registry has for `reference` now (pull policy `newer`).
-  Result<containerd::Descriptor> ResolveRemote(const std::string& reference);
+  Result<oci::Descriptor> ResolveRemote(const std::string& reference);
 
  private:
   struct Flight {
@@ -89,7 +89,8 @@ class Puller {
     std::optional<Result<LocalImage>> result;  // guarded by mu
   };
 
-  Result<LocalImage> PullOnce(const Reference& ref, const Platform& platform, int concurrency,
+  Result<LocalImage> PullOnce(const oci::Reference& ref, const oci::Platform& platform,
+                              int concurrency,
                               const std::function<void(const PullResolved&)>& on_resolved,
                               const ProgressCallback& progress);
 

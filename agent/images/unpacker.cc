@@ -5,7 +5,8 @@
 
 #include <chrono>
 
-#include "agent/images/manifest.h"
+#include "agent/images/containerd_mapping.h"
+#include "agent/oci/digest.h"
 
 namespace zlayer::images {
 namespace {
@@ -39,12 +40,12 @@ std::string ExtractKey(const std::string& chain_id) {
 std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids) {
   std::vector<std::string> chain;
   for (const std::string& diff_id : diff_ids) {
-    chain.push_back(chain.empty() ? diff_id : Sha256Digest(chain.back() + " " + diff_id));
+    chain.push_back(chain.empty() ? diff_id : oci::Sha256Digest(chain.back() + " " + diff_id));
   }
   return chain;
 }
 
-Result<std::vector<LayerUnpack>> PlanUnpack(const std::vector<containerd::Descriptor>& layers,
+Result<std::vector<LayerUnpack>> PlanUnpack(const std::vector<oci::Descriptor>& layers,
                                             const std::vector<std::string>& diff_ids) {
   if (layers.size() != diff_ids.size()) {
     return InvalidArgumentError(
@@ -101,7 +102,8 @@ Result<LayerOutcome> Unpacker::UnpackLayer(const LayerUnpack& layer, const std::
   }
 
   auto discard = [&] { (void)client_.RemoveSnapshot(snapshotter_, key); };
-  Result<containerd::Descriptor> applied = client_.ApplyDiff(layer.blob, *mounts, lease);
+  Result<containerd::Descriptor> applied =
+      client_.ApplyDiff(ToContainerd(layer.blob), *mounts, lease);
   if (!applied.ok()) {
     discard();
     return applied.status().Wrap(context + ": apply");
@@ -128,8 +130,8 @@ Result<LayerOutcome> Unpacker::UnpackLayer(const LayerUnpack& layer, const std::
   return LayerOutcome::kUnpacked;
 }
 
-Status Unpacker::Unpack(const containerd::Descriptor& config,
-                        const std::vector<LayerUnpack>& layers, const std::string& lease,
+Status Unpacker::Unpack(const oci::Descriptor& config, const std::vector<LayerUnpack>& layers,
+                        const std::string& lease,
                         const std::function<void(const LayerUnpack&, LayerOutcome)>& on_layer) {
   std::string own_lease;
   if (lease.empty()) {

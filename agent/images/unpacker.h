@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/containerd/client.h"
+#include "agent/oci/descriptor.h"
 #include "common/status.h"
 
 namespace zlayer::images {
@@ -23,15 +24,15 @@ std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids);
 
 // One layer to unpack.
 struct LayerUnpack {
-  containerd::Descriptor blob;  // the (compressed) layer blob in the content store
-  std::string diff_id;          // sha256 of its uncompressed tar (from the config)
-  std::string chain_id;         // the committed snapshot's name
-  std::string parent;           // the previous layer's chain id; "" for the base
+  oci::Descriptor blob;  // the (compressed) layer blob in the content store
+  std::string diff_id;   // sha256 of its uncompressed tar (from the config)
+  std::string chain_id;  // the committed snapshot's name
+  std::string parent;    // the previous layer's chain id; "" for the base
 };
 
 // Pairs a manifest's layers with the config's diff ids. kInvalidArgument when
 // their counts differ.
-Result<std::vector<LayerUnpack>> PlanUnpack(const std::vector<containerd::Descriptor>& layers,
+Result<std::vector<LayerUnpack>> PlanUnpack(const std::vector<oci::Descriptor>& layers,
                                             const std::vector<std::string>& diff_ids);
 
 // What happened to one layer, for progress reports.
@@ -62,7 +63,7 @@ class Unpacker {
   // containerd.io/gc.ref.snapshot.<snapshotter> = top chain id, the GC anchor of
   // the chain. `on_layer` (optional) is called after each layer. With an
   // empty `lease`, a lease is created for the call and deleted after it.
-  Status Unpack(const containerd::Descriptor& config, const std::vector<LayerUnpack>& layers,
+  Status Unpack(const oci::Descriptor& config, const std::vector<LayerUnpack>& layers,
                 const std::string& lease,
                 const std::function<void(const LayerUnpack&, LayerOutcome)>& on_layer = {});
 

@@ -16,6 +16,7 @@
 #include "agent/runtime/runtime_spec.h"
 #include "agent/runtime/user.h"
 #include "agent/spec/model.h"
+#include "agent/spec/naming.h"
 #include "common/process_start.h"
 
 namespace zlayer::lifecycle {
@@ -117,7 +118,7 @@ std::string ReplicaRuntime::ContainerDir(const std::string& id) const {
 
 Result<std::vector<reconcile::ObservedContainer>> ReplicaRuntime::ObserveAll() {
   auto containers =
-      client_.ListContainers(std::string("labels.\"") + reconcile::kLabelDeployment + "\"");
+      client_.ListContainers(std::string("labels.\"") + spec::kLabelDeployment + "\"");
   if (!containers.ok()) return containers.status();
   auto tasks = client_.ListTasks();
   if (!tasks.ok()) return tasks.status();

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "agent/containerd/client.h"
-#include "agent/images/image_config.h"
+#include "agent/oci/image_config.h"
 #include "agent/reconcile/replica_operations.h"
 #include "agent/runtime/node_limits.h"
 #include "agent/spec/model.h"
@@ -29,7 +29,7 @@ namespace zlayer::lifecycle {
 struct PreparedImage {
   std::string name;    // the full reference the container records
   std::string digest;  // of the manifest
-  images::ImageConfig config;
+  oci::ImageConfig config;
   std::string top_chain_id;  // the snapshot the container's rootfs starts from
 };
 

@@ -28,9 +28,9 @@ std::optional<ObservedContainer> Observe(const containerd::ContainerRecord& reco
     auto it = record.labels.find(key);
     return it == record.labels.end() ? nullptr : &it->second;
   };
-  const std::string* deployment = label(kLabelDeployment);
-  const std::string* service = label(kLabelService);
-  const std::string* replica = label(kLabelReplica);
+  const std::string* deployment = label(spec::kLabelDeployment);
+  const std::string* service = label(spec::kLabelService);
+  const std::string* replica = label(spec::kLabelReplica);
   if (deployment == nullptr || service == nullptr || replica == nullptr) return std::nullopt;
   ObservedContainer observed;
   observed.id = record.id;
@@ -39,7 +39,7 @@ std::optional<ObservedContainer> Observe(const containerd::ContainerRecord& reco
   auto [end, ec] =
       std::from_chars(replica->data(), replica->data() + replica->size(), observed.replica);
   if (ec != std::errc() || end != replica->data() + replica->size()) return std::nullopt;
-  if (const std::string* hash = label(kLabelSpecHash)) observed.spec_hash = *hash;
+  if (const std::string* hash = label(spec::kLabelSpecHash)) observed.spec_hash = *hash;
   if (const std::string* signal = label(containerd::kLabelStopSignal)) {
     observed.recorded_stop_signal = ParseImageStopSignal(*signal);
   }

@@ -40,12 +40,6 @@
 
 namespace zlayer::reconcile {
 
-// Labels on every container the agent creates.
-inline constexpr const char* kLabelDeployment = "zlayer.deployment";
-inline constexpr const char* kLabelService = "zlayer.service";
-inline constexpr const char* kLabelReplica = "zlayer.replica";
-inline constexpr const char* kLabelSpecHash = "zlayer.spec-hash";
-
 struct DesiredDeployment {
   uint64_t generation = 0;
   spec::Deployment spec;
@@ -73,7 +67,7 @@ struct ObservedContainer {
 };
 
 // Builds an ObservedContainer from a container record and its task (if any);
-// nullopt when the record lacks our labels.
+// nullopt when the record lacks our labels (spec/naming.h).
 std::optional<ObservedContainer> Observe(const containerd::ContainerRecord& record,
                                          const std::optional<containerd::TaskInfo>& task);
 

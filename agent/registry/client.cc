@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "agent/images/manifest.h"
+#include "agent/oci/digest.h"
+#include "agent/oci/manifest.h"
 
 namespace zlayer::registry {
 
@@ -18,7 +19,7 @@ const char* const kManifestAccept =
 
 namespace {
 
-using containerd::Descriptor;
+using oci::Descriptor;
 
 constexpr int kMaxErrorBody = 64 * 1024;
 
@@ -48,7 +49,7 @@ std::string StripParams(const std::string& content_type) {
   return out;
 }
 
-std::string RefText(const images::Reference& ref) {
+std::string RefText(const oci::Reference& ref) {
   std::string text = ref.repository;
   if (!ref.tag.empty()) text += ":" + ref.tag;
   if (!ref.digest.empty()) text += "@" + ref.digest;
@@ -60,7 +61,7 @@ Status Verify(const std::string& data, const Descriptor& d, const std::string& r
     return DataLoss(fmt::format("registry {}: {} {}: size mismatch: got {} bytes, expected {}",
                                 registry, "blob", d.digest, data.size(), d.size));
   }
-  std::string actual = images::Sha256Digest(data);
+  std::string actual = oci::Sha256Digest(data);
   if (actual != d.digest) {
     return DataLoss(fmt::format("registry {}: blob {}: digest mismatch: content hashes to {}",
                                 registry, d.digest, actual));
@@ -140,11 +141,9 @@ std::string RegistryClient::SchemeFor(const std::string& host) const {
   return "https";
 }
 
-std::string RegistryClient::ApiHost(const images::Reference& ref) const {
-  return ref.RegistryHost();
-}
+std::string RegistryClient::ApiHost(const oci::Reference& ref) const { return ref.RegistryHost(); }
 
-Status RegistryClient::Authenticate(const images::Reference& ref, const HttpResponse& unauthorized,
+Status RegistryClient::Authenticate(const oci::Reference& ref, const HttpResponse& unauthorized,
                                     const std::string& key) {
   std::vector<Challenge> challenges = ParseChallenges(unauthorized.Header("WWW-Authenticate"));
   std::optional<UserPassword> creds = options_.credentials().Lookup(ref.registry);
@@ -220,7 +219,7 @@ Status RegistryClient::Authenticate(const images::Reference& ref, const HttpResp
 }
 
 Result<std::unique_ptr<HttpResponse>> RegistryClient::Request(
-    const images::Reference& ref, const std::string& method, const std::string& path,
+    const oci::Reference& ref, const std::string& method, const std::string& path,
     std::vector<std::pair<std::string, std::string>> headers) {
   std::string host = ApiHost(ref);
   std::string key = host + " " + ref.repository;
@@ -248,7 +247,7 @@ Result<std::unique_ptr<HttpResponse>> RegistryClient::Request(
   return InternalError("unreachable");
 }
 
-Result<Descriptor> RegistryClient::Resolve(const images::Reference& ref) {
+Result<Descriptor> RegistryClient::Resolve(const oci::Reference& ref) {
   std::string what = "resolve " + RefText(ref);
   std::string target = ref.digest.empty() ? ref.tag : ref.digest;
   for (const char* method : {"HEAD", "GET"}) {
@@ -277,10 +276,10 @@ Result<Descriptor> RegistryClient::Resolve(const images::Reference& ref) {
     std::string length = r.Header("Content-Length");
     if (!length.empty()) d.size = std::atoll(length.c_str());
     if (std::string(method) == "GET") {
-      auto body = ReadBody(r, images::kMaxManifestSize);
+      auto body = ReadBody(r, oci::kMaxManifestSize);
       if (!body.ok()) return body.status().Wrap(fmt::format("registry {}: {}", ref.registry, what));
       d.size = static_cast<int64_t>(body->size());
-      if (d.digest.empty()) d.digest = images::Sha256Digest(*body);
+      if (d.digest.empty()) d.digest = oci::Sha256Digest(*body);
     } else if (d.digest.empty() || length.empty()) {
       continue;  // not enough from HEAD: ask again with GET
     }
@@ -290,15 +289,15 @@ Result<Descriptor> RegistryClient::Resolve(const images::Reference& ref) {
       return InvalidArgumentError(fmt::format(
           "registry {}: {}: Docker schema 1 manifests are not supported", ref.registry, what));
     }
-    if (!images::IsIndexMediaType(d.media_type) && !images::IsManifestMediaType(d.media_type)) {
+    if (!oci::IsIndexMediaType(d.media_type) && !oci::IsManifestMediaType(d.media_type)) {
       return InvalidArgumentError(fmt::format("registry {}: {}: unsupported media type \"{}\"",
                                               ref.registry, what, d.media_type));
     }
-    if (!images::IsSha256Digest(d.digest)) {
+    if (!oci::IsSha256Digest(d.digest)) {
       return InvalidArgumentError(
           fmt::format("registry {}: {}: bad digest \"{}\"", ref.registry, what, d.digest));
     }
-    if (d.size <= 0 || d.size > images::kMaxManifestSize) {
+    if (d.size <= 0 || d.size > oci::kMaxManifestSize) {
       return InvalidArgumentError(fmt::format("registry {}: {}: manifest size {} out of range",
                                               ref.registry, what, d.size));
     }
@@ -307,29 +306,28 @@ Result<Descriptor> RegistryClient::Resolve(const images::Reference& ref) {
   return InternalError("unreachable");
 }
 
-Result<std::string> RegistryClient::FetchManifest(const images::Reference& ref,
-                                                  const Descriptor& d) {
+Result<std::string> RegistryClient::FetchManifest(const oci::Reference& ref, const Descriptor& d) {
   std::string what = "fetch manifest " + d.digest + " of " + ref.repository;
-  if (d.size > images::kMaxManifestSize) {
+  if (d.size > oci::kMaxManifestSize) {
     return InvalidArgumentError(fmt::format("registry {}: {}: {} bytes is over the {} byte limit",
-                                            ref.registry, what, d.size, images::kMaxManifestSize));
+                                            ref.registry, what, d.size, oci::kMaxManifestSize));
   }
   auto response = Request(
       ref, "GET", "manifests/" + d.digest,
       {{"Accept", d.media_type.empty() ? kManifestAccept : d.media_type + ", " + kManifestAccept}});
   if (!response.ok()) return response.status().Wrap(what);
   if ((*response)->status() != 200) return ResponseError(**response, ref.registry, what);
-  auto body = ReadBody(**response, images::kMaxManifestSize);
+  auto body = ReadBody(**response, oci::kMaxManifestSize);
   if (!body.ok()) return body.status().Wrap(fmt::format("registry {}: {}", ref.registry, what));
   ZLAYER_RETURN_IF_ERROR(Verify(*body, d, ref.registry));
   return body;
 }
 
-Result<std::string> RegistryClient::FetchBlob(const images::Reference& ref, const Descriptor& d) {
+Result<std::string> RegistryClient::FetchBlob(const oci::Reference& ref, const Descriptor& d) {
   std::string what = "fetch blob " + d.digest + " of " + ref.repository;
-  if (d.size > images::kMaxManifestSize) {
+  if (d.size > oci::kMaxManifestSize) {
     return InvalidArgumentError(fmt::format("registry {}: {}: {} bytes is over the {} byte limit",
-                                            ref.registry, what, d.size, images::kMaxManifestSize));
+                                            ref.registry, what, d.size, oci::kMaxManifestSize));
   }
   auto reader = OpenBlob(ref, d, 0);
   if (!reader.ok()) return reader.status();
@@ -346,7 +344,7 @@ Result<std::string> RegistryClient::FetchBlob(const images::Reference& ref, cons
   return body;
 }
 
-Result<std::unique_ptr<BlobReader>> RegistryClient::OpenBlob(const images::Reference& ref,
+Result<std::unique_ptr<BlobReader>> RegistryClient::OpenBlob(const oci::Reference& ref,
                                                              const Descriptor& d, int64_t offset) {
   std::string what = "fetch blob " + d.digest + " of " + ref.repository;
   std::vector<std::pair<std::string, std::string>> headers = {

@@ -32,8 +32,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/containerd/types.h"
-#include "agent/images/reference.h"
+#include "agent/oci/descriptor.h"
+#include "agent/oci/reference.h"
 #include "agent/registry/auth.h"
 #include "agent/registry/http.h"
 #include "common/status.h"
@@ -73,21 +73,18 @@ class RegistryClient {
   // computed from the body when the registry sends none) and size. An unknown tag
   // and an unknown repository are told apart (the tag list answers NAME_UNKNOWN for
   // the latter) in the error message.
-  Result<containerd::Descriptor> Resolve(const images::Reference& ref);
+  Result<oci::Descriptor> Resolve(const oci::Reference& ref);
 
   // A manifest or index by descriptor, read whole (<= kMaxManifestSize) and checked
   // against the descriptor's size and digest.
-  Result<std::string> FetchManifest(const images::Reference& ref,
-                                    const containerd::Descriptor& descriptor);
+  Result<std::string> FetchManifest(const oci::Reference& ref, const oci::Descriptor& descriptor);
   // A small blob (a config), read whole and checked like FetchManifest.
-  Result<std::string> FetchBlob(const images::Reference& ref,
-                                const containerd::Descriptor& descriptor);
+  Result<std::string> FetchBlob(const oci::Reference& ref, const oci::Descriptor& descriptor);
 
   // The blob's bytes from `offset` on (HTTP Range; a registry that ignores Range is
   // handled by skipping). The caller checks size and digest (containerd does at commit).
-  Result<std::unique_ptr<BlobReader>> OpenBlob(const images::Reference& ref,
-                                               const containerd::Descriptor& descriptor,
-                                               int64_t offset);
+  Result<std::unique_ptr<BlobReader>> OpenBlob(const oci::Reference& ref,
+                                               const oci::Descriptor& descriptor, int64_t offset);
 
  private:
   struct CachedAuth {
@@ -97,12 +94,12 @@ class RegistryClient {
 
   // Sends `method` to /v2/<repo>/<path> with auth as described above.
   Result<std::unique_ptr<HttpResponse>> Request(
-      const images::Reference& ref, const std::string& method, const std::string& path,
+      const oci::Reference& ref, const std::string& method, const std::string& path,
       std::vector<std::pair<std::string, std::string>> headers);
   // Answers a 401's challenges; sets the cache entry for `key`.
-  Status Authenticate(const images::Reference& ref, const HttpResponse& unauthorized,
+  Status Authenticate(const oci::Reference& ref, const HttpResponse& unauthorized,
                       const std::string& key);
-  std::string ApiHost(const images::Reference& ref) const;
+  std::string ApiHost(const oci::Reference& ref) const;
 
   HttpTransport& transport_;
   RegistryOptions options_;

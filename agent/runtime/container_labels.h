@@ -9,26 +9,21 @@
 #include <string_view>
 
 #include "agent/containerd/types.h"
-#include "agent/images/image_config.h"
+#include "agent/oci/image_config.h"
 #include "agent/spec/model.h"
 
 namespace zlayer::runtime {
 
-inline constexpr const char* kLabelDeployment = "zlayer.deployment";
-inline constexpr const char* kLabelService = "zlayer.service";
-inline constexpr const char* kLabelReplica = "zlayer.replica";  // decimal index, "0"
-inline constexpr const char* kLabelSpecHash = "zlayer.spec-hash";
-
 // The signal that asks a replica to stop: reconcile::StopSignal's rule (the service's
 // `stop_signal`, else the image's STOPSIGNAL when it names a signal, else SIGTERM).
-int StopSignal(const spec::Service& service, const images::ImageConfig& image);
+int StopSignal(const spec::Service& service, const oci::ImageConfig& image);
 
 // The service's own `labels`, then (overriding any of the same key) the four zlayer.* labels
-// above and containerd's `io.containerd.image.config.stop-signal` with StopSignal's name
+// (spec/naming.h) and containerd's `io.containerd.image.config.stop-signal` with StopSignal's name
 // ("SIGTERM", "SIGRTMIN+3"), the label containerd's tools read to stop a container.
 // `spec_hash` is spec::ServiceHash(service).
 containerd::Labels ContainerLabels(std::string_view deployment, const spec::Service& service,
                                    uint32_t replica_index, std::string_view spec_hash,
-                                   const images::ImageConfig& image);
+                                   const oci::ImageConfig& image);
 
 }  // namespace zlayer::runtime

@@ -185,7 +185,7 @@ json Resources(const spec::Service& service) {
   return resources;
 }
 
-std::string WorkingDir(const spec::Service& service, const images::ImageConfig& image) {
+std::string WorkingDir(const spec::Service& service, const oci::ImageConfig& image) {
   if (service.command.workdir && !service.command.workdir->empty()) {
     return *service.command.workdir;
   }
@@ -236,7 +236,7 @@ const std::vector<std::string>& DefaultCapabilities() {
 }
 
 Result<std::vector<std::string>> ProcessArgs(const spec::Service& service,
-                                             const images::ImageConfig& image) {
+                                             const oci::ImageConfig& image) {
   const auto& entrypoint = service.command.entrypoint;
   const auto& args = service.command.args;
   std::vector<std::string> argv;
@@ -260,7 +260,7 @@ Result<std::vector<std::string>> ProcessArgs(const spec::Service& service,
   return argv;
 }
 
-std::vector<std::string> ProcessEnv(const spec::Service& service, const images::ImageConfig& image,
+std::vector<std::string> ProcessEnv(const spec::Service& service, const oci::ImageConfig& image,
                                     const std::vector<std::string>& extra_env) {
   std::vector<std::string> env;
   for (const std::string& entry : image.env) SetEnv(&env, entry);
@@ -324,7 +324,7 @@ Result<json> Rlimits(const spec::Service& service, const RlimitMap& node_hard_li
   return rlimits;
 }
 
-Result<json> BuildRuntimeSpec(const spec::Service& service, const images::ImageConfig& image,
+Result<json> BuildRuntimeSpec(const spec::Service& service, const oci::ImageConfig& image,
                               const ReplicaContext& ctx) {
   if (ctx.container_id.empty()) return ServiceError(service, "no container id");
   if (ctx.namespace_name.empty()) return ServiceError(service, "no containerd namespace");

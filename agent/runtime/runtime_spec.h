@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/images/image_config.h"
+#include "agent/oci/image_config.h"
 #include "agent/runtime/node_limits.h"
 #include "agent/runtime/user.h"
 #include "agent/spec/model.h"
@@ -81,12 +81,12 @@ const std::vector<std::string>& DefaultCapabilities();
 // An `args: []` is an empty CMD, not "keep the image's". An empty result is
 // kInvalidArgument naming the service.
 Result<std::vector<std::string>> ProcessArgs(const spec::Service& service,
-                                             const images::ImageConfig& image);
+                                             const oci::ImageConfig& image);
 
 // The environment: image Env, then ctx.extra_env, then the service's env; a later entry
 // replaces an earlier one with the same key in place, new keys are appended. PATH is
 // prepended with kDefaultPath when no entry sets it.
-std::vector<std::string> ProcessEnv(const spec::Service& service, const images::ImageConfig& image,
+std::vector<std::string> ProcessEnv(const spec::Service& service, const oci::ImageConfig& image,
                                     const std::vector<std::string>& extra_env);
 
 // The capability list (bounding = effective = permitted), in kernel bit order:
@@ -118,8 +118,7 @@ Result<nlohmann::json> Rlimits(const spec::Service& service, const RlimitMap& no
 // Errors (kInvalidArgument, message starting with "service <name>: "): an empty argv, an
 // unknown capability or ulimit name, a named or anonymous volume without a directory in
 // ctx, an empty container id or namespace.
-Result<nlohmann::json> BuildRuntimeSpec(const spec::Service& service,
-                                        const images::ImageConfig& image,
+Result<nlohmann::json> BuildRuntimeSpec(const spec::Service& service, const oci::ImageConfig& image,
                                         const ReplicaContext& ctx);
 
 }  // namespace zlayer::runtime

@@ -115,7 +115,7 @@ Status NoSuchGroup(std::string_view user, std::string_view name) {
 
 }  // namespace
 
-std::string EffectiveUser(const spec::Service& service, const images::ImageConfig& image) {
+std::string EffectiveUser(const spec::Service& service, const oci::ImageConfig& image) {
   return service.user.value_or(image.user);
 }
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/images/image_config.h"
+#include "agent/oci/image_config.h"
 #include "agent/spec/model.h"
 #include "common/status.h"
 
@@ -29,7 +29,7 @@ struct ResolvedUser {
 
 // The user string a replica runs as: the service's `user`, else the image's USER, else ""
 // (root).
-std::string EffectiveUser(const spec::Service& service, const images::ImageConfig& image);
+std::string EffectiveUser(const spec::Service& service, const oci::ImageConfig& image);
 
 // Resolves `user` against the image's files. `passwd` and `group` are the files' text; pass
 // "" for a file the image does not have (containerd treats a missing file and a missing

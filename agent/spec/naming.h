@@ -10,6 +10,13 @@
 
 namespace zlayer::spec {
 
+// The labels every container the agent creates carries in containerd (runtime::ContainerLabels
+// sets them, reconcile::Observe reads them back after a restart).
+inline constexpr const char* kLabelDeployment = "zlayer.deployment";
+inline constexpr const char* kLabelService = "zlayer.service";
+inline constexpr const char* kLabelReplica = "zlayer.replica";     // decimal index, "0"
+inline constexpr const char* kLabelSpecHash = "zlayer.spec-hash";  // ServiceHash(service)
+
 // containerd's limit for container, namespace and exec ids.
 inline constexpr size_t kMaxContainerIdLength = 76;
 

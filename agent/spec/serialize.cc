@@ -1,11 +1,11 @@
 #include "agent/spec/serialize.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "agent/oci/digest.h"
 #include "agent/spec/kernel_names.h"
 
 namespace zlayer::spec {
@@ -178,15 +178,7 @@ std::string ServiceHash(const Service& service) {
   for (const char* key : {"scale", "depends", "restart_policy", "health", "stop_grace_period"}) {
     canonical.erase(key);
   }
-  std::string text = canonical.dump();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    std::abort();  // SHA-256 over memory cannot fail short of a broken libcrypto
-  }
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
+  return oci::Sha256Hex(canonical.dump());
 }
 
 }  // namespace zlayer::spec

@@ -1,21 +1,11 @@
 #include "test/integration/containerd/test_blobs.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstring>
 
 namespace zlayer::containerd::testing {
-
-std::string Sha256Digest(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  std::string hex = "sha256:";
-  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
-}
 
 Result<size_t> MemoryBlobSource::Read(char* buffer, size_t size) {
   if (fail_after_reads_ && reads_ >= *fail_after_reads_) {

@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "agent/containerd/client.h"
+#include "agent/oci/digest.h"
 
 namespace zlayer::containerd::testing {
 
 // "sha256:<hex>" of `data`.
-std::string Sha256Digest(const std::string& data);
+using oci::Sha256Digest;
 
 // Serves `data`; with `fail_after_reads` set, every Read after that many
 // successful ones fails with kUnavailable (a broken download).

@@ -59,7 +59,7 @@ Result<std::string> RunContainer(const fs::path& dir, const spec::Service& servi
   WriteFile(rootfs / "etc" / "passwd", passwd);
   WriteFile(rootfs / "etc" / "group", group);
 
-  images::ImageConfig image;
+  oci::ImageConfig image;
   image.os = "linux";
   image.architecture = "amd64";
   image.env = {"PATH=/bin"};

@@ -1,30 +1,18 @@
 #include "agent/containerd/fake_client.h"
 
-#include <openssl/evp.h>
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <thread>
 
+#include "agent/oci/digest.h"
+
 using namespace zlayer;
 using namespace zlayer::containerd;
 using Method = FakeClient::Method;
 
 namespace {
-
-std::string Sha256(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  std::string out = "sha256:";
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
-  return out;
-}
 
 std::string Gzip(const std::string& data) {
   z_stream z{};
@@ -66,7 +54,8 @@ class StringSource : public BlobSource {
 };
 
 Descriptor DescriptorOf(const std::string& data) {
-  return {"application/octet-stream", Sha256(data), static_cast<int64_t>(data.size()), {}};
+  return {
+      "application/octet-stream", oci::Sha256Digest(data), static_cast<int64_t>(data.size()), {}};
 }
 
 ContainerRecord Container(const std::string& id, Labels labels = {}) {
@@ -84,10 +73,10 @@ TEST_CASE("WriteContent verifies size and digest at commit and applies labels") 
   std::string data = "hello blob";
   StringSource good(data);
   REQUIRE(client.WriteContent("ref-1", DescriptorOf(data), good, {{"a", "b"}}, "").ok());
-  CHECK(*client.ReadContent(Sha256(data), 100) == data);
-  CHECK(client.GetContent(Sha256(data))->labels == Labels{{"a", "b"}});
-  CHECK(client.GetContent(Sha256(data))->size == static_cast<int64_t>(data.size()));
-  CHECK(client.ReadContent(Sha256(data), 3).status().code() == StatusCode::kOutOfRange);
+  CHECK(*client.ReadContent(oci::Sha256Digest(data), 100) == data);
+  CHECK(client.GetContent(oci::Sha256Digest(data))->labels == Labels{{"a", "b"}});
+  CHECK(client.GetContent(oci::Sha256Digest(data))->size == static_cast<int64_t>(data.size()));
+  CHECK(client.ReadContent(oci::Sha256Digest(data), 3).status().code() == StatusCode::kOutOfRange);
 
   StringSource wrong("other bytes");
   Descriptor expected = DescriptorOf("other bytez");
@@ -136,12 +125,12 @@ TEST_CASE("An interrupted write keeps its partial ingest and the next write resu
   StringSource second(data);
   REQUIRE(client.WriteContent("layer-1", DescriptorOf(data), second, {}, "").ok());
   CHECK(second.seeks == std::vector<int64_t>{1 << 20});
-  CHECK(*client.ReadContent(Sha256(data), 4 << 20) == data);
+  CHECK(*client.ReadContent(oci::Sha256Digest(data), 4 << 20) == data);
   CHECK(client.Ingests().empty());
 
   SECTION("a seeded ingest resumes too") {
     std::string other = "0123456789";
-    client.SetIngest("ref-x", Sha256(other), "01234");
+    client.SetIngest("ref-x", oci::Sha256Digest(other), "01234");
     StringSource third(other);
     REQUIRE(client.WriteContent("ref-x", DescriptorOf(other), third, {}, "").ok());
     CHECK(third.seeks == std::vector<int64_t>{5});
@@ -259,12 +248,12 @@ TEST_CASE("ApplyDiff returns the sha256 of the decompressed layer and records it
   std::vector<Mount> mounts = *client.PrepareSnapshot("overlayfs", "k", "", {}, "");
   Result<Descriptor> applied = client.ApplyDiff(layer, mounts, "");
   REQUIRE(applied.ok());
-  CHECK(applied->digest == Sha256(tar));
+  CHECK(applied->digest == oci::Sha256Digest(tar));
   CHECK(applied->size == 2048);
   CHECK(applied->media_type == "application/vnd.oci.image.layer.v1.tar");
-  CHECK(client.AppliedDiffs("overlayfs", "k") == std::vector<std::string>{Sha256(tar)});
+  CHECK(client.AppliedDiffs("overlayfs", "k") == std::vector<std::string>{oci::Sha256Digest(tar)});
   REQUIRE(client.CommitSnapshot("overlayfs", "c", "k", {}, "").ok());
-  CHECK(client.AppliedDiffs("overlayfs", "c") == std::vector<std::string>{Sha256(tar)});
+  CHECK(client.AppliedDiffs("overlayfs", "c") == std::vector<std::string>{oci::Sha256Digest(tar)});
 
   std::string not_gzip = client.AddContent(tar);
   Descriptor lying{"application/vnd.oci.image.layer.v1.tar+gzip", not_gzip, 2048, {}};

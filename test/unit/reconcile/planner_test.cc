@@ -3,9 +3,15 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 
+#include "agent/spec/naming.h"
+
 using namespace zlayer;
 using namespace zlayer::reconcile;
 using containerd::TaskStatus;
+using spec::kLabelDeployment;
+using spec::kLabelReplica;
+using spec::kLabelService;
+using spec::kLabelSpecHash;
 
 namespace {
 

@@ -2,7 +2,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "agent/images/manifest.h"
+#include "agent/oci/digest.h"
+#include "agent/oci/manifest.h"
 #include "fake_registry.h"
 
 using namespace zlayer;
@@ -16,11 +17,11 @@ const std::string kRepo = "zlayer/app";
 const std::string kManifest =
     R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2},"layers":[]})";
 
-images::Reference Ref(const std::string& text) { return *images::ParseReference(text); }
+oci::Reference Ref(const std::string& text) { return *oci::ParseReference(text); }
 
 struct Setup {
   Setup() {
-    manifest_digest = registry.AddManifest(kRepo, "v1", images::kMediaTypeOciManifest, kManifest);
+    manifest_digest = registry.AddManifest(kRepo, "v1", oci::kMediaTypeOciManifest, kManifest);
     blob = std::string(100000, 'x');
     for (size_t i = 0; i < blob.size(); ++i) blob[i] = static_cast<char>(i * 7);
     blob_digest = registry.AddBlob(kRepo, blob);
@@ -32,7 +33,7 @@ struct Setup {
     options.clock = [this] { return now; };
     return RegistryClient(registry, options);
   }
-  containerd::Descriptor Blob() const {
+  oci::Descriptor Blob() const {
     return {"application/octet-stream", blob_digest, static_cast<int64_t>(blob.size()), {}};
   }
   std::string ReadAll(BlobReader& reader) {
@@ -71,7 +72,7 @@ TEST_CASE("Resolving a tag gives the manifest's media type, digest and size with
   auto client = s.Client();
   auto d = client.Resolve(Ref(kHost + "/" + kRepo + ":v1"));
   REQUIRE(d.ok());
-  CHECK(d->media_type == images::kMediaTypeOciManifest);
+  CHECK(d->media_type == oci::kMediaTypeOciManifest);
   CHECK(d->digest == s.manifest_digest);
   CHECK(d->size == static_cast<int64_t>(kManifest.size()));
   CHECK(s.registry.Count("HEAD", "/v2/zlayer/app/manifests/v1") == 1);
@@ -82,7 +83,7 @@ TEST_CASE("Resolving a tag gives the manifest's media type, digest and size with
   bool accept_oci = false;
   for (const auto& [k, v] : requests[0].headers) {
     accept_oci =
-        accept_oci || (k == "Accept" && v.find(images::kMediaTypeOciIndex) != std::string::npos);
+        accept_oci || (k == "Accept" && v.find(oci::kMediaTypeOciIndex) != std::string::npos);
   }
   CHECK(accept_oci);
 }

@@ -7,7 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "agent/images/manifest.h"
+#include "agent/oci/digest.h"
+#include "agent/oci/manifest.h"
 #include "agent/registry/auth.h"
 
 namespace zlayer::registry::testing {
@@ -73,7 +74,7 @@ std::string QueryParam(const std::string& query, const std::string& name) {
 }  // namespace
 
 std::string FakeRegistry::AddBlob(const std::string& repo, const std::string& data) {
-  std::string digest = images::Sha256Digest(data);
+  std::string digest = oci::Sha256Digest(data);
   std::lock_guard lock(mu_);
   repos_[repo].blobs[digest] = data;
   return digest;
@@ -81,7 +82,7 @@ std::string FakeRegistry::AddBlob(const std::string& repo, const std::string& da
 
 std::string FakeRegistry::AddManifest(const std::string& repo, const std::string& tag,
                                       const std::string& media_type, const std::string& json) {
-  std::string digest = images::Sha256Digest(json);
+  std::string digest = oci::Sha256Digest(json);
   std::lock_guard lock(mu_);
   repos_[repo].manifests[digest] = {media_type, json};
   repos_[repo].blobs[digest] = json;
@@ -95,8 +96,8 @@ void FakeRegistry::LoadLayout(const std::string& repo, const std::string& dir) {
     auto j = nlohmann::json::parse(data, nullptr, false);
     if (!j.is_discarded() && j.is_object() && (j.contains("manifests") || j.contains("layers"))) {
       std::string type = j.contains("mediaType")   ? j["mediaType"].get<std::string>()
-                         : j.contains("manifests") ? images::kMediaTypeOciIndex
-                                                   : images::kMediaTypeOciManifest;
+                         : j.contains("manifests") ? oci::kMediaTypeOciIndex
+                                                   : oci::kMediaTypeOciManifest;
       AddManifest(repo, "", type, data);
     } else {
       AddBlob(repo, data);

@@ -13,6 +13,7 @@
 
 using namespace zlayer;
 using namespace zlayer::images;
+using namespace zlayer::oci;
 using namespace zlayer::images::testing;
 using spec::PullPolicy;
 

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 
-using zlayer::images::ImageConfig;
+using zlayer::oci::ImageConfig;
 using zlayer::runtime::ContainerLabels;
 using zlayer::runtime::StopSignal;
 using zlayer::spec::Service;

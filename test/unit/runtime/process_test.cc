@@ -6,7 +6,7 @@
 #include "agent/spec/kernel_names.h"
 
 using zlayer::StatusCode;
-using zlayer::images::ImageConfig;
+using zlayer::oci::ImageConfig;
 using zlayer::runtime::Capabilities;
 using zlayer::runtime::CapabilitySet;
 using zlayer::runtime::DefaultCapabilities;

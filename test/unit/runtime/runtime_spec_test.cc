@@ -8,7 +8,7 @@
 
 using nlohmann::json;
 using zlayer::StatusCode;
-using zlayer::images::ImageConfig;
+using zlayer::oci::ImageConfig;
 using zlayer::runtime::AnonymousVolumeDir;
 using zlayer::runtime::BuildRuntimeSpec;
 using zlayer::runtime::NamedVolumeDir;

@@ -1,17 +1,17 @@
-#include "agent/images/platform.h"
+#include "agent/oci/platform.h"
 
 #include <catch2/catch.hpp>
 
-#include "agent/images/manifest.h"
+#include "agent/oci/manifest.h"
 
 using namespace zlayer;
-using namespace zlayer::images;
+using namespace zlayer::oci;
 
 namespace {
 
-IndexEntry Entry(char digit, std::optional<Platform> platform) {
-  return IndexEntry{{kMediaTypeOciManifest, "sha256:" + std::string(64, digit), 100, {}},
-                    std::move(platform)};
+Descriptor Entry(char digit, std::optional<Platform> platform) {
+  return Descriptor{
+      kMediaTypeOciManifest, "sha256:" + std::string(64, digit), 100, {}, std::move(platform)};
 }
 
 }  // namespace
@@ -46,45 +46,45 @@ TEST_CASE("Platforms normalise as containerd's do") {
 }
 
 TEST_CASE("The host's exact platform is chosen from an index, variants normalised") {
-  std::vector<IndexEntry> entries = {
+  std::vector<Descriptor> entries = {
       Entry('1', Platform{"linux", "arm64", "v8"}),
       Entry('2', Platform{"linux", "amd64", ""}),
       Entry('3', Platform{"linux", "arm", "v7"}),
   };
-  CHECK(ChooseManifest(entries, {"linux", "amd64", ""})->descriptor.digest[7] == '2');
-  CHECK(ChooseManifest(entries, PlatformFromMachine("aarch64"))->descriptor.digest[7] == '1');
-  CHECK(ChooseManifest(entries, PlatformFromMachine("armv7l"))->descriptor.digest[7] == '3');
+  CHECK(ChooseManifest(entries, {"linux", "amd64", ""})->digest[7] == '2');
+  CHECK(ChooseManifest(entries, PlatformFromMachine("aarch64"))->digest[7] == '1');
+  CHECK(ChooseManifest(entries, PlatformFromMachine("armv7l"))->digest[7] == '3');
 }
 
 TEST_CASE("A host falls back to older platforms, but prefers its own wherever it is listed") {
-  std::vector<IndexEntry> entries = {
+  std::vector<Descriptor> entries = {
       Entry('1', Platform{"linux", "386", ""}),
       Entry('2', Platform{"linux", "amd64", ""}),
       Entry('3', Platform{"linux", "arm", "v6"}),
       Entry('4', Platform{"linux", "arm", "v7"}),
   };
-  CHECK(ChooseManifest(entries, {"linux", "amd64", ""})->descriptor.digest[7] == '2');
+  CHECK(ChooseManifest(entries, {"linux", "amd64", ""})->digest[7] == '2');
   entries.erase(entries.begin() + 1);
-  CHECK(ChooseManifest(entries, {"linux", "amd64", ""})->descriptor.digest[7] == '1');
+  CHECK(ChooseManifest(entries, {"linux", "amd64", ""})->digest[7] == '1');
   // arm64 runs arm/v7 before arm/v6; arm/v6 does not run arm/v7.
-  CHECK(ChooseManifest(entries, {"linux", "arm64", ""})->descriptor.digest[7] == '4');
-  CHECK(ChooseManifest(entries, {"linux", "arm", "v6"})->descriptor.digest[7] == '3');
+  CHECK(ChooseManifest(entries, {"linux", "arm64", ""})->digest[7] == '4');
+  CHECK(ChooseManifest(entries, {"linux", "arm", "v6"})->digest[7] == '3');
 }
 
 TEST_CASE("Entries without a platform come last, and no match is not found naming the offers") {
-  std::vector<IndexEntry> entries = {
+  std::vector<Descriptor> entries = {
       Entry('1', std::nullopt),
       Entry('2', Platform{"linux", "amd64", ""}),
   };
-  CHECK(ChooseManifest(entries, {"linux", "amd64", ""})->descriptor.digest[7] == '2');
-  CHECK(ChooseManifest(entries, {"linux", "arm64", ""})->descriptor.digest[7] == '1');
+  CHECK(ChooseManifest(entries, {"linux", "amd64", ""})->digest[7] == '2');
+  CHECK(ChooseManifest(entries, {"linux", "arm64", ""})->digest[7] == '1');
 
-  std::vector<IndexEntry> other = {
+  std::vector<Descriptor> other = {
       Entry('1', Platform{"linux", "amd64", "v3"}),
       Entry('2', Platform{"unknown", "unknown", ""}),
       Entry('3', Platform{"windows", "amd64", ""}),
   };
-  Result<IndexEntry> none = ChooseManifest(other, {"linux", "amd64", ""});
+  Result<Descriptor> none = ChooseManifest(other, {"linux", "amd64", ""});
   REQUIRE_FALSE(none.ok());
   CHECK(none.status().code() == StatusCode::kNotFound);
   CHECK(none.status().message() ==
@@ -105,10 +105,7 @@ TEST_CASE("An OCI index's platforms are read from its entries") {
   REQUIRE(index.ok());
   REQUIRE(index->manifests.size() == 2);
   CHECK(index->manifests[0].platform == Platform{"linux", "arm64", "v8"});
-  CHECK(ChooseManifest(index->manifests, {"linux", "amd64", ""})->descriptor.size == 350);
-  CHECK(ChildGcLabels(*index) ==
-        containerd::Labels{{"containerd.io/gc.ref.content.m.0", "sha256:" + std::string(64, '1')},
-                           {"containerd.io/gc.ref.content.m.1", "sha256:" + std::string(64, '2')}});
+  CHECK(ChooseManifest(index->manifests, {"linux", "amd64", ""})->size == 350);
 
   CHECK_FALSE(ParseIndex("{}").ok());
   CHECK_THAT(

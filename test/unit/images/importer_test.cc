@@ -5,12 +5,14 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/containerd/fake_client.h"
-#include "agent/images/manifest.h"
 #include "agent/images/unpacker.h"
+#include "agent/oci/digest.h"
+#include "agent/oci/manifest.h"
 #include "test_images.h"
 
 using namespace zlayer;
 using namespace zlayer::images;
+using namespace zlayer::oci;
 using namespace zlayer::images::testing;
 using containerd::FakeClient;
 using Method = containerd::FakeClient::Method;

@@ -22,7 +22,7 @@
 
 #include "common/status.h"
 
-namespace zlayer::images {
+namespace zlayer::oci {
 
 struct Reference {
   std::string registry;    // "docker.io", "localhost:5000", "[::1]:5000"
@@ -50,4 +50,4 @@ struct Reference {
 // other than sha256:<64 lowercase hex>, or a name longer than 255 characters.
 Result<Reference> ParseReference(std::string_view text);
 
-}  // namespace zlayer::images
+}  // namespace zlayer::oci

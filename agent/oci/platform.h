@@ -12,17 +12,10 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/containerd/types.h"
+#include "agent/oci/descriptor.h"
 #include "common/status.h"
 
-namespace zlayer::images {
-
-struct Platform {
-  std::string os;            // "linux"
-  std::string architecture;  // "amd64", "arm64", "arm", "386"
-  std::string variant;       // "" or "v5".."v8" for arm
-  bool operator==(const Platform&) const = default;
-};
+namespace zlayer::oci {
 
 // "linux/amd64", "linux/arm/v7".
 std::string PlatformString(const Platform& platform);
@@ -49,16 +42,10 @@ Result<Platform> HostPlatform();
 // when it does not match. Both are normalised first.
 std::optional<int> PlatformRank(const Platform& host, const Platform& candidate);
 
-// One entry of an index (or Docker manifest list).
-struct IndexEntry {
-  containerd::Descriptor descriptor;
-  std::optional<Platform> platform;  // absent when the entry carries none
-};
-
-// The manifest to use on `host`: among entries whose platform matches (or
-// that carry none), the best ranked; entries without a platform come last;
+// The manifest to use on `host`, from the entries of an index: among entries whose
+// platform matches (or that carry none), the best ranked; entries without a platform come last;
 // ties keep index order. kNotFound "no match for platform linux/amd64 in
 // index (offers linux/arm64/v8, ...)" when nothing matches.
-Result<IndexEntry> ChooseManifest(const std::vector<IndexEntry>& entries, const Platform& host);
+Result<Descriptor> ChooseManifest(const std::vector<Descriptor>& entries, const Platform& host);
 
-}  // namespace zlayer::images
+}  // namespace zlayer::oci

@@ -3,12 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include "agent/containerd/fake_client.h"
-#include "agent/images/manifest.h"
+#include "agent/oci/digest.h"
+#include "agent/oci/manifest.h"
 
 using namespace zlayer;
 using namespace zlayer::images;
-using containerd::Descriptor;
+using namespace zlayer::oci;
 using containerd::FakeClient;
+using oci::Descriptor;
 using Method = containerd::FakeClient::Method;
 
 namespace {

@@ -1,4 +1,4 @@
-#include "agent/images/platform.h"
+#include "agent/oci/platform.h"
 
 #include <fmt/format.h>
 #include <sys/utsname.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
-namespace zlayer::images {
+namespace zlayer::oci {
 namespace {
 
 std::string Lower(std::string_view s) {
@@ -117,11 +117,11 @@ std::optional<int> PlatformRank(const Platform& host, const Platform& candidate)
   return std::nullopt;
 }
 
-Result<IndexEntry> ChooseManifest(const std::vector<IndexEntry>& entries, const Platform& host) {
-  const IndexEntry* best = nullptr;
+Result<Descriptor> ChooseManifest(const std::vector<Descriptor>& entries, const Platform& host) {
+  const Descriptor* best = nullptr;
   int best_rank = 0;
   constexpr int kNoPlatform = 1 << 20;  // below every real match
-  for (const IndexEntry& entry : entries) {
+  for (const Descriptor& entry : entries) {
     int rank = kNoPlatform;
     if (entry.platform) {
       std::optional<int> r = PlatformRank(host, *entry.platform);
@@ -135,7 +135,7 @@ Result<IndexEntry> ChooseManifest(const std::vector<IndexEntry>& entries, const 
   }
   if (best) return *best;
   std::string offered;
-  for (const IndexEntry& entry : entries) {
+  for (const Descriptor& entry : entries) {
     if (!entry.platform) continue;
     if (!offered.empty()) offered += ", ";
     offered += PlatformString(*entry.platform);
@@ -145,4 +145,4 @@ Result<IndexEntry> ChooseManifest(const std::vector<IndexEntry>& entries, const 
                                    offered.empty() ? "nothing" : offered));
 }
 
-}  // namespace zlayer::images
+}  // namespace zlayer::oci

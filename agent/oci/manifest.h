@@ -1,7 +1,5 @@
-// OCI and Docker schema 2 manifests and indexes as plain values: parsing them, the
-// media types, sha256 digests, and the garbage-collection labels containerd's client
-// puts on a parent blob for its children (containerd-client-notes.md §5 step 5).
-// Shared by the importer and the registry pull.
+// OCI and Docker schema 2 manifests and indexes as plain values: parsing them and the
+// media types. Shared by the importer, the image store and the registry pull.
 //
 // Thread safety: plain values and pure functions.
 #pragma once
@@ -12,11 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/containerd/types.h"
-#include "agent/images/platform.h"
+#include "agent/oci/descriptor.h"
 #include "common/status.h"
 
-namespace zlayer::images {
+namespace zlayer::oci {
 
 inline constexpr const char* kMediaTypeOciIndex = "application/vnd.oci.image.index.v1+json";
 inline constexpr const char* kMediaTypeOciManifest = "application/vnd.oci.image.manifest.v1+json";
@@ -45,37 +42,15 @@ bool IsConfigMediaType(std::string_view media_type);
 // OCI and Docker layer types, compressed or not, distributable or not.
 bool IsLayerMediaType(std::string_view media_type);
 
-// True for "sha256:" followed by 64 lowercase hex digits, the only digests the
-// node accepts.
-bool IsSha256Digest(std::string_view digest);
-
-// "sha256:<hex>" of `data`.
-std::string Sha256Digest(std::string_view data);
-
-// Incremental sha256, for blobs streamed in pieces.
-class Sha256 {
- public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void Update(const void* data, size_t size);
-  // "sha256:<hex>" of everything updated so far; call once.
-  std::string Finish();
-
- private:
-  void* ctx_;  // EVP_MD_CTX
-};
-
 struct Index {
-  std::string media_type;  // the document's own mediaType field; "" if absent
-  std::vector<IndexEntry> manifests;
+  std::string media_type;             // the document's own mediaType field; "" if absent
+  std::vector<Descriptor> manifests;  // with their platforms, when they carry one
 };
 
 struct Manifest {
   std::string media_type;  // the document's own mediaType field; "" if absent
-  containerd::Descriptor config;
-  std::vector<containerd::Descriptor> layers;
+  Descriptor config;
+  std::vector<Descriptor> layers;
 };
 
 // Parse an OCI index / Docker manifest list, or an OCI / Docker schema 2
@@ -85,18 +60,10 @@ struct Manifest {
 Result<Index> ParseIndex(std::string_view json);
 Result<Manifest> ParseManifest(std::string_view json);
 
-// The labels containerd's client sets on a parent blob (images.ChildGCLabels):
-// for an index, containerd.io/gc.ref.content.m.<i> per manifest; for a
-// manifest, ...content.config and ...content.l.<i> per layer. `<i>` counts in
-// document order.
-containerd::Labels ChildGcLabels(const Index& index);
-containerd::Labels ChildGcLabels(const Manifest& manifest);
-
 // Serialises a Docker schema 2 manifest (media type kMediaTypeDockerManifest)
 // the way Go's encoding/json writes containerd's importer struct:
 // {"schemaVersion":2,"mediaType":...,"config":{...},"layers":[...]}, each
-// descriptor as {"mediaType","digest","size"}.
-std::string DockerManifestJson(const containerd::Descriptor& config,
-                               const std::vector<containerd::Descriptor>& layers);
+// descriptor as {"mediaType","digest","size"} (annotations and platform are not written).
+std::string DockerManifestJson(const Descriptor& config, const std::vector<Descriptor>& layers);
 
-}  // namespace zlayer::images
+}  // namespace zlayer::oci

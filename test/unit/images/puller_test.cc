@@ -4,12 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/containerd/fake_client.h"
-#include "agent/images/manifest.h"
+#include "agent/oci/manifest.h"
 #include "fake_registry.h"
 #include "test_images.h"
 
 using namespace zlayer;
 using namespace zlayer::images;
+using namespace zlayer::oci;
 using namespace zlayer::images::testing;
 using containerd::FakeClient;
 using registry::testing::FakeRegistry;
@@ -121,7 +122,7 @@ TEST_CASE("A pull whose connection breaks mid-layer fails, and the next pull res
   REQUIRE(d.ok());
   auto m = ParseManifest(*node.client_registry->FetchManifest(*ParseReference(kName), *d));
   REQUIRE(m.ok());
-  const containerd::Descriptor& big = m->layers[1];
+  const oci::Descriptor& big = m->layers[1];
   REQUIRE(big.size > 1000000);
   node.fake.BreakBlobOnce(big.digest, 700000);
 

@@ -1,9 +1,9 @@
-#include "agent/images/reference.h"
+#include "agent/oci/reference.h"
 
 #include <catch2/catch.hpp>
 
 using namespace zlayer;
-using namespace zlayer::images;
+using namespace zlayer::oci;
 
 namespace {
 

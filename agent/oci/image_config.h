@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 
-namespace zlayer::images {
+namespace zlayer::oci {
 
 struct ImageConfig {
   // Docker's override rules tell "absent" (nullopt: the key is missing or null) from "set
@@ -42,4 +42,4 @@ struct ImageConfig {
 // `rootfs.type` is not "layers", or when a diff id is not a digest.
 Result<ImageConfig> ParseImageConfig(std::string_view json);
 
-}  // namespace zlayer::images
+}  // namespace zlayer::oci

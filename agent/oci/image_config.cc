@@ -1,11 +1,11 @@
-#include "agent/images/image_config.h"
+#include "agent/oci/image_config.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-namespace zlayer::images {
+namespace zlayer::oci {
 namespace {
 
 using nlohmann::json;
@@ -156,4 +156,4 @@ Result<ImageConfig> ParseImageConfig(std::string_view text) {
   return config;
 }
 
-}  // namespace zlayer::images
+}  // namespace zlayer::oci

@@ -1,4 +1,4 @@
-#include "agent/images/image_config.h"
+#include "agent/oci/image_config.h"
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -6,8 +6,8 @@
 #include <string>
 
 using zlayer::StatusCode;
-using zlayer::images::ImageConfig;
-using zlayer::images::ParseImageConfig;
+using zlayer::oci::ImageConfig;
+using zlayer::oci::ParseImageConfig;
 using Strings = std::vector<std::string>;
 
 namespace {

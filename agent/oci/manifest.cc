@@ -1,18 +1,19 @@
-#include "agent/images/manifest.h"
+#include "agent/oci/manifest.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <nlohmann/json.hpp>
 
-namespace zlayer::images {
+#include "agent/oci/digest.h"
+
+namespace zlayer::oci {
 namespace {
 
 using json = nlohmann::json;
 
-Result<containerd::Descriptor> ParseDescriptor(const json& j, const std::string& where) {
+Result<Descriptor> ParseDescriptor(const json& j, const std::string& where) {
   if (!j.is_object()) return InvalidArgumentError(where + ": expected an object");
-  containerd::Descriptor d;
+  Descriptor d;
   auto media_type = j.find("mediaType");
   if (media_type == j.end() || !media_type->is_string() || media_type->get<std::string>().empty()) {
     return InvalidArgumentError(where + ".mediaType: expected a non-empty string");
@@ -79,43 +80,6 @@ bool IsLayerMediaType(std::string_view t) {
          t.starts_with("application/vnd.docker.image.rootfs.foreign.diff.tar");
 }
 
-bool IsSha256Digest(std::string_view digest) {
-  if (digest.size() != 71 || !digest.starts_with("sha256:")) return false;
-  for (char c : digest.substr(7)) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
-}
-
-Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
-
-void Sha256::Update(const void* data, size_t size) {
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, size);
-}
-
-std::string Sha256::Finish() {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
-  return out;
-}
-
-std::string Sha256Digest(std::string_view data) {
-  Sha256 h;
-  h.Update(data.data(), data.size());
-  return h.Finish();
-}
-
 Result<Index> ParseIndex(std::string_view text) {
   Result<json> j = ParseDocument(text, "index");
   if (!j.ok()) return j.status();
@@ -128,9 +92,9 @@ Result<Index> ParseIndex(std::string_view text) {
   for (size_t i = 0; i < manifests->size(); ++i) {
     std::string where = fmt::format("index: manifests[{}]", i);
     const json& entry = (*manifests)[i];
-    Result<containerd::Descriptor> d = ParseDescriptor(entry, where);
+    Result<Descriptor> d = ParseDescriptor(entry, where);
     if (!d.ok()) return d.status();
-    IndexEntry out{*d, std::nullopt};
+    Descriptor out = std::move(*d);
     auto platform = entry.find("platform");
     if (platform != entry.end() && !platform->is_null()) {
       if (!platform->is_object())
@@ -151,7 +115,7 @@ Result<Manifest> ParseManifest(std::string_view text) {
   manifest.media_type = OptionalString(*j, "mediaType");
   auto config = j->find("config");
   if (config == j->end()) return InvalidArgumentError("manifest: config: missing");
-  Result<containerd::Descriptor> c = ParseDescriptor(*config, "manifest: config");
+  Result<Descriptor> c = ParseDescriptor(*config, "manifest: config");
   if (!c.ok()) return c.status();
   manifest.config = *c;
   auto layers = j->find("layers");
@@ -159,39 +123,18 @@ Result<Manifest> ParseManifest(std::string_view text) {
     return InvalidArgumentError("manifest: layers: expected an array");
   }
   for (size_t i = 0; i < layers->size(); ++i) {
-    Result<containerd::Descriptor> d =
-        ParseDescriptor((*layers)[i], fmt::format("manifest: layers[{}]", i));
+    Result<Descriptor> d = ParseDescriptor((*layers)[i], fmt::format("manifest: layers[{}]", i));
     if (!d.ok()) return d.status();
     manifest.layers.push_back(*d);
   }
   return manifest;
 }
 
-containerd::Labels ChildGcLabels(const Index& index) {
-  containerd::Labels labels;
-  for (size_t i = 0; i < index.manifests.size(); ++i) {
-    labels[containerd::kLabelGcRefContentManifestPrefix + std::to_string(i)] =
-        index.manifests[i].descriptor.digest;
-  }
-  return labels;
-}
-
-containerd::Labels ChildGcLabels(const Manifest& manifest) {
-  containerd::Labels labels;
-  labels[containerd::kLabelGcRefContentConfig] = manifest.config.digest;
-  for (size_t i = 0; i < manifest.layers.size(); ++i) {
-    labels[containerd::kLabelGcRefContentLayerPrefix + std::to_string(i)] =
-        manifest.layers[i].digest;
-  }
-  return labels;
-}
-
-std::string DockerManifestJson(const containerd::Descriptor& config,
-                               const std::vector<containerd::Descriptor>& layers) {
+std::string DockerManifestJson(const Descriptor& config, const std::vector<Descriptor>& layers) {
   nlohmann::ordered_json j;
   j["schemaVersion"] = 2;
   j["mediaType"] = kMediaTypeDockerManifest;
-  auto descriptor = [](const containerd::Descriptor& d) {
+  auto descriptor = [](const Descriptor& d) {
     nlohmann::ordered_json o;
     o["mediaType"] = d.media_type;
     o["digest"] = d.digest;
@@ -204,4 +147,4 @@ std::string DockerManifestJson(const containerd::Descriptor& config,
   return j.dump();
 }
 
-}  // namespace zlayer::images
+}  // namespace zlayer::oci

@@ -1,10 +1,10 @@
-#include "agent/images/reference.h"
+#include "agent/oci/reference.h"
 
 #include <fmt/format.h>
 
 #include <regex>
 
-namespace zlayer::images {
+namespace zlayer::oci {
 namespace {
 
 constexpr size_t kMaxNameLength = 255;
@@ -130,4 +130,4 @@ Result<Reference> ParseReference(std::string_view text) {
   return ref;
 }
 
-}  // namespace zlayer::images
+}  // namespace zlayer::oci
