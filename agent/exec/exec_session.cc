@@ -69,7 +69,8 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
   }
 
   void WriteStdin(std::string bytes) override {
-    if (!stdin_ || stdin_close_requested_ || bytes.empty()) return;
+    // Bytes that arrive before the FIFO is open wait in the queue (OpenAndRun writes them).
+    if (!options_.stdin || finished_ || stdin_close_requested_ || bytes.empty()) return;
     stdin_queue_.push_back(std::move(bytes));
     WriteNext();
   }
@@ -130,6 +131,7 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
   // session's thread; on any error the session finishes with it (FIFOs removed off the loop).
   void OpenAndRun(Status made) {
     Status opened = made.ok() ? OpenFifos() : made;
+    if (opened.ok()) WriteNext();  // stdin that arrived while the FIFOs were being made
     std::thread([self = shared_from_this(), opened] {
       if (opened.ok()) return self->RunBlocking();
       self->RemoveFifos();
