@@ -166,6 +166,10 @@ Result<reconcile::ObservedContainer> ReplicaRuntime::Create(const std::string& i
   // PrepareImage has pulled what the pull policy asks for; here the node's copy is used.
   auto image = images_.Prepare(service.image.name, spec::PullPolicy::kNever);
   if (!image.ok() && Missing(image.status())) {
+    // With pull_policy never nothing was prepared: the message says what to do.
+    if (service.image.pull_policy == spec::PullPolicy::kNever) {
+      return image.status().Wrap("replica " + id);
+    }
     return NotFoundError("replica " + id + ": image " + service.image.name + " is not on the node");
   }
   if (!image.ok()) return image.status().Wrap("replica " + id);
