@@ -1,6 +1,18 @@
 #include "agent/lifecycle/image_source.h"
 
 namespace zlayer::lifecycle {
+namespace {
+
+PreparedImage Ready(const images::LocalImage& image) {
+  PreparedImage prepared;
+  prepared.name = image.record.name;
+  prepared.digest = image.manifest.digest;
+  prepared.config = image.config;
+  prepared.top_chain_id = image.TopChainId();
+  return prepared;
+}
+
+}  // namespace
 
 Result<PreparedImage> StoreImageSource::Prepare(const std::string& reference,
                                                 spec::PullPolicy policy) {
@@ -40,19 +52,16 @@ Result<PreparedImage> StoreImageSource::Prepare(const std::string& reference,
     image = std::move(*pulled);
   }
   if (!image->unpacked) ZLAYER_RETURN_IF_ERROR(store_.Unpack(*image));
-  PreparedImage prepared;
-  prepared.name = image->record.name;
-  prepared.digest = image->manifest.digest;
-  prepared.config = image->config;
-  prepared.top_chain_id = image->TopChainId();
-  return prepared;
+  return Ready(*image);
 }
 
-Result<bool> StoreImageSource::Present(const std::string& reference) {
+Result<std::optional<PreparedImage>> StoreImageSource::Local(const std::string& reference) {
   auto image = store_.Resolve(reference);
-  if (!image.ok() && image.status().code() == StatusCode::kNotFound) return false;
+  if (!image.ok() && image.status().code() == StatusCode::kNotFound)
+    return std::optional<PreparedImage>();
   if (!image.ok()) return image.status();
-  return image->unpacked;
+  if (!image->unpacked) return std::optional<PreparedImage>();
+  return std::optional<PreparedImage>(Ready(*image));
 }
 
 }  // namespace zlayer::lifecycle

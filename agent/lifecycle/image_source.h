@@ -22,7 +22,7 @@ class StoreImageSource : public ImageSource {
 
   Result<PreparedImage> Prepare(const std::string& reference,
                                 spec::PullPolicy pull_policy) override;
-  Result<bool> Present(const std::string& reference) override;
+  Result<std::optional<PreparedImage>> Local(const std::string& reference) override;
 
  private:
   images::ImageStore& store_;

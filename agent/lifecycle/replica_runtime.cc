@@ -140,39 +140,25 @@ Result<std::vector<reconcile::ObservedContainer>> ReplicaRuntime::ObserveAll() {
   return observed;
 }
 
-Result<bool> ReplicaRuntime::ImageReady(const spec::Service& service) {
+Result<std::optional<PreparedImage>> ReplicaRuntime::LocalImage(const spec::Service& service) {
   switch (service.image.pull_policy) {
     case spec::PullPolicy::kNever:
-      return true;
     case spec::PullPolicy::kIfNotPresent:
-      return images_.Present(service.image.name);
+      return images_.Local(service.image.name);
     case spec::PullPolicy::kAlways:
     case spec::PullPolicy::kNewer:
-      return false;  // the registry decides
+      return std::optional<PreparedImage>();  // the registry decides
   }
-  return false;
+  return std::optional<PreparedImage>();
 }
 
-Status ReplicaRuntime::PrepareImage(const spec::Service& service) {
-  auto image = images_.Prepare(service.image.name, service.image.pull_policy);
-  return image.ok() ? Status::Ok() : image.status();
+Result<PreparedImage> ReplicaRuntime::PrepareImage(const spec::Service& service) {
+  return images_.Prepare(service.image.name, service.image.pull_policy);
 }
 
-Result<reconcile::ObservedContainer> ReplicaRuntime::Create(const std::string& id,
-                                                            const spec::Deployment& deployment,
-                                                            const spec::Service& service,
-                                                            uint32_t replica,
-                                                            const std::string& spec_hash) {
-  // PrepareImage has pulled what the pull policy asks for; here the node's copy is used.
-  auto image = images_.Prepare(service.image.name, spec::PullPolicy::kNever);
-  if (!image.ok() && Missing(image.status())) {
-    // With pull_policy never nothing was prepared: the message says what to do.
-    if (service.image.pull_policy == spec::PullPolicy::kNever) {
-      return image.status().Wrap("replica " + id);
-    }
-    return NotFoundError("replica " + id + ": image " + service.image.name + " is not on the node");
-  }
-  if (!image.ok()) return image.status().Wrap("replica " + id);
+Result<reconcile::ObservedContainer> ReplicaRuntime::Create(
+    const std::string& id, const spec::Deployment& deployment, const spec::Service& service,
+    uint32_t replica, const std::string& spec_hash, const PreparedImage& image) {
   const std::string& snapshotter = config_.snapshotter;
 
   auto lease = client_.CreateLease(std::chrono::hours(1));
@@ -185,15 +171,15 @@ Result<reconcile::ObservedContainer> ReplicaRuntime::Create(const std::string& i
     ~LeaseGuard() { (void)client.DeleteLease(id, false); }
   } guard{client_, *lease};
 
-  auto mounts = client_.PrepareSnapshot(snapshotter, id, image->top_chain_id, {}, *lease);
+  auto mounts = client_.PrepareSnapshot(snapshotter, id, image.top_chain_id, {}, *lease);
   if (!mounts.ok() && Exists(mounts.status())) {
     // Left by a create that failed half-way: start over.
     (void)client_.RemoveSnapshot(snapshotter, id);
-    mounts = client_.PrepareSnapshot(snapshotter, id, image->top_chain_id, {}, *lease);
+    mounts = client_.PrepareSnapshot(snapshotter, id, image.top_chain_id, {}, *lease);
   }
   if (!mounts.ok()) return mounts.status().Wrap("replica " + id + ": prepare rootfs");
 
-  const std::string user = runtime::EffectiveUser(service, image->config);
+  const std::string user = runtime::EffectiveUser(service, image.config);
   auto files = ReadFilesFromMounts(*mounts, {"/etc/passwd", "/etc/group"});
   std::string passwd, group;
   if (files.ok()) {
@@ -235,14 +221,14 @@ Result<reconcile::ObservedContainer> ReplicaRuntime::Create(const std::string& i
     }
   }
 
-  auto spec = runtime::BuildRuntimeSpec(service, image->config, ctx);
+  auto spec = runtime::BuildRuntimeSpec(service, image.config, ctx);
   if (!spec.ok()) return spec.status().Wrap("replica " + id);
 
   containerd::ContainerRecord record;
   record.id = id;
   record.labels =
-      runtime::ContainerLabels(deployment.name, service, replica, spec_hash, image->config);
-  record.image = image->name;
+      runtime::ContainerLabels(deployment.name, service, replica, spec_hash, image.config);
+  record.image = image.name;
   record.runtime = config_.runtime;
   record.spec_json = spec->dump();
   record.snapshotter = snapshotter;
@@ -258,7 +244,7 @@ Result<reconcile::ObservedContainer> ReplicaRuntime::Create(const std::string& i
     std::lock_guard lock(mounts_mu_);
     mounts_[id] = *mounts;
   }
-  log_.Info("created {} from {} ({})", id, image->name, image->digest);
+  log_.Info("created {} from {} ({})", id, image.name, image.digest);
   return *reconcile::Observe(record, std::nullopt);
 }
 

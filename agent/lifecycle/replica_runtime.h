@@ -25,13 +25,7 @@
 
 namespace zlayer::lifecycle {
 
-// An image ready to run: on the node and unpacked into the snapshotter.
-struct PreparedImage {
-  std::string name;    // the full reference the container records
-  std::string digest;  // of the manifest
-  oci::ImageConfig config;
-  std::string top_chain_id;  // the snapshot the container's rootfs starts from
-};
+using reconcile::PreparedImage;
 
 // Where images come from: the image store, and registry pulls as `pull_policy` says.
 class ImageSource {
@@ -46,10 +40,10 @@ class ImageSource {
   // images::Puller::Pull.
   virtual Result<PreparedImage> Prepare(const std::string& reference,
                                         spec::PullPolicy pull_policy) = 0;
-  // Whether `reference` is on the node and unpacked: Prepare with kNever or
-  // kIfNotPresent would neither pull nor unpack. Errors other than a missing
-  // image as images::ImageStore::Resolve.
-  virtual Result<bool> Present(const std::string& reference) = 0;
+  // The image `reference` when it is on the node and unpacked (Prepare with kNever or
+  // kIfNotPresent would neither pull nor unpack); nullopt when it is missing or not
+  // unpacked. Errors other than a missing image as images::ImageStore::Resolve.
+  virtual Result<std::optional<PreparedImage>> Local(const std::string& reference) = 0;
 };
 
 // What the node is, read once at start.
@@ -77,12 +71,13 @@ class ReplicaRuntime : public reconcile::ReplicaOperations {
                  NodeFacts facts, Logger& log, RuncPaths paths = {});
 
   Result<std::vector<reconcile::ObservedContainer>> ObserveAll() override;
-  Result<bool> ImageReady(const spec::Service& service) override;
-  Status PrepareImage(const spec::Service& service) override;
+  Result<std::optional<PreparedImage>> LocalImage(const spec::Service& service) override;
+  Result<PreparedImage> PrepareImage(const spec::Service& service) override;
   Result<reconcile::ObservedContainer> Create(const std::string& id,
                                               const spec::Deployment& deployment,
                                               const spec::Service& service, uint32_t replica,
-                                              const std::string& spec_hash) override;
+                                              const std::string& spec_hash,
+                                              const PreparedImage& image) override;
   Result<pid_t> Start(const std::string& id) override;
   Status Signal(const std::string& id, int signal, bool all) override;
   Result<bool> TaskRunning(const std::string& id) override;

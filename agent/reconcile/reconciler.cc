@@ -679,12 +679,14 @@ void Reconciler::PrepareAndCreate(const Action& action, spec::Deployment spec,
                                   spec::Service service, std::string hash) {
   // The image first: a pull (or unpack) runs on the images pool and never holds
   // a lifecycle thread, and a present image never waits behind pulls.
-  auto create = [this, action, spec = std::move(spec), service, hash = std::move(hash)] {
+  auto create = [this, action, spec = std::move(spec), service,
+                 hash = std::move(hash)](PreparedImage image) {
     if (shutting_down_) return FinishAction(action.container_id);
     RunOff(
         lifecycle_, loop_,
-        [this, action, spec, service, hash] {
-          return operations_.Create(action.container_id, spec, service, action.replica, hash);
+        [this, action, spec, service, hash, image = std::move(image)] {
+          return operations_.Create(action.container_id, spec, service, action.replica, hash,
+                                    image);
         },
         [this, action](Result<ObservedContainer> created) {
           if (!created.ok()) return OnStartFailed(action.container_id, created.status());
@@ -694,15 +696,16 @@ void Reconciler::PrepareAndCreate(const Action& action, spec::Deployment spec,
         });
   };
   RunOff(
-      lifecycle_, loop_, [this, service] { return operations_.ImageReady(service); },
-      [this, action, service, create = std::move(create)](Result<bool> ready) mutable {
-        if (ready.ok() && *ready) return create();
+      lifecycle_, loop_, [this, service] { return operations_.LocalImage(service); },
+      [this, action, service,
+       create = std::move(create)](Result<std::optional<PreparedImage>> local) mutable {
+        if (local.ok() && *local) return create(std::move(**local));
         RunOff(
             images_, loop_, [this, service] { return operations_.PrepareImage(service); },
-            [this, action, create = std::move(create)](Status prepared) mutable {
+            [this, action, create = std::move(create)](Result<PreparedImage> prepared) mutable {
               const std::string& id = action.container_id;
-              if (!prepared.ok()) return OnStartFailed(id, prepared.Wrap("replica " + id));
-              create();
+              if (!prepared.ok()) return OnStartFailed(id, prepared.status().Wrap("replica " + id));
+              create(std::move(*prepared));
             });
       });
 }

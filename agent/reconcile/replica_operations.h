@@ -13,13 +13,24 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "agent/oci/image_config.h"
 #include "agent/reconcile/planner.h"
 #include "common/status.h"
 
 namespace zlayer::reconcile {
+
+// An image ready to run: on the node and unpacked into the snapshotter. The
+// reconciler only carries it from LocalImage/PrepareImage to Create.
+struct PreparedImage {
+  std::string name;    // the full reference the container records
+  std::string digest;  // of the manifest
+  oci::ImageConfig config;
+  std::string top_chain_id;  // the snapshot the container's rootfs starts from
+};
 
 // How to stop one container's task: its stop signal, then SIGKILL once
 // `grace` has passed without an exit.
@@ -36,28 +47,30 @@ class ReplicaOperations {
   // Every container carrying our labels, with its task state.
   virtual Result<std::vector<ObservedContainer>> ObserveAll() = 0;
 
-  // Whether the image of `service` serves as the node has it, with neither a
-  // registry nor an unpack: its pull policy is never (Create then reports a
-  // missing image), or if_not_present and the image is present and unpacked.
-  // Short (lifecycle pool). When false, PrepareImage runs before Create, so
-  // that a create of a present image never waits behind pulls.
-  virtual Result<bool> ImageReady(const spec::Service& service) = 0;
+  // The image of `service` when it serves as the node has it, with neither a
+  // registry nor an unpack: its pull policy is never (kNotFound naming the
+  // image and the policy when it is missing), or if_not_present and the image
+  // is present and unpacked. nullopt when PrepareImage must run first (a pull
+  // or an unpack may be needed). Short (lifecycle pool), so that a create of a
+  // present image never waits behind pulls.
+  virtual Result<std::optional<PreparedImage>> LocalImage(const spec::Service& service) = 0;
 
   // Makes sure the image of `service` is on the node and unpacked, pulling it
   // as its pull policy says. May take minutes (a pull): run it on the images
   // pool, never on the lifecycle pool. Errors as the image source's (kNotFound
   // naming the image when it is missing and the policy forbids a pull).
-  virtual Status PrepareImage(const spec::Service& service) = 0;
+  virtual Result<PreparedImage> PrepareImage(const spec::Service& service) = 0;
 
-  // Creates container `id` for replica `replica` of `service`: the image
-  // must be on the node (PrepareImage; kNotFound naming it otherwise, and
-  // Create never pulls), its snapshot is prepared, the OCI spec built, the
-  // record created with our labels. No task.
+  // Creates container `id` for replica `replica` of `service` from `image`
+  // (as LocalImage or PrepareImage returned it; Create never resolves or
+  // pulls): its snapshot is prepared, the OCI spec built, the record created
+  // with our labels. No task.
   // Returns the container as ObserveAll would see it.
   virtual Result<ObservedContainer> Create(const std::string& id,
                                            const spec::Deployment& deployment,
                                            const spec::Service& service, uint32_t replica,
-                                           const std::string& spec_hash) = 0;
+                                           const std::string& spec_hash,
+                                           const PreparedImage& image) = 0;
 
   // Creates and starts a new task for container `id` (deleting a stopped one
   // first). The container's FIFO readers must already be open (Attach).

@@ -28,8 +28,12 @@ class RunningContainers : public reconcile::ReplicaOperations {
     std::lock_guard lock(mu_);
     on_exit_ = std::move(on_exit);
   }
-  Result<bool> ImageReady(const spec::Service&) override { return true; }
-  Status PrepareImage(const spec::Service&) override { return Status::Ok(); }
+  Result<std::optional<reconcile::PreparedImage>> LocalImage(const spec::Service& s) override {
+    return std::optional(reconcile::PreparedImage{s.image.name, "", {}, ""});
+  }
+  Result<reconcile::PreparedImage> PrepareImage(const spec::Service& s) override {
+    return reconcile::PreparedImage{s.image.name, "", {}, ""};
+  }
   Result<std::vector<reconcile::ObservedContainer>> ObserveAll() override {
     std::lock_guard lock(mu_);
     std::vector<reconcile::ObservedContainer> out;
@@ -38,7 +42,8 @@ class RunningContainers : public reconcile::ReplicaOperations {
   }
   Result<reconcile::ObservedContainer> Create(const std::string& id, const spec::Deployment& d,
                                               const spec::Service& s, uint32_t replica,
-                                              const std::string& hash) override {
+                                              const std::string& hash,
+                                              const reconcile::PreparedImage&) override {
     std::lock_guard lock(mu_);
     reconcile::ObservedContainer c;
     c.id = id;
