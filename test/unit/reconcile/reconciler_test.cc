@@ -23,14 +23,15 @@ class FakeOperations : public ReplicaOperations {
  public:
   using OnExit = std::function<void(const std::string& id, pid_t pid, uint32_t status)>;
 
-  Result<bool> ImageReady(const spec::Service& s) override {
+  Result<std::optional<PreparedImage>> LocalImage(const spec::Service& s) override {
     std::lock_guard lock(mu_);
-    return ready_images_.count(s.image.name) > 0;
+    if (ready_images_.count(s.image.name) == 0) return std::optional<PreparedImage>();
+    return std::optional(PreparedImage{s.image.name, "", {}, ""});
   }
-  Status PrepareImage(const spec::Service& s) override {
+  Result<PreparedImage> PrepareImage(const spec::Service& s) override {
     std::lock_guard lock(mu_);
     calls_.push_back("prepare " + s.image.name);
-    return Status::Ok();
+    return PreparedImage{s.image.name, "", {}, ""};
   }
   Result<std::vector<ObservedContainer>> ObserveAll() override {
     std::lock_guard lock(mu_);
@@ -40,7 +41,7 @@ class FakeOperations : public ReplicaOperations {
   }
   Result<ObservedContainer> Create(const std::string& id, const spec::Deployment& d,
                                    const spec::Service& s, uint32_t replica,
-                                   const std::string& hash) override {
+                                   const std::string& hash, const PreparedImage&) override {
     std::lock_guard lock(mu_);
     calls_.push_back("create " + id);
     if (!create_failures_.empty()) {
@@ -261,7 +262,8 @@ struct Harness {
   FakeOutput output;
   Logger log{"test", LogLevel::kError};
   FakeHealth health;
-  Reconciler reconciler{loop, lifecycle, images, ops, output, health, log, Options()};
+  LoopClock clock{loop};
+  Reconciler reconciler{loop, lifecycle, images, clock, ops, output, health, log, Options()};
 
   static Reconciler::Options Options() {
     Reconciler::Options options;
