@@ -18,9 +18,12 @@
 //              queued.
 //
 // RunOff is the one way work leaves the loop: `work` runs on `pool`, and
-// `done` gets its result back on `loop`.
+// `done` gets its result back on `loop`. Until `done` is posted the loop counts
+// the work as its own, so `loop.run()` returns only once every result is back
+// (tests settle on that instead of sleeping).
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -41,14 +44,14 @@ struct Executors {
 // `work` returns void). Both are moved; neither may throw.
 template <typename Pool, typename Work, typename Done>
 void RunOff(Pool& pool, boost::asio::io_context& loop, Work work, Done done) {
-  boost::asio::post(pool, [&loop, work = std::move(work), done = std::move(done)]() mutable {
+  boost::asio::post(pool, [&loop, work = std::move(work), done = std::move(done),
+                           pending = boost::asio::make_work_guard(loop)]() mutable {
     if constexpr (std::is_void_v<std::invoke_result_t<Work&>>) {
       work();
       boost::asio::post(loop, std::move(done));
     } else {
-      boost::asio::post(loop, [result = work(), done = std::move(done)]() mutable {
-        done(std::move(result));
-      });
+      boost::asio::post(
+          loop, [result = work(), done = std::move(done)]() mutable { done(std::move(result)); });
     }
   });
 }

@@ -24,6 +24,7 @@
 #include "agent/reconcile/reconciler.h"
 #include "agent/registry/curl_transport.h"
 #include "agent/store/file_store.h"
+#include "common/clock.h"
 #include "common/duration.h"
 #include "common/executors.h"
 #include "common/loop_lag.h"
@@ -86,6 +87,7 @@ class Daemon::Parts {
   asio::thread_pool files_{2};
   asio::thread_pool queries_{2};
   Executors executors_{loop_, lifecycle_, images_, files_, queries_};
+  LoopClock clock_{loop_};
   asio::signal_set signals_;
   asio::steady_timer watchdog_timer_;
   asio::steady_timer reconnect_timer_;
@@ -139,8 +141,8 @@ int Daemon::Parts::Run() {
       std::make_unique<lifecycle::ReplicaRuntime>(*client_, image_source_, config_, *facts, log_);
   reconcile::Reconciler::Options options;
   options.restart_unhealthy = RestartUnhealthy(env_, log_);
-  reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, lifecycle_, images_, *runtime_,
-                                                        drains_, health_, log_, options);
+  reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, lifecycle_, images_, clock_,
+                                                        *runtime_, drains_, health_, log_, options);
   node_ = std::make_unique<node::Node>(node::NodeParts{executors_, config_, env_, log_, *store_,
                                                        *reconciler_, health_, catalog_, *client_,
                                                        *client_, hub_, &loop_lag_});

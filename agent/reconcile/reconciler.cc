@@ -16,7 +16,6 @@
 namespace zlayer::reconcile {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
 using WallClock = std::chrono::system_clock;
 
 namespace {
@@ -52,19 +51,17 @@ std::string OneLine(const std::string& text) {
 }  // namespace
 
 Reconciler::Reconciler(asio::io_context& loop, asio::thread_pool& lifecycle,
-                       asio::thread_pool& images, ReplicaOperations& operations,
+                       asio::thread_pool& images, Clock& clock, ReplicaOperations& operations,
                        OutputAttacher& output, HealthWatcher& health, Logger& log, Options options)
     : loop_(loop),
       lifecycle_(lifecycle),
       images_(images),
+      clock_(clock),
       operations_(operations),
       output_(output),
       health_(health),
       log_(log),
-      options_(options),
-      plan_timer_(loop),
-      wake_timer_(loop),
-      resync_timer_(loop) {}
+      options_(options) {}
 
 void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void(Status)> done) {
   for (DesiredDeployment& d : loaded) {
@@ -126,10 +123,7 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
                   adopted);
         done(Status::Ok());
         MarkDirty();
-        resync_timer_.expires_after(options_.resync_interval);
-        resync_timer_.async_wait([this](boost::system::error_code ec) {
-          if (!ec) Resync();
-        });
+        resync_ = clock_.At(clock_.SteadyNow() + options_.resync_interval, [this] { Resync(); });
       });
 }
 
@@ -268,14 +262,14 @@ void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_stat
   Replica& r = ReplicaFor(id, FindService(c.deployment, c.service));
   r.exit_status = exit_status;
   r.reason = r.oom_killed ? "OOMKilled" : "";
-  if (r.memory.settles_at && *r.memory.settles_at <= Clock::now()) r.ever_ready = true;
+  if (r.memory.settles_at && *r.memory.settles_at <= clock_.SteadyNow()) r.ever_ready = true;
   r.memory.settles_at.reset();
   if (!r.ever_ready) {
     CheckRolloutFailure(id, fmt::format("exited with status {}{} before it was ready", exit_status,
                                         r.oom_killed ? " (OOMKilled)" : ""));
   }
   RestartDecision decision;
-  if (r.policy) decision = r.policy->OnExit(exit_status, Clock::now());
+  if (r.policy) decision = r.policy->OnExit(exit_status, clock_.SteadyNow());
   if (decision.restart) {
     EnterBackoff(r, decision.delay);
     RecordRestart(r, {std::nullopt, exited_at, exit_status, r.reason, "exit", decision.delay});
@@ -349,10 +343,10 @@ void Reconciler::RestartUnhealthy(const std::string& id, const std::string& outp
     const uint32_t status_code = 128 + SIGKILL;
     r.exit_status = status_code;
     RestartDecision decision;
-    if (r.policy) decision = r.policy->OnExit(status_code, Clock::now());
+    if (r.policy) decision = r.policy->OnExit(status_code, clock_.SteadyNow());
     if (decision.restart) {
       EnterBackoff(r, decision.delay);
-      RecordRestart(r, {std::nullopt, WallClock::now(), status_code, "Unhealthy", "unhealthy",
+      RecordRestart(r, {std::nullopt, clock_.WallNow(), status_code, "Unhealthy", "unhealthy",
                         decision.delay});
     } else {
       r.state = "failed";
@@ -391,8 +385,8 @@ StopRequest Reconciler::StopRequestFor(const std::string& id, const std::string&
 
 void Reconciler::EnterBackoff(Replica& r, std::chrono::nanoseconds delay) {
   r.state = "backoff";
-  r.memory.restart_not_before = Clock::now() + delay;
-  r.next_restart_wall = WallClock::now() + delay;
+  r.memory.restart_not_before = clock_.SteadyNow() + delay;
+  r.next_restart_wall = clock_.WallNow() + delay;
 }
 
 void Reconciler::RecordRestart(Replica& r, RestartView restart) {
@@ -402,9 +396,8 @@ void Reconciler::RecordRestart(Replica& r, RestartView restart) {
 
 std::vector<StopRequest> Reconciler::PrepareShutdown(std::chrono::nanoseconds max_grace) {
   shutting_down_ = true;
-  plan_timer_.cancel();
-  wake_timer_.cancel();
-  resync_timer_.cancel();
+  wake_.Cancel();
+  resync_.Cancel();
   std::vector<StopRequest> requests;
   for (const auto& [id, c] : observed_) {
     Unwatch(id);
@@ -435,7 +428,7 @@ void Reconciler::StopAll(std::vector<StopRequest> requests, std::function<void(S
 }
 
 void Reconciler::StopTask(const StopRequest& request, std::function<void(Status)> done) {
-  const SteadyTime deadline = Clock::now() + request.grace;
+  const SteadyTime deadline = clock_.SteadyNow() + request.grace;
   if (auto it = stops_.find(request.id); it != stops_.end()) {
     PendingStop& stop = *it->second;
     stop.done.push_back(std::move(done));
@@ -450,7 +443,6 @@ void Reconciler::StopTask(const StopRequest& request, std::function<void(Status)
   stop->serial = next_stop_++;
   stop->request = request;
   stop->deadline = deadline;
-  stop->timer = std::make_unique<asio::steady_timer>(loop_);
   if (auto o = observed_.find(request.id); o != observed_.end()) stop->pid = o->second.pid;
   stop->done.push_back(std::move(done));
   PendingStop& pending = *stop;
@@ -484,16 +476,14 @@ void Reconciler::OnStopSignalled(const std::string& id, uint64_t serial, Status 
     ArmStopTimer(*stop, stop->deadline);
   } else {
     stop->phase = PendingStop::Phase::kAfterKill;
-    ArmStopTimer(*stop, Clock::now() + options_.kill_wait);
+    ArmStopTimer(*stop, clock_.SteadyNow() + options_.kill_wait);
   }
 }
 
 void Reconciler::ArmStopTimer(PendingStop& stop, SteadyTime at) {
-  stop.timer->expires_at(at);  // cancels an earlier wait
-  stop.timer->async_wait([this, id = stop.request.id, serial = stop.serial,
-                          phase = stop.phase](boost::system::error_code ec) {
-    if (!ec) OnStopTimer(id, serial, phase);
-  });
+  // Replaces (cancels) an earlier wait.
+  stop.timer = clock_.At(at, [this, id = stop.request.id, serial = stop.serial,
+                              phase = stop.phase] { OnStopTimer(id, serial, phase); });
 }
 
 void Reconciler::OnStopTimer(const std::string& id, uint64_t serial, PendingStop::Phase phase) {
@@ -523,7 +513,7 @@ void Reconciler::OnStopTimer(const std::string& id, uint64_t serial, PendingStop
 
 void Reconciler::DeleteStoppedTask(PendingStop& stop) {
   stop.phase = PendingStop::Phase::kDeleting;
-  stop.timer->cancel();
+  stop.timer.Cancel();
   RunOff(
       lifecycle_, loop_, [this, id = stop.request.id] { return operations_.DeleteTask(id); },
       [this, id = stop.request.id, serial = stop.serial](Status status) {
@@ -550,11 +540,9 @@ void Reconciler::Resync() {
       lifecycle_, loop_, [this] { return operations_.ObserveAll(); },
       [this](Result<std::vector<ObservedContainer>> result) {
         observing_ = false;
-        resync_timer_.expires_after(result.ok() ? options_.resync_interval
-                                                : std::chrono::seconds(2));
-        resync_timer_.async_wait([this](boost::system::error_code ec) {
-          if (!ec) Resync();
-        });
+        const std::chrono::nanoseconds next =
+            result.ok() ? options_.resync_interval : std::chrono::seconds(2);
+        resync_ = clock_.At(clock_.SteadyNow() + next, [this] { Resync(); });
         if (!result.ok()) {
           log_.Warn("resync: {}", result.status().message());
           return;
@@ -567,7 +555,7 @@ void Reconciler::Resync() {
           auto old = observed_.find(id);
           if (busy_.count(id) || old == observed_.end()) continue;
           if (IsRunning(old->second) && !IsRunning(c)) {
-            OnTaskExit(id, 0, c.has_task ? c.exit_status : 255, WallClock::now());
+            OnTaskExit(id, 0, c.has_task ? c.exit_status : 255, clock_.WallNow());
           }
         }
         for (auto& [id, c] : fresh) {
@@ -596,7 +584,7 @@ void Reconciler::MarkDirty() {
 
 void Reconciler::PlanNow() {
   if (shutting_down_) return;
-  const SteadyTime now = Clock::now();
+  const SteadyTime now = clock_.SteadyNow();
   std::map<std::string, ReplicaMemory> memory;
   for (const auto& [id, r] : replicas_) memory[id] = r.memory;
   std::optional<SteadyTime> gate_wake;
@@ -606,12 +594,7 @@ void Reconciler::PlanNow() {
   if (!pending_removes_.empty()) RunRemoves(std::exchange(pending_removes_, {}));
   UpdateRollouts();
   if (gate_wake && (!plan.wake_at || *gate_wake < *plan.wake_at)) plan.wake_at = gate_wake;
-  if (plan.wake_at) {
-    wake_timer_.expires_at(*plan.wake_at);
-    wake_timer_.async_wait([this](boost::system::error_code ec) {
-      if (!ec) MarkDirty();
-    });
-  }
+  if (plan.wake_at) wake_ = clock_.At(*plan.wake_at, [this] { MarkDirty(); });
   CheckWaiters();
   auto listeners = listeners_;  // a listener may unsubscribe itself
   for (auto& [id, listener] : listeners) listener();
@@ -731,13 +714,13 @@ void Reconciler::StartTask(const std::string& id) {
         r.state = "running";
         r.reason.clear();
         r.oom_killed = false;
-        r.started_at = WallClock::now();
+        r.started_at = clock_.WallNow();
         r.next_restart_wall.reset();
         r.memory.restart_not_before.reset();
         if (!r.restart_history.empty() && !r.restart_history.back().restarted_at) {
           r.restart_history.back().restarted_at = r.started_at;
         }
-        if (r.policy) r.policy->OnStarted(Clock::now());
+        if (r.policy) r.policy->OnStarted(clock_.SteadyNow());
         const spec::Service* service = FindService(r.deployment, r.service);
         if (service != nullptr && service->health) {
           r.health = HealthWatcher::Verdict::kStarting;
@@ -757,7 +740,7 @@ void Reconciler::StartTask(const std::string& id) {
                                    o->second.spec_hash == state->second.rollout_hash;
           r.memory.settles_at.reset();
           if (replacement && !r.ever_ready) {
-            r.memory.settles_at = Clock::now() + kRolloutSettle;
+            r.memory.settles_at = clock_.SteadyNow() + kRolloutSettle;
           } else {
             r.ever_ready = true;
           }
@@ -774,7 +757,7 @@ void Reconciler::StartTask(const std::string& id) {
         if (early != early_exits_.end()) {
           auto [exit_pid, status] = early->second;
           early_exits_.erase(early);
-          if (exit_pid == *pid) OnTaskExit(id, exit_pid, status, WallClock::now());
+          if (exit_pid == *pid) OnTaskExit(id, exit_pid, status, clock_.WallNow());
         }
       });
 }
@@ -794,7 +777,7 @@ void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
     return FinishAction(id);
   }
   RestartDecision decision;
-  if (r.policy) decision = r.policy->OnStartFailed(Clock::now());
+  if (r.policy) decision = r.policy->OnStartFailed(clock_.SteadyNow());
   if (decision.restart) {
     EnterBackoff(r, decision.delay);
     log_.Error("{}: {}; retrying in {}", id, status.message(), FormatDuration(decision.delay));
@@ -853,7 +836,7 @@ void Reconciler::FinishAction(const std::string& id) {
 bool Reconciler::IsReplicaReady(const ObservedContainer& c) const {
   auto r = replicas_.find(c.id);
   return IsReady(c, r == replicas_.end() ? nullptr : &r->second.memory,
-                 FindService(c.deployment, c.service), Clock::now());
+                 FindService(c.deployment, c.service), clock_.SteadyNow());
 }
 
 bool Reconciler::ServiceConverged(const std::string& name, const std::string& service_name) const {

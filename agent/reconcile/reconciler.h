@@ -16,10 +16,13 @@
 // Level-triggered: every change marks the state dirty and schedules one plan
 // (coalesced); a periodic resync re-reads containerd so that missed events
 // only delay convergence.
+//
+// Time enters only through `clock` (common/clock.h): back-off, grace periods,
+// dependency timeouts and the resync are its alarms, so tests run them in
+// virtual time.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <deque>
 #include <functional>
@@ -35,6 +38,7 @@
 #include "agent/reconcile/planner.h"
 #include "agent/reconcile/replica_operations.h"
 #include "agent/reconcile/restart_policy.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace zlayer::reconcile {
@@ -109,9 +113,9 @@ class Reconciler {
     // How long a stop waits for the exit after SIGKILL before it reports an error.
     std::chrono::nanoseconds kill_wait = std::chrono::seconds(10);
   };
-  // All references must outlive the reconciler.
+  // All references must outlive the reconciler. `clock` is `loop`'s.
   Reconciler(boost::asio::io_context& loop, boost::asio::thread_pool& lifecycle,
-             boost::asio::thread_pool& images, ReplicaOperations& operations,
+             boost::asio::thread_pool& images, Clock& clock, ReplicaOperations& operations,
              OutputAttacher& output, HealthWatcher& health, Logger& log, Options options);
 
   // Reads containerd (ObserveAll), re-attaches the FIFO drains of every
@@ -235,7 +239,7 @@ class Reconciler {
     Phase phase = Phase::kSignalling;
     bool exited = false;
     SteadyTime deadline;  // when the grace ends
-    std::unique_ptr<boost::asio::steady_timer> timer;
+    Alarm timer;          // the end of grace, or of kill_wait
     std::vector<std::function<void(Status)>> done;
   };
   // Stops container `id`'s task and deletes it; `done` on the loop (OK when it
@@ -272,14 +276,14 @@ class Reconciler {
   boost::asio::io_context& loop_;
   boost::asio::thread_pool& lifecycle_;
   boost::asio::thread_pool& images_;
+  Clock& clock_;
   ReplicaOperations& operations_;
   OutputAttacher& output_;
   HealthWatcher& health_;
   Logger& log_;
   Options options_;
-  boost::asio::steady_timer plan_timer_;
-  boost::asio::steady_timer wake_timer_;
-  boost::asio::steady_timer resync_timer_;
+  Alarm wake_;    // the next plan that time alone calls for (back-off, a dependency's timeout)
+  Alarm resync_;  // the next Resync
   std::mt19937 rng_{std::random_device{}()};
 
   bool started_ = false;

@@ -169,7 +169,8 @@ struct Harness {
   RunningContainers containers;
   NoOutput output;
   NoHealth health;
-  reconcile::Reconciler reconciler{loop,   lifecycle, images, containers,
+  LoopClock clock{loop};
+  reconcile::Reconciler reconciler{loop,   lifecycle, images, clock,    containers,
                                    output, health,    log,    Options()};
   FakeCatalog catalog;
   containerd::FakeClient containerd;

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <set>
 
+#include "test/support/manual_clock.h"
+
 using namespace std::chrono_literals;
 using namespace zlayer;
 using namespace zlayer::reconcile;
@@ -254,20 +256,27 @@ DesiredDeployment App(uint32_t replicas, spec::RestartKind kind = spec::RestartK
   return d;
 }
 
+// How the second replica's task answers its stop signal (ScaleDownFromTwo).
+enum class StopAnswer { kExits, kIgnores };
+
+// The reconciler on a loop run by the test's thread, in virtual time: nothing
+// here sleeps. Work on the pools is real, and the loop counts it as pending
+// until its result is back (RunOff), so "settled" means nothing is left to do.
 struct Harness {
   boost::asio::io_context loop;
   boost::asio::thread_pool lifecycle{2};
   boost::asio::thread_pool images{1};
+  testing::ManualClock clock{loop};
   FakeOperations ops;
   FakeOutput output;
   Logger log{"test", LogLevel::kError};
   FakeHealth health;
-  Reconciler reconciler{loop, lifecycle, images, ops, output, health, log, Options()};
+  Reconciler reconciler{loop, lifecycle, images, clock, ops, output, health, log, Options()};
 
   static Reconciler::Options Options() {
     Reconciler::Options options;
     options.resync_interval = 1h;
-    options.kill_wait = 100ms;
+    options.kill_wait = 10s;
     return options;
   }
 
@@ -275,7 +284,7 @@ struct Harness {
     // Exits reach the reconciler on the loop, as containerd's events do in the agent.
     ops.SetOnExit([this](const std::string& id, pid_t pid, uint32_t status) {
       boost::asio::post(loop, [this, id, pid, status] {
-        reconciler.OnTaskExit(id, pid, status, std::chrono::system_clock::now());
+        reconciler.OnTaskExit(id, pid, status, clock.WallNow());
       });
     });
   }
@@ -284,15 +293,16 @@ struct Harness {
     images.join();
   }
 
+  // Runs what is due, moving virtual time from alarm to alarm, until `pred`
+  // holds; false when it does not within `limit` of virtual time.
   template <typename Pred>
-  bool RunUntil(Pred pred, std::chrono::milliseconds timeout = 5s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred() && std::chrono::steady_clock::now() < deadline) {
-      loop.restart();
-      loop.run_for(5ms);
-    }
-    return pred();
+  bool RunUntil(Pred pred, std::chrono::nanoseconds limit = 1min) {
+    return clock.AdvanceUntil(pred, limit);
   }
+  // Lets `how_long` of virtual time pass, running everything that falls due.
+  void Wait(std::chrono::nanoseconds how_long) { clock.Advance(how_long); }
+  // Virtual time since the harness was made.
+  std::chrono::nanoseconds Now() const { return clock.Elapsed(); }
 
   const ReplicaView* View(const std::string& id) {
     views_ = reconciler.Deployments();
@@ -322,7 +332,36 @@ struct Harness {
     });
     REQUIRE(RunUntil([&] { return started; }));
   }
+
+  // Runs `app` with two replicas and the stop grace period `grace`, then
+  // applies generation 2 with one: app-web-1 is being stopped on return, by a
+  // stop signal that its task answers as `answer` says.
+  void ScaleDownFromTwo(std::chrono::nanoseconds grace, StopAnswer answer) {
+    auto app = App(2);
+    app.spec.services["web"].stop_grace_period = grace;
+    StartWith({app});
+    REQUIRE(RunUntil([&] { return ops.Count("start app-web-1") == 1; }));
+    if (answer == StopAnswer::kIgnores) ops.IgnoreSignals("app-web-1");
+    auto smaller = app;
+    smaller.generation = 2;
+    smaller.spec.services["web"].scale.replicas = 1;
+    reconciler.Apply(smaller);
+  }
 };
+
+// `app` with a second service, db (with a health check that the test answers),
+// on which web depends as `on_db` says.
+DesiredDeployment AppWithDb(spec::Dependency on_db) {
+  auto app = App(1);
+  spec::Service db = app.spec.services["web"];
+  db.name = "db";
+  db.health = CommandCheck();
+  app.spec.services["db"] = db;
+  app.service_hashes["db"] = "d1";
+  on_db.service = "db";
+  app.spec.services["web"].depends.push_back(on_db);
+  return app;
+}
 
 }  // namespace
 
@@ -343,7 +382,7 @@ TEST_CASE("A replica whose task exits is started again after its back-off") {
   h.StartWith({App(1)});
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
   pid_t pid = h.ops.Exit("app-web-0");
-  h.reconciler.OnTaskExit("app-web-0", pid, 1, std::chrono::system_clock::now());
+  h.reconciler.OnTaskExit("app-web-0", pid, 1, h.clock.WallNow());
   CHECK(h.StateOf("app-web-0") == "backoff");
   REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 2; }));
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
@@ -352,14 +391,33 @@ TEST_CASE("A replica whose task exits is started again after its back-off") {
   CHECK(views[0].replicas[0].exit_status == 1u);
 }
 
+TEST_CASE("A replica that exits again right after its restart waits its back-off delay first") {
+  Harness h;
+  auto app = App(1);
+  app.spec.services["web"].restart_policy.delay = 10s;
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  h.reconciler.OnTaskExit("app-web-0", h.ops.Exit("app-web-0"), 1, h.clock.WallNow());
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 2; }, 0s));  // at once
+  h.reconciler.OnTaskExit("app-web-0", h.ops.Exit("app-web-0"), 1, h.clock.WallNow());
+  const auto began = h.Now();
+  h.Wait(10s - 1ms);
+  CHECK(h.StateOf("app-web-0") == "backoff");
+  CHECK(h.ops.Count("start app-web-0") == 2);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 3; }));
+  CHECK(h.Now() - began >= 10s);
+  CHECK(h.Now() - began <= 11s);  // up to 10% jitter
+  CHECK(h.View("app-web-0")->restarts == 2);
+}
+
 TEST_CASE(
     "With restart policy no, an exited replica stays exited and the deployment counts as settled") {
   Harness h;
   h.StartWith({App(1, spec::RestartKind::kNo)});
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
   pid_t pid = h.ops.Exit("app-web-0");
-  h.reconciler.OnTaskExit("app-web-0", pid, 3, std::chrono::system_clock::now());
-  h.RunUntil([] { return false; }, 100ms);
+  h.reconciler.OnTaskExit("app-web-0", pid, 3, h.clock.WallNow());
+  h.Wait(1min);
   CHECK(h.ops.Count("start app-web-0") == 1);
   CHECK(h.StateOf("app-web-0") == "failed");
 }
@@ -368,7 +426,7 @@ TEST_CASE("An exit event of an older task does not count against the current one
   Harness h;
   h.StartWith({App(1)});
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
-  h.reconciler.OnTaskExit("app-web-0", /*pid=*/1, 1, std::chrono::system_clock::now());
+  h.reconciler.OnTaskExit("app-web-0", /*pid=*/1, 1, h.clock.WallNow());
   CHECK(h.StateOf("app-web-0") == "running");
 }
 
@@ -397,7 +455,7 @@ TEST_CASE("After an agent restart, running containers are adopted and not restar
   running.pid = 77;
   h.ops.Put(running);
   h.StartWith({App(1)});
-  h.RunUntil([] { return false; }, 100ms);
+  h.Wait(1min);
   CHECK(h.ops.Calls().empty());
   CHECK(h.output.attached == std::set<std::string>{"app-web-0"});
   CHECK(h.StateOf("app-web-0") == "running");
@@ -425,7 +483,7 @@ TEST_CASE("A replica with a health check is not converged until its check passes
   bool converged = false;
   h.reconciler.WaitConverged("app", 1, [&](Status s) { converged = s.ok(); });
   REQUIRE(h.RunUntil([&] { return h.health.watched.count("app-web-0") == 1; }));
-  h.RunUntil([] { return false; }, 50ms);
+  h.Wait(1min);
   CHECK_FALSE(converged);
   CHECK(h.View("app-web-0")->health == "starting");
   h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy);
@@ -508,18 +566,9 @@ TEST_CASE(
 
 TEST_CASE("A service waits for its dependency to be healthy before its replicas are created") {
   Harness h;
-  auto app = App(1);
-  spec::Service db = app.spec.services["web"];
-  db.name = "db";
-  db.health = CommandCheck();
-  app.spec.services["db"] = db;
-  app.service_hashes["db"] = "d1";
-  spec::Dependency on_db;
-  on_db.service = "db";
-  app.spec.services["web"].depends.push_back(on_db);
-  h.StartWith({app});
+  h.StartWith({AppWithDb(spec::Dependency{})});
   REQUIRE(h.RunUntil([&] { return h.health.watched.count("app-db-0") == 1; }));
-  h.RunUntil([] { return false; }, 50ms);
+  h.Wait(4min);  // of the default 5m
   CHECK(h.ops.Count("create app-web-0") == 0);
   auto views = h.reconciler.Deployments();
   CHECK_THAT(views[0].services[1].message, Catch::StartsWith("waiting for db to be healthy"));
@@ -529,24 +578,21 @@ TEST_CASE("A service waits for its dependency to be healthy before its replicas 
 
 TEST_CASE("A dependency that times out with on_timeout fail fails the deployment") {
   Harness h;
-  auto app = App(1);
-  spec::Service db = app.spec.services["web"];
-  db.name = "db";
-  db.health = CommandCheck();
-  app.spec.services["db"] = db;
-  app.service_hashes["db"] = "d1";
   spec::Dependency on_db;
-  on_db.service = "db";
-  on_db.timeout = 50ms;
-  app.spec.services["web"].depends.push_back(on_db);
-  h.StartWith({app});
+  on_db.timeout = 30s;
+  on_db.on_timeout = spec::TimeoutAction::kFail;
+  h.StartWith({AppWithDb(on_db)});
+  const auto began = h.Now();
   Status outcome;
   bool finished = false;
   h.reconciler.WaitConverged("app", 1, [&](Status s) {
     outcome = s;
     finished = true;
   });
+  h.Wait(30s - 1ms);
+  CHECK_FALSE(finished);
   REQUIRE(h.RunUntil([&] { return finished; }));
+  CHECK(h.Now() - began == 30s);
   CHECK(outcome.code() == StatusCode::kFailedPrecondition);
   CHECK_THAT(std::string(outcome.message()),
              Catch::Contains("gave up waiting for db to be healthy"));
@@ -560,7 +606,7 @@ TEST_CASE("A job that exits 0 is completed and not started again") {
   h.StartWith({app});
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
   pid_t pid = h.ops.Exit("app-web-0");
-  h.reconciler.OnTaskExit("app-web-0", pid, 0, std::chrono::system_clock::now());
+  h.reconciler.OnTaskExit("app-web-0", pid, 0, h.clock.WallNow());
   bool converged = false;
   h.reconciler.WaitConverged("app", 1, [&](Status s) { converged = s.ok(); });
   REQUIRE(h.RunUntil([&] { return converged; }));
@@ -582,8 +628,8 @@ TEST_CASE(
   CHECK(requests[0].signal == SIGQUIT);
   CHECK(requests[0].grace == 5s);
   pid_t pid = h.ops.Exit("app-web-0");
-  h.reconciler.OnTaskExit("app-web-0", pid, 143, std::chrono::system_clock::now());
-  h.RunUntil([] { return false; }, 50ms);
+  h.reconciler.OnTaskExit("app-web-0", pid, 143, h.clock.WallNow());
+  h.Wait(1min);
   CHECK(h.ops.Count("start app-web-0") == 1);
 }
 
@@ -646,7 +692,7 @@ TEST_CASE(
     finished = true;
   });
   REQUIRE(h.RunUntil([&] { return finished; }));
-  h.RunUntil([] { return false; }, 100ms);
+  h.Wait(1min);
   CHECK(h.ops.Count("create app-web-0") == 1);
   const ReplicaView* r = h.View("app-web-0");
   REQUIRE(r != nullptr);
@@ -696,15 +742,10 @@ TEST_CASE("A replica whose image is already on the node is created without prepa
 
 TEST_CASE("A stop ends when the task's exit event arrives, not when its grace period ends") {
   Harness h;
-  auto app = App(2);
-  app.spec.services["web"].stop_grace_period = 30s;
-  h.StartWith({app});
-  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-1") == 1; }));
-  auto smaller = app;
-  smaller.generation = 2;
-  smaller.spec.services["web"].scale.replicas = 1;
-  h.reconciler.Apply(smaller);
-  REQUIRE(h.RunUntil([&] { return h.ops.Count("remove app-web-1") == 1; }, 2s));
+  h.ScaleDownFromTwo(30s, StopAnswer::kExits);
+  const auto began = h.Now();
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("remove app-web-1") == 1; }));
+  CHECK(h.Now() == began);  // no time had to pass
   CHECK(h.ops.Count("kill app-web-1") == 0);
   CHECK(h.ops.IndexOf("stop app-web-1") < h.ops.IndexOf("delete task app-web-1"));
   CHECK(h.ops.IndexOf("delete task app-web-1") < h.ops.IndexOf("remove app-web-1"));
@@ -713,19 +754,13 @@ TEST_CASE("A stop ends when the task's exit event arrives, not when its grace pe
 
 TEST_CASE("A task that ignores its stop signal gets SIGKILL when its grace period ends") {
   Harness h;
-  auto app = App(2);
-  app.spec.services["web"].stop_grace_period = 200ms;
-  h.StartWith({app});
-  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-1") == 1; }));
-  h.ops.IgnoreSignals("app-web-1");
-  auto smaller = app;
-  smaller.generation = 2;
-  smaller.spec.services["web"].scale.replicas = 1;
-  const auto began = std::chrono::steady_clock::now();
-  h.reconciler.Apply(smaller);
-  REQUIRE(h.RunUntil([&] { return h.ops.Count("kill app-web-1") == 1; }));
-  CHECK(std::chrono::steady_clock::now() - began >= 200ms);
-  REQUIRE(h.RunUntil([&] { return h.ops.Count("remove app-web-1") == 1; }));
+  h.ScaleDownFromTwo(10s, StopAnswer::kIgnores);
+  h.Wait(10s - 1ms);
+  CHECK(h.ops.Count("stop app-web-1") == 1);
+  CHECK(h.ops.Count("kill app-web-1") == 0);
+  h.Wait(1ms);
+  CHECK(h.ops.Count("kill app-web-1") == 1);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("remove app-web-1") == 1; }, 0s));
   CHECK(h.ops.IndexOf("kill app-web-1") < h.ops.IndexOf("delete task app-web-1"));
   CHECK_FALSE(h.ops.HasTask("app-web-1"));
 }
@@ -735,22 +770,20 @@ TEST_CASE(
     "deletes every task in about one grace period") {
   Harness h;
   auto app = App(5);
-  app.spec.services["web"].stop_grace_period = 300ms;
+  app.spec.services["web"].stop_grace_period = 10s;
   h.StartWith({app});
   REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-4") == 1; }));
   for (const char* id : {"app-web-1", "app-web-2", "app-web-3", "app-web-4"}) {
     h.ops.IgnoreSignals(id);
   }
-  auto requests = h.reconciler.PrepareShutdown(10s);
+  auto requests = h.reconciler.PrepareShutdown(30s);
   REQUIRE(requests.size() == 5);
-  const auto began = std::chrono::steady_clock::now();
+  const auto began = h.Now();
   std::optional<Status> stopped;
   h.reconciler.StopAll(requests, [&](Status s) { stopped = s; });
   REQUIRE(h.RunUntil([&] { return stopped.has_value(); }));
-  const auto took = std::chrono::steady_clock::now() - began;
   CHECK(stopped->ok());
-  CHECK(took >= 300ms);
-  CHECK(took < 1200ms);  // four graces one after the other would take 1.2 s
+  CHECK(h.Now() - began == 10s);  // one grace; four one after the other would take 40 s
   int last_signal = 0;
   int first_kill = 1 << 20;
   for (int i = 0; i < 5; ++i) {
@@ -769,10 +802,12 @@ TEST_CASE("A task that survives SIGKILL ends its stop with an error instead of a
   h.StartWith({App(1)});
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
   h.ops.Unkillable("app-web-0");
-  auto requests = h.reconciler.PrepareShutdown(50ms);
+  auto requests = h.reconciler.PrepareShutdown(500ms);
+  const auto began = h.Now();
   std::optional<Status> stopped;
   h.reconciler.StopAll(requests, [&](Status s) { stopped = s; });
   REQUIRE(h.RunUntil([&] { return stopped.has_value(); }));
+  CHECK(h.Now() - began == 500ms + 10s);  // grace, then kill_wait
   CHECK(stopped->code() == StatusCode::kDeadlineExceeded);
   CHECK_THAT(std::string(stopped->message()), Catch::Contains("app-web-0 still running"));
   CHECK(h.ops.Count("check app-web-0") == 1);
@@ -780,22 +815,16 @@ TEST_CASE("A task that survives SIGKILL ends its stop with an error instead of a
 
 TEST_CASE("Node shutdown during a removal stops the replica once, by the shorter grace") {
   Harness h;
-  auto app = App(2);
-  app.spec.services["web"].stop_grace_period = 30s;
-  h.StartWith({app});
-  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-1") == 1; }));
-  h.ops.IgnoreSignals("app-web-1");
-  auto smaller = app;
-  smaller.generation = 2;
-  smaller.spec.services["web"].scale.replicas = 1;
-  h.reconciler.Apply(smaller);
-  REQUIRE(h.RunUntil([&] { return h.ops.Count("stop app-web-1") == 1; }));
+  h.ScaleDownFromTwo(30s, StopAnswer::kIgnores);
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("stop app-web-1") == 1; }, 0s));
   h.ops.IgnoreSignals("app-web-0");
-  auto requests = h.reconciler.PrepareShutdown(100ms);
+  auto requests = h.reconciler.PrepareShutdown(5s);
   REQUIRE(requests.size() == 2);
+  const auto began = h.Now();
   std::optional<Status> stopped;
   h.reconciler.StopAll(requests, [&](Status s) { stopped = s; });
-  REQUIRE(h.RunUntil([&] { return stopped.has_value(); }, 2s));
+  REQUIRE(h.RunUntil([&] { return stopped.has_value(); }));
+  CHECK(h.Now() - began == 5s);
   CHECK(stopped->ok());
   CHECK(h.ops.Count("stop app-web-1") == 1);
   CHECK(h.ops.Count("kill app-web-1") == 1);
