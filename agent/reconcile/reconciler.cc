@@ -30,18 +30,6 @@ std::string Key(const std::string& deployment, const std::string& service) {
   return deployment + "/" + service;
 }
 
-const char* VerdictName(HealthWatcher::Verdict verdict) {
-  switch (verdict) {
-    case HealthWatcher::Verdict::kStarting:
-      return "starting";
-    case HealthWatcher::Verdict::kHealthy:
-      return "healthy";
-    case HealthWatcher::Verdict::kUnhealthy:
-      return "unhealthy";
-  }
-  return "";
-}
-
 // The first line of `text`, at most 200 characters: for one-line messages.
 std::string OneLine(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
@@ -101,7 +89,7 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
             });
             const spec::Service* service = FindService(c.deployment, c.service);
             Replica& r = ReplicaFor(c.id, service);
-            r.state = "running";
+            r.state = ReplicaState::kRunning;
             r.started_at = c.started_at;  // its uptime goes on
             r.deployment = c.deployment;
             r.service = c.service;
@@ -151,7 +139,7 @@ void Reconciler::Apply(DesiredDeployment deployment) {
       StrategyChoice choice = ChooseUpdateStrategy(service);
       state.rollout_hash = hash;
       state.rollout_generation = deployment.generation;
-      state.rollout_state = "in_progress";
+      state.rollout_state = RolloutState::kInProgress;
       state.rollout_message.clear();
       log_.Info("{}/{}: rolling out generation {} ({}: {})", name, service_name,
                 deployment.generation, UpdateStrategyName(choice.strategy), choice.reason);
@@ -284,7 +272,9 @@ void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_stat
   } else {
     const spec::Service* service = FindService(c.deployment, c.service);
     const bool job = service != nullptr && service->rtype == spec::ResourceType::kJob;
-    r.state = exit_status == 0 && job ? "completed" : (exit_status == 0 ? "exited" : "failed");
+    r.state = exit_status != 0 ? ReplicaState::kFailed
+              : job            ? ReplicaState::kCompleted
+                               : ReplicaState::kExited;
     r.memory.exited_for_good = true;
     r.next_restart_wall.reset();
     log_.Info("{} exited with status {}; not restarted ({})", id, exit_status, decision.reason);
@@ -312,7 +302,7 @@ void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
   const bool changed = r.health != verdict;
   r.health = verdict;
   r.memory.health_ok = verdict == HealthWatcher::Verdict::kHealthy;
-  if (changed) log_.Info("{} is {}", id, VerdictName(verdict));
+  if (changed) log_.Info("{} is {}", id, ReplicaHealthName(verdict));
   if (verdict == HealthWatcher::Verdict::kHealthy) {
     r.ever_ready = true;
     if (r.reason.rfind("unhealthy", 0) == 0) r.reason.clear();
@@ -322,7 +312,8 @@ void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
     const ServiceState* state = nullptr;
     if (auto s = services_.find(Key(r.deployment, r.service)); s != services_.end())
       state = &s->second;
-    const bool replacement_to_drop = state != nullptr && state->rollout_state == "stopped" &&
+    const bool replacement_to_drop = state != nullptr &&
+                                     state->rollout_state == RolloutState::kStopped &&
                                      !r.ever_ready && o->second.spec_hash == state->rollout_hash;
     if (options_.restart_unhealthy && !replacement_to_drop && !busy_.count(id)) {
       RestartUnhealthy(id, output);
@@ -336,7 +327,7 @@ void Reconciler::RestartUnhealthy(const std::string& id, const std::string& outp
   log_.Warn("{} is unhealthy ({}); restarting it", id, OneLine(output));
   Unwatch(id);
   busy_.insert(id);
-  r.state = "stopping";
+  r.state = ReplicaState::kStopping;
   StopTask(StopRequestFor(id, r.deployment, r.service), [this, id](Status status) {
     if (!status.ok()) log_.Error("restarting unhealthy {}: {}", id, status.message());
     auto o = observed_.find(id);
@@ -355,7 +346,7 @@ void Reconciler::RestartUnhealthy(const std::string& id, const std::string& outp
       RecordRestart(r, {std::nullopt, WallClock::now(), status_code, "Unhealthy", "unhealthy",
                         decision.delay});
     } else {
-      r.state = "failed";
+      r.state = ReplicaState::kFailed;
       r.memory.exited_for_good = true;
       log_.Info("{} not restarted after failing its health check ({})", id, decision.reason);
     }
@@ -369,8 +360,9 @@ void Reconciler::CheckRolloutFailure(const std::string& id, const std::string& w
   auto s = services_.find(Key(o->second.deployment, o->second.service));
   if (s == services_.end()) return;
   ServiceState& state = s->second;
-  if (state.rollout_state != "in_progress" || o->second.spec_hash != state.rollout_hash) return;
-  state.rollout_state = "stopped";
+  if (state.rollout_state != RolloutState::kInProgress || o->second.spec_hash != state.rollout_hash)
+    return;
+  state.rollout_state = RolloutState::kStopped;
   state.rollout_message = "replica " + id + " " + why + "; old replicas keep serving";
   log_.Error("{}/{}: rollout of generation {} stopped: {}", o->second.deployment, o->second.service,
              state.rollout_generation, state.rollout_message);
@@ -390,7 +382,7 @@ StopRequest Reconciler::StopRequestFor(const std::string& id, const std::string&
 }
 
 void Reconciler::EnterBackoff(Replica& r, std::chrono::nanoseconds delay) {
-  r.state = "backoff";
+  r.state = ReplicaState::kBackoff;
   r.memory.restart_not_before = Clock::now() + delay;
   r.next_restart_wall = WallClock::now() + delay;
 }
@@ -653,7 +645,7 @@ void Reconciler::RunCreate(const Action& action, bool replace) {
   const DesiredDeployment& deployment = desired_.at(action.deployment);
   if (replace) Unwatch(action.container_id);
   Replica& r = ReplicaFor(action.container_id, service);
-  r.state = "creating";
+  r.state = ReplicaState::kCreating;
   r.reason.clear();
   // Copies: the desired state may change while the worker runs.
   spec::Deployment spec = deployment.spec;
@@ -710,7 +702,7 @@ void Reconciler::PrepareAndCreate(const Action& action, spec::Deployment spec,
 void Reconciler::RunStart(const Action& action) {
   const std::string& id = action.container_id;
   Replica& r = ReplicaFor(id, FindService(action.deployment, action.service));
-  r.state = "starting";
+  r.state = ReplicaState::kStarting;
   // The task's FIFOs must be read before it starts: attach first, then start.
   output_.Attach(id, [this, id](Status attached) {
     if (!attached.ok()) return OnStartFailed(id, attached.Wrap("open output"));
@@ -725,7 +717,7 @@ void Reconciler::StartTask(const std::string& id) {
       [this, id](Result<pid_t> pid) {
         if (!pid.ok()) return OnStartFailed(id, pid.status());
         Replica& r = ReplicaFor(id, nullptr);
-        r.state = "running";
+        r.state = ReplicaState::kRunning;
         r.reason.clear();
         r.oom_killed = false;
         r.started_at = WallClock::now();
@@ -750,7 +742,7 @@ void Reconciler::StartTask(const std::string& id) {
           auto o = observed_.find(id);
           auto state = services_.find(Key(r.deployment, r.service));
           const bool replacement = o != observed_.end() && state != services_.end() &&
-                                   state->second.rollout_state == "in_progress" &&
+                                   state->second.rollout_state == RolloutState::kInProgress &&
                                    o->second.spec_hash == state->second.rollout_hash;
           r.memory.settles_at.reset();
           if (replacement && !r.ever_ready) {
@@ -782,7 +774,7 @@ void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
   if (IsPermanentFailure(status)) {
     // Retrying cannot help: the replica stays failed, with the reason, until
     // a new deploy of its deployment.
-    r.state = "failed";
+    r.state = ReplicaState::kFailed;
     r.memory.exited_for_good = true;
     r.memory.restart_not_before.reset();
     r.next_restart_wall.reset();
@@ -796,7 +788,7 @@ void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
     EnterBackoff(r, decision.delay);
     log_.Error("{}: {}; retrying in {}", id, status.message(), FormatDuration(decision.delay));
   } else {
-    r.state = "failed";
+    r.state = ReplicaState::kFailed;
     r.memory.exited_for_good = true;
     log_.Error("{}: {}", id, status.message());
   }
@@ -809,7 +801,7 @@ void Reconciler::RunRemoves(std::vector<Action> actions) {
   for (const Action& action : actions) {
     const std::string id = action.container_id;
     Unwatch(id);
-    ReplicaFor(id, nullptr).state = "removing";
+    ReplicaFor(id, nullptr).state = ReplicaState::kRemoving;
     StopTask(StopRequestFor(id, action.deployment, action.service), [this, id](Status stopped) {
       RunOff(
           lifecycle_, loop_,
@@ -892,7 +884,7 @@ std::string Reconciler::Failure(const std::string& name) const {
   for (const auto& [service_name, service] : d->second.spec.services) {
     auto s = services_.find(Key(name, service_name));
     if (s == services_.end()) continue;
-    if (s->second.rollout_state == "stopped" &&
+    if (s->second.rollout_state == RolloutState::kStopped &&
         s->second.rollout_hash == d->second.service_hashes.at(service_name)) {
       return service_name + ": rollout stopped: " + s->second.rollout_message;
     }
@@ -901,7 +893,7 @@ std::string Reconciler::Failure(const std::string& name) const {
     }
   }
   for (const auto& [id, r] : replicas_) {
-    if (r.deployment == name && r.memory.exited_for_good && r.state == "failed" &&
+    if (r.deployment == name && r.memory.exited_for_good && r.state == ReplicaState::kFailed &&
         !observed_.count(id) && !busy_.count(id)) {
       return r.service + ": replica " + id + " failed: " + r.reason;
     }
@@ -936,7 +928,8 @@ std::map<std::string, ServiceGate> Reconciler::Gates(SteadyTime now,
     for (const auto& [service_name, service] : d.spec.services) {
       ServiceState& state = services_[Key(name, service_name)];
       ServiceGate& gate = gates[Key(name, service_name)];
-      if (state.rollout_state == "stopped") gate.stopped_rollout_hash = state.rollout_hash;
+      if (state.rollout_state == RolloutState::kStopped)
+        gate.stopped_rollout_hash = state.rollout_hash;
       const DependencyVerdict verdict = JudgeDependencies(
           service, state.dependencies, now,
           [&](const spec::Dependency& dependency) { return DependencyMet(name, dependency); });
@@ -963,10 +956,10 @@ std::map<std::string, ServiceGate> Reconciler::Gates(SteadyTime now,
 
 void Reconciler::UpdateRollouts() {
   for (auto& [key, state] : services_) {
-    if (state.rollout_state != "in_progress") continue;
+    if (state.rollout_state != RolloutState::kInProgress) continue;
     const size_t slash = key.find('/');
     if (ServiceConverged(key.substr(0, slash), key.substr(slash + 1))) {
-      state.rollout_state = "complete";
+      state.rollout_state = RolloutState::kComplete;
       log_.Info("{}: rollout of generation {} complete", key, state.rollout_generation);
     }
   }
@@ -1042,12 +1035,12 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
         const ServiceState& st = state->second;
         sv.message = st.dependencies.message;
         sv.failed = st.dependencies.failed;
-        if (!st.rollout_state.empty()) {
+        if (st.rollout_state) {
           StrategyChoice choice = ChooseUpdateStrategy(service);
           sv.has_rollout = true;
-          sv.strategy = UpdateStrategyName(choice.strategy);
+          sv.strategy = choice.strategy;
           sv.strategy_reason = choice.reason;
-          sv.rollout_state = st.rollout_state;
+          sv.rollout_state = *st.rollout_state;
           sv.rollout_message = st.rollout_message;
           sv.rollout_generation = st.rollout_generation;
           std::set<uint32_t> updated;
@@ -1071,7 +1064,7 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     r.started_at = k.started_at;
     r.next_restart = k.next_restart_wall;
     r.generation = k.generation;
-    if (k.health) r.health = VerdictName(*k.health);
+    r.health = k.health;
     r.restart_history.assign(k.restart_history.begin(), k.restart_history.end());
     (void)this;
   };
@@ -1093,10 +1086,12 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     if (known != replicas_.end()) {
       fill_known(known->second, r);
     } else {
-      r.state = IsRunning(c) ? "running" : (c.has_task ? "exited" : "created");
+      r.state = IsRunning(c) ? ReplicaState::kRunning
+                : c.has_task ? ReplicaState::kExited
+                             : ReplicaState::kCreated;
     }
-    if (IsRunning(c) && !busy_.count(id)) r.state = "running";
-    if (!IsRunning(c)) r.health.clear();
+    if (IsRunning(c) && !busy_.count(id)) r.state = ReplicaState::kRunning;
+    if (!IsRunning(c)) r.health.reset();
     view.replicas.push_back(std::move(r));
   }
   // Replicas without a container (creating, or creation failed): what we know.
@@ -1110,7 +1105,7 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     if (const spec::Service* s = FindService(k.deployment, k.service)) r.image = s->image.name;
     fill_known(k, r);
     r.stop_signal = StopSignal(FindService(k.deployment, k.service), std::nullopt);
-    r.health.clear();
+    r.health.reset();
     views[k.deployment].replicas.push_back(std::move(r));
   }
   std::vector<DeploymentView> out;

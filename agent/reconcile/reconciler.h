@@ -35,11 +35,11 @@
 #include "agent/reconcile/planner.h"
 #include "agent/reconcile/replica_operations.h"
 #include "agent/reconcile/restart_policy.h"
+#include "agent/reconcile/states.h"
 #include "common/log.h"
 
 namespace zlayer::reconcile {
 
-// What `zlayer ps` shows per replica.
 // One restart of a replica, for `zlayer inspect`.
 struct RestartView {
   std::optional<std::chrono::system_clock::time_point> restarted_at;  // unset until it ran again
@@ -50,20 +50,21 @@ struct RestartView {
   std::chrono::nanoseconds backoff{0};
 };
 
+// What `zlayer ps` shows per replica.
 struct ReplicaView {
   std::string id;
   std::string deployment;
   std::string service;
   uint32_t replica = 0;
   std::string image;
-  std::string state;  // creating, starting, running, backoff, exited, completed, failed, removing
+  ReplicaState state = ReplicaState::kCreating;
   pid_t pid = 0;
   std::optional<uint32_t> exit_status;  // of the last run
   uint32_t restarts = 0;
   std::string reason;  // why it is not running ("OOMKilled", an error, ...)
   std::optional<std::chrono::system_clock::time_point> started_at;
   std::optional<std::chrono::system_clock::time_point> next_restart;
-  std::string health;       // "", "starting", "healthy", "unhealthy"
+  std::optional<ReplicaHealth> health;  // unset without a health check or when not running
   bool current = true;      // runs the service's current spec (false: an old replica in a rollout)
   uint64_t generation = 0;  // the deployment generation it was created for (0: unknown)
   int stop_signal = 15;     // what stops it (StopSignal: the spec's, the image's, SIGTERM)
@@ -77,9 +78,9 @@ struct ServiceView {
   bool job = false;
   // The last rollout (a spec change of a service that had replicas).
   bool has_rollout = false;
-  std::string strategy;  // "rolling" or "stop-first"
+  UpdateStrategy strategy = UpdateStrategy::kRolling;
   std::string strategy_reason;
-  std::string rollout_state;  // "in_progress", "complete", "stopped"
+  RolloutState rollout_state = RolloutState::kInProgress;
   std::string rollout_message;
   uint64_t rollout_generation = 0;
   uint32_t updated = 0;  // slots running the new spec
@@ -186,7 +187,7 @@ class Reconciler {
     uint32_t index = 0;
     uint64_t generation = 0;
     std::optional<ReplicaRestartPolicy> policy;
-    std::string state = "creating";
+    ReplicaState state = ReplicaState::kCreating;
     std::string reason;
     std::optional<uint32_t> exit_status;
     bool oom_killed = false;
@@ -202,7 +203,7 @@ class Reconciler {
   struct ServiceState {
     std::string rollout_hash;  // the hash being (or last) rolled to
     uint64_t rollout_generation = 0;
-    std::string rollout_state;  // "", "in_progress", "complete", "stopped"
+    std::optional<RolloutState> rollout_state;  // unset: no rollout yet
     std::string rollout_message;
     DependencyWait dependencies;  // gates.h
   };

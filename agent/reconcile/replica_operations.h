@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "agent/reconcile/planner.h"
+#include "agent/reconcile/states.h"
 #include "common/status.h"
 
 namespace zlayer::reconcile {
@@ -107,7 +108,7 @@ struct HealthCheckRecord {
 // replica's current run changes (starting → healthy, healthy → unhealthy, ...).
 class HealthWatcher {
  public:
-  enum class Verdict { kStarting, kHealthy, kUnhealthy };
+  using Verdict = ReplicaHealth;  // states.h
   using OnChange = std::function<void(Verdict verdict, const std::string& output)>;
   virtual ~HealthWatcher() = default;
   // Starts checking a new run of `id` (verdict kStarting), replacing an earlier watch.
