@@ -22,9 +22,6 @@ using WallClock = std::chrono::system_clock;
 namespace {
 
 constexpr size_t kRestartHistory = 20;
-// How long a rollout's replacement without a health check must keep running
-// before it counts as ready.
-constexpr std::chrono::seconds kRolloutSettle{1};
 
 std::string Key(const std::string& deployment, const std::string& service) {
   return deployment + "/" + service;
@@ -134,13 +131,9 @@ void Reconciler::Apply(DesiredDeployment deployment) {
       outdated =
           outdated || (c.deployment == name && c.service == service_name && c.spec_hash != hash);
     }
-    if (outdated && state.rollout_hash != hash) {
-      const spec::Service& service = deployment.spec.services.at(service_name);
-      StrategyChoice choice = ChooseUpdateStrategy(service);
-      state.rollout_hash = hash;
-      state.rollout_generation = deployment.generation;
-      state.rollout_state = RolloutState::kInProgress;
-      state.rollout_message.clear();
+    if (StartRollout(state.rollout, hash, deployment.generation, outdated) ==
+        RolloutEvent::kStarted) {
+      StrategyChoice choice = ChooseUpdateStrategy(deployment.spec.services.at(service_name));
       log_.Info("{}/{}: rolling out generation {} ({}: {})", name, service_name,
                 deployment.generation, UpdateStrategyName(choice.strategy), choice.reason);
     }
@@ -312,9 +305,8 @@ void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
     const ServiceState* state = nullptr;
     if (auto s = services_.find(Key(r.deployment, r.service)); s != services_.end())
       state = &s->second;
-    const bool replacement_to_drop = state != nullptr &&
-                                     state->rollout_state == RolloutState::kStopped &&
-                                     !r.ever_ready && o->second.spec_hash == state->rollout_hash;
+    const bool replacement_to_drop =
+        state != nullptr && AbandonedReplacement(state->rollout, o->second.spec_hash, r.ever_ready);
     if (options_.restart_unhealthy && !replacement_to_drop && !busy_.count(id)) {
       RestartUnhealthy(id, output);
     }
@@ -360,12 +352,12 @@ void Reconciler::CheckRolloutFailure(const std::string& id, const std::string& w
   auto s = services_.find(Key(o->second.deployment, o->second.service));
   if (s == services_.end()) return;
   ServiceState& state = s->second;
-  if (state.rollout_state != RolloutState::kInProgress || o->second.spec_hash != state.rollout_hash)
+  if (OnReplicaFailedBeforeReady(state.rollout, id, o->second.spec_hash, why) !=
+      RolloutEvent::kStopped) {
     return;
-  state.rollout_state = RolloutState::kStopped;
-  state.rollout_message = "replica " + id + " " + why + "; old replicas keep serving";
+  }
   log_.Error("{}/{}: rollout of generation {} stopped: {}", o->second.deployment, o->second.service,
-             state.rollout_generation, state.rollout_message);
+             state.rollout.generation, state.rollout.message);
 }
 
 StopRequest Reconciler::StopRequestFor(const std::string& id, const std::string& deployment,
@@ -741,15 +733,12 @@ void Reconciler::StartTask(const std::string& id) {
           // A replacement of a rollout must keep running a moment first.
           auto o = observed_.find(id);
           auto state = services_.find(Key(r.deployment, r.service));
-          const bool replacement = o != observed_.end() && state != services_.end() &&
-                                   state->second.rollout_state == RolloutState::kInProgress &&
-                                   o->second.spec_hash == state->second.rollout_hash;
           r.memory.settles_at.reset();
-          if (replacement && !r.ever_ready) {
-            r.memory.settles_at = Clock::now() + kRolloutSettle;
-          } else {
-            r.ever_ready = true;
+          if (o != observed_.end() && state != services_.end()) {
+            r.memory.settles_at = ReplacementSettlesAt(state->second.rollout, o->second.spec_hash,
+                                                       r.ever_ready, Clock::now());
           }
+          if (!r.memory.settles_at) r.ever_ready = true;
         }
         auto found = observed_.find(id);
         if (found != observed_.end()) {
@@ -850,20 +839,15 @@ bool Reconciler::ServiceConverged(const std::string& name, const std::string& se
   if (d == desired_.end()) return false;
   auto service = d->second.spec.services.find(service_name);
   if (service == d->second.spec.services.end()) return false;
-  const std::string& hash = d->second.service_hashes.at(service_name);
-  std::vector<int> per_slot(service->second.scale.replicas, 0);
+  std::vector<RolloutReplica> containers;
   for (const auto& [id, c] : observed_) {
     if (c.deployment != name || c.service != service_name) continue;
-    if (c.replica >= per_slot.size() || busy_.count(id) || c.spec_hash != hash) return false;
     auto r = replicas_.find(id);
-    const bool done_for_good = r != replicas_.end() && r->second.memory.exited_for_good;
-    if (!done_for_good && !IsReplicaReady(c)) return false;
-    ++per_slot[c.replica];
+    containers.push_back({c.replica, c.spec_hash, busy_.count(id) > 0, IsReplicaReady(c),
+                          r != replicas_.end() && r->second.memory.exited_for_good});
   }
-  for (int n : per_slot) {
-    if (n != 1) return false;
-  }
-  return true;
+  return reconcile::ServiceConverged(service->second.scale.replicas,
+                                     d->second.service_hashes.at(service_name), containers);
 }
 
 bool Reconciler::Converged(const std::string& name) const {
@@ -884,9 +868,10 @@ std::string Reconciler::Failure(const std::string& name) const {
   for (const auto& [service_name, service] : d->second.spec.services) {
     auto s = services_.find(Key(name, service_name));
     if (s == services_.end()) continue;
-    if (s->second.rollout_state == RolloutState::kStopped &&
-        s->second.rollout_hash == d->second.service_hashes.at(service_name)) {
-      return service_name + ": rollout stopped: " + s->second.rollout_message;
+    const RolloutMemory& rollout = s->second.rollout;
+    if (rollout.state == RolloutState::kStopped &&
+        rollout.hash == d->second.service_hashes.at(service_name)) {
+      return service_name + ": rollout stopped: " + rollout.message;
     }
     if (s->second.dependencies.failed) {
       return service_name + ": " + s->second.dependencies.message;
@@ -928,8 +913,9 @@ std::map<std::string, ServiceGate> Reconciler::Gates(SteadyTime now,
     for (const auto& [service_name, service] : d.spec.services) {
       ServiceState& state = services_[Key(name, service_name)];
       ServiceGate& gate = gates[Key(name, service_name)];
-      if (state.rollout_state == RolloutState::kStopped)
-        gate.stopped_rollout_hash = state.rollout_hash;
+      if (state.rollout.state == RolloutState::kStopped) {
+        gate.stopped_rollout_hash = state.rollout.hash;
+      }
       const DependencyVerdict verdict = JudgeDependencies(
           service, state.dependencies, now,
           [&](const spec::Dependency& dependency) { return DependencyMet(name, dependency); });
@@ -956,11 +942,12 @@ std::map<std::string, ServiceGate> Reconciler::Gates(SteadyTime now,
 
 void Reconciler::UpdateRollouts() {
   for (auto& [key, state] : services_) {
-    if (state.rollout_state != RolloutState::kInProgress) continue;
+    // Only a rollout in progress can complete: spare the others the convergence check.
+    if (state.rollout.state != RolloutState::kInProgress) continue;
     const size_t slash = key.find('/');
-    if (ServiceConverged(key.substr(0, slash), key.substr(slash + 1))) {
-      state.rollout_state = RolloutState::kComplete;
-      log_.Info("{}: rollout of generation {} complete", key, state.rollout_generation);
+    const bool converged = ServiceConverged(key.substr(0, slash), key.substr(slash + 1));
+    if (JudgeRolloutProgress(state.rollout, converged) == RolloutEvent::kComplete) {
+      log_.Info("{}: rollout of generation {} complete", key, state.rollout.generation);
     }
   }
 }
@@ -1035,18 +1022,18 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
         const ServiceState& st = state->second;
         sv.message = st.dependencies.message;
         sv.failed = st.dependencies.failed;
-        if (st.rollout_state) {
+        if (st.rollout.state) {
           StrategyChoice choice = ChooseUpdateStrategy(service);
           sv.has_rollout = true;
           sv.strategy = choice.strategy;
           sv.strategy_reason = choice.reason;
-          sv.rollout_state = *st.rollout_state;
-          sv.rollout_message = st.rollout_message;
-          sv.rollout_generation = st.rollout_generation;
+          sv.rollout_state = *st.rollout.state;
+          sv.rollout_message = st.rollout.message;
+          sv.rollout_generation = st.rollout.generation;
           std::set<uint32_t> updated;
           for (const auto& [id, c] : observed_) {
             if (c.deployment == name && c.service == service_name &&
-                c.spec_hash == st.rollout_hash && IsReplicaReady(c)) {
+                c.spec_hash == st.rollout.hash && IsReplicaReady(c)) {
               updated.insert(c.replica);
             }
           }

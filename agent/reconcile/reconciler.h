@@ -35,6 +35,7 @@
 #include "agent/reconcile/planner.h"
 #include "agent/reconcile/replica_operations.h"
 #include "agent/reconcile/restart_policy.h"
+#include "agent/reconcile/rollouts.h"
 #include "agent/reconcile/states.h"
 #include "common/log.h"
 
@@ -201,10 +202,7 @@ class Reconciler {
 
   // Per "<deployment>/<service>": rollout and dependency state.
   struct ServiceState {
-    std::string rollout_hash;  // the hash being (or last) rolled to
-    uint64_t rollout_generation = 0;
-    std::optional<RolloutState> rollout_state;  // unset: no rollout yet
-    std::string rollout_message;
+    RolloutMemory rollout;        // rollouts.h
     DependencyWait dependencies;  // gates.h
   };
 
@@ -254,8 +252,10 @@ class Reconciler {
   void ObserveAndPlan();
   void OnHealth(const std::string& id, HealthWatcher::Verdict verdict, const std::string& output);
   void RestartUnhealthy(const std::string& id, const std::string& output);
-  // A replica of an in-progress rollout failed before it was ever ready.
+  // Replica `id` failed before it was ever ready: OnReplicaFailedBeforeReady
+  // for its service's rollout (rollouts.h), logged.
   void CheckRolloutFailure(const std::string& id, const std::string& why);
+  // JudgeRolloutProgress for every service with a rollout in progress, logged.
   void UpdateRollouts();
   std::map<std::string, ServiceGate> Gates(SteadyTime now, std::optional<SteadyTime>& wake_at);
   bool DependencyMet(const std::string& deployment, const spec::Dependency& dependency) const;
@@ -266,6 +266,7 @@ class Reconciler {
   void Unwatch(const std::string& id);
   void CheckWaiters();
   bool Converged(const std::string& name) const;
+  // reconcile::ServiceConverged (rollouts.h) on the service's current spec.
   bool ServiceConverged(const std::string& name, const std::string& service) const;
   const spec::Service* FindService(const std::string& deployment, const std::string& service) const;
   Replica& ReplicaFor(const std::string& id, const spec::Service* service);
