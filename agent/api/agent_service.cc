@@ -36,23 +36,64 @@ WallClock::time_point FromProto(const google::protobuf::Timestamp& t) {
       std::chrono::nanoseconds(TimeUtil::TimestampToNanoseconds(t))));
 }
 
-v1::Replica::State ReplicaState(const std::string& state) {
-  if (state == "creating" || state == "starting") return v1::Replica::STATE_STARTING;
-  if (state == "running") return v1::Replica::STATE_RUNNING;
-  if (state == "backoff") return v1::Replica::STATE_BACKOFF;
-  if (state == "exited") return v1::Replica::STATE_EXITED;
-  if (state == "failed") return v1::Replica::STATE_FAILED;
-  if (state == "completed") return v1::Replica::STATE_COMPLETED;
-  if (state == "removing" || state == "stopping") return v1::Replica::STATE_STOPPING;
-  if (state == "created") return v1::Replica::STATE_PENDING;
+v1::Replica::State ToProto(reconcile::ReplicaState state) {
+  using State = reconcile::ReplicaState;
+  switch (state) {
+    case State::kCreating:
+    case State::kStarting:
+      return v1::Replica::STATE_STARTING;
+    case State::kRunning:
+      return v1::Replica::STATE_RUNNING;
+    case State::kBackoff:
+      return v1::Replica::STATE_BACKOFF;
+    case State::kExited:
+      return v1::Replica::STATE_EXITED;
+    case State::kFailed:
+      return v1::Replica::STATE_FAILED;
+    case State::kCompleted:
+      return v1::Replica::STATE_COMPLETED;
+    case State::kRemoving:
+    case State::kStopping:
+      return v1::Replica::STATE_STOPPING;
+    case State::kCreated:
+      return v1::Replica::STATE_PENDING;
+  }
   return v1::Replica::STATE_UNKNOWN;
 }
 
-v1::Replica::Health ReplicaHealth(const std::string& health) {
-  if (health == "starting") return v1::Replica::HEALTH_STARTING;
-  if (health == "healthy") return v1::Replica::HEALTH_HEALTHY;
-  if (health == "unhealthy") return v1::Replica::HEALTH_UNHEALTHY;
+v1::Replica::Health ToProto(std::optional<reconcile::ReplicaHealth> health) {
+  if (!health) return v1::Replica::HEALTH_NONE;
+  switch (*health) {
+    case reconcile::ReplicaHealth::kStarting:
+      return v1::Replica::HEALTH_STARTING;
+    case reconcile::ReplicaHealth::kHealthy:
+      return v1::Replica::HEALTH_HEALTHY;
+    case reconcile::ReplicaHealth::kUnhealthy:
+      return v1::Replica::HEALTH_UNHEALTHY;
+  }
   return v1::Replica::HEALTH_NONE;
+}
+
+v1::UpdateStrategy ToProto(reconcile::UpdateStrategy strategy) {
+  switch (strategy) {
+    case reconcile::UpdateStrategy::kRolling:
+      return v1::UPDATE_STRATEGY_ROLLING;
+    case reconcile::UpdateStrategy::kStopFirst:
+      return v1::UPDATE_STRATEGY_STOP_FIRST;
+  }
+  return v1::UPDATE_STRATEGY_ROLLING;
+}
+
+v1::Rollout::State ToProto(reconcile::RolloutState state) {
+  switch (state) {
+    case reconcile::RolloutState::kInProgress:
+      return v1::Rollout::STATE_IN_PROGRESS;
+    case reconcile::RolloutState::kComplete:
+      return v1::Rollout::STATE_COMPLETE;
+    case reconcile::RolloutState::kStopped:
+      return v1::Rollout::STATE_STOPPED;
+  }
+  return v1::Rollout::STATE_STOPPED;
 }
 
 void FillExit(uint32_t status, const std::string& reason, v1::ExitStatus* out) {
@@ -70,11 +111,11 @@ void FillExit(uint32_t status, const std::string& reason, v1::ExitStatus* out) {
 void FillReplica(const reconcile::ReplicaView& r, v1::Replica* out) {
   out->set_container_id(r.id);
   out->set_index(r.replica);
-  out->set_state(ReplicaState(r.state));
+  out->set_state(ToProto(r.state));
   out->set_pid(static_cast<uint32_t>(r.pid));
   out->set_image(r.image);
   out->set_restart_count(r.restarts);
-  out->set_health(ReplicaHealth(r.health));
+  out->set_health(ToProto(r.health));
   out->set_generation(r.generation);
   if (r.exit_status) {
     std::string reason = r.reason;
@@ -84,10 +125,10 @@ void FillReplica(const reconcile::ReplicaView& r, v1::Replica* out) {
     }
     FillExit(*r.exit_status, reason, out->mutable_last_exit());
   }
-  if (r.next_restart && r.state == "backoff") {
+  if (r.next_restart && r.state == reconcile::ReplicaState::kBackoff) {
     *out->mutable_next_restart_at() = ToProto(*r.next_restart);
   }
-  if (r.started_at && r.state == "running") {
+  if (r.started_at && r.state == reconcile::ReplicaState::kRunning) {
     *out->mutable_started_at() = ToProto(*r.started_at);
     *out->mutable_uptime() = TimeUtil::NanosecondsToDuration(
         std::chrono::duration_cast<std::chrono::nanoseconds>(WallClock::now() - *r.started_at)
@@ -113,16 +154,13 @@ void FillDeployment(const reconcile::DeploymentView& d, v1::Deployment* out) {
     service->set_ready_replicas(sv.ready_replicas);
     if (sv.has_rollout) {
       v1::Rollout* rollout = service->mutable_rollout();
-      rollout->set_strategy(sv.strategy == "rolling" ? v1::UPDATE_STRATEGY_ROLLING
-                                                     : v1::UPDATE_STRATEGY_STOP_FIRST);
+      rollout->set_strategy(ToProto(sv.strategy));
       rollout->set_generation(sv.rollout_generation);
       rollout->set_updated(sv.updated);
       rollout->set_total(sv.desired_replicas);
-      rollout->set_state(sv.rollout_state == "in_progress" ? v1::Rollout::STATE_IN_PROGRESS
-                         : sv.rollout_state == "complete"  ? v1::Rollout::STATE_COMPLETE
-                                                           : v1::Rollout::STATE_STOPPED);
+      rollout->set_state(ToProto(sv.rollout_state));
       rollout->set_message(sv.rollout_message);
-      rollout_stopped = rollout_stopped || sv.rollout_state == "stopped";
+      rollout_stopped = rollout_stopped || sv.rollout_state == reconcile::RolloutState::kStopped;
     }
     failing = failing || sv.failed;
     if (message.empty() && !sv.message.empty()) message = sv.name + ": " + sv.message;
@@ -136,10 +174,13 @@ void FillDeployment(const reconcile::DeploymentView& d, v1::Deployment* out) {
     }
     if (service->image().empty() || r.current) service->set_image(r.image);
     FillReplica(r, service->add_replicas());
-    const bool failed = r.state == "failed" || r.state == "backoff" || r.health == "unhealthy";
+    const bool failed = r.state == reconcile::ReplicaState::kFailed ||
+                        r.state == reconcile::ReplicaState::kBackoff ||
+                        r.health == reconcile::ReplicaHealth::kUnhealthy;
     failing = failing || failed;
     if (message.empty() && failed) {
-      message = "replica " + r.id + " " + r.state + (r.reason.empty() ? "" : ": " + r.reason);
+      message = fmt::format("replica {} {}{}", r.id, reconcile::ReplicaStateName(r.state),
+                            r.reason.empty() ? "" : ": " + r.reason);
     }
   }
   out->set_phase(rollout_stopped ? v1::Deployment::PHASE_ROLLOUT_STOPPED
@@ -315,7 +356,9 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
   // A message per replica, rollout and service step that changed since the last look.
   void SendProgress(const reconcile::DeploymentView& d) {
     for (const auto& r : d.replicas) {
-      std::string key = r.state + "|" + std::to_string(r.pid) + "|" + r.reason + "|" + r.health;
+      std::string key =
+          fmt::format("{}|{}|{}|{}", reconcile::ReplicaStateName(r.state), r.pid, r.reason,
+                      r.health ? reconcile::ReplicaHealthName(*r.health) : "");
       if (seen[r.id] != key) {
         seen[r.id] = key;
         v1::DeployResponse message;
@@ -328,8 +371,9 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
       }
     }
     for (const auto& sv : d.services) {
-      if (sv.has_rollout && sv.rollout_state != "complete") {
-        std::string key = sv.rollout_state + "|" + std::to_string(sv.updated);
+      if (sv.has_rollout && sv.rollout_state != reconcile::RolloutState::kComplete) {
+        std::string key =
+            fmt::format("{}|{}", reconcile::RolloutStateName(sv.rollout_state), sv.updated);
         if (seen["rollout/" + sv.name] != key) {
           seen["rollout/" + sv.name] = key;
           v1::DeployResponse message;
@@ -338,8 +382,9 @@ struct DeployWatch : std::enable_shared_from_this<DeployWatch> {
           progress->set_deployment(d.name);
           progress->set_service(sv.name);
           progress->set_message(fmt::format(
-              "{} update: {} of {} replica(s) updated{}", sv.strategy, sv.updated,
-              sv.desired_replicas, sv.rollout_message.empty() ? "" : "; " + sv.rollout_message));
+              "{} update: {} of {} replica(s) updated{}",
+              reconcile::UpdateStrategyName(sv.strategy), sv.updated, sv.desired_replicas,
+              sv.rollout_message.empty() ? "" : "; " + sv.rollout_message));
           stream->Push(std::move(message));
         }
       }
@@ -473,9 +518,7 @@ grpc::ServerWriteReactor<v1::DeployResponse>* AgentService::Deploy(
             change->set_replicas_before(c.replicas_before);
             change->set_replicas_after(c.replicas_after);
             if (c.kind == agent::node::ServiceChange::Kind::kUpdate) {
-              change->set_strategy(c.strategy.strategy == reconcile::UpdateStrategy::kRolling
-                                       ? v1::UPDATE_STRATEGY_ROLLING
-                                       : v1::UPDATE_STRATEGY_STOP_FIRST);
+              change->set_strategy(ToProto(c.strategy.strategy));
               change->set_strategy_reason(c.strategy.reason);
             }
           }

@@ -448,7 +448,8 @@ Result<std::shared_ptr<exec::ExecSession>> Node::StartExec(const std::string& ta
   std::optional<reconcile::ReplicaView> chosen;
   for (const auto& d : parts_.reconciler.Deployments()) {
     for (const auto& r : d.replicas) {
-      if (r.state != "running" || std::find(ids->begin(), ids->end(), r.id) == ids->end()) {
+      if (r.state != reconcile::ReplicaState::kRunning ||
+          std::find(ids->begin(), ids->end(), r.id) == ids->end()) {
         continue;
       }
       if (!chosen || r.replica < chosen->replica) chosen = r;

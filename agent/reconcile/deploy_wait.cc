@@ -11,16 +11,16 @@ namespace {
 
 bool SeenReady(const ReplicaView& r, std::chrono::system_clock::time_point wall_now,
                std::chrono::nanoseconds settle) {
-  if (r.state == "completed") return true;
-  if (r.state != "running") return false;
-  if (!r.health.empty()) return r.health == "healthy";
+  if (r.state == ReplicaState::kCompleted) return true;
+  if (r.state != ReplicaState::kRunning) return false;
+  if (r.health) return *r.health == ReplicaHealth::kHealthy;
   return r.started_at && wall_now - *r.started_at >= settle;
 }
 
 // "replica hello-web-0 backoff, last exit 1, 3 restarts: back-off 400ms after exit 1".
 std::string Describe(const ReplicaView& r) {
-  std::string text = fmt::format("replica {} {}", r.id, r.state);
-  if (!r.health.empty()) text += ", " + r.health;
+  std::string text = fmt::format("replica {} {}", r.id, ReplicaStateName(r.state));
+  if (r.health) text += fmt::format(", {}", ReplicaHealthName(*r.health));
   if (r.exit_status) {
     text += fmt::format(", last exit {}", *r.exit_status);
     if (r.reason == "OOMKilled") text += " (OOMKilled)";
@@ -56,7 +56,7 @@ DeployWaitVerdict JudgeDeployWait(const DeploymentView* view, uint64_t generatio
     // process that exits at once would pass for converged. It must stay up `settle`.
     std::optional<std::chrono::nanoseconds> settling;
     for (const ReplicaView& r : view->replicas) {
-      if (!r.current || r.state != "running" || !r.health.empty()) continue;
+      if (!r.current || r.state != ReplicaState::kRunning || r.health) continue;
       const auto up = r.started_at ? wall_now - *r.started_at : std::chrono::nanoseconds(0);
       if (up < limits.settle) {
         const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(limits.settle - up);
@@ -67,7 +67,7 @@ DeployWaitVerdict JudgeDeployWait(const DeploymentView* view, uint64_t generatio
     return {Outcome::kWaiting, "", *settling};
   }
   for (const ReplicaView& r : view->replicas) {
-    if (r.current && r.state == "failed") return {Outcome::kFailed, Describe(r)};
+    if (r.current && r.state == ReplicaState::kFailed) return {Outcome::kFailed, Describe(r)};
   }
   if (!view->failure.empty()) return {Outcome::kFailed, view->failure};
   const ReplicaView* not_ready = nullptr;

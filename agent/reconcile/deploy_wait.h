@@ -10,9 +10,9 @@
 //     and every running replica without a health check has been up for `settle` (as a
 //     rollout waits before it counts one ready) → kConverged; until then kWaiting with
 //     `recheck_in` set to when the last one will have settled.
-//   - A replica running the current spec is `failed` (its restart policy gave up, or it
-//     cannot be created), or the deployment cannot converge (DeploymentView::failure: a
-//     rollout stopped, a dependency timed out) → kFailed.
+//   - A replica running the current spec is ReplicaState::kFailed (its restart policy
+//     gave up, or it cannot be created), or the deployment cannot converge
+//     (DeploymentView::failure: a rollout stopped, a dependency timed out) → kFailed.
 //   - A replica running the current spec has failed `max_failures_before_ready` times
 //     (restarts counted from the start of the wait; from 0 for replicas created for the
 //     generation waited for) and was never seen ready → kFailed. "Ready" here: running

@@ -21,24 +21,9 @@ using WallClock = std::chrono::system_clock;
 namespace {
 
 constexpr size_t kRestartHistory = 20;
-// How long a rollout's replacement without a health check must keep running
-// before it counts as ready.
-constexpr std::chrono::seconds kRolloutSettle{1};
 
 std::string Key(const std::string& deployment, const std::string& service) {
   return deployment + "/" + service;
-}
-
-const char* VerdictName(HealthWatcher::Verdict verdict) {
-  switch (verdict) {
-    case HealthWatcher::Verdict::kStarting:
-      return "starting";
-    case HealthWatcher::Verdict::kHealthy:
-      return "healthy";
-    case HealthWatcher::Verdict::kUnhealthy:
-      return "unhealthy";
-  }
-  return "";
 }
 
 // The first line of `text`, at most 200 characters: for one-line messages.
@@ -98,7 +83,7 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
             });
             const spec::Service* service = FindService(c.deployment, c.service);
             Replica& r = ReplicaFor(c.id, service);
-            r.state = "running";
+            r.state = ReplicaState::kRunning;
             r.started_at = c.started_at;  // its uptime goes on
             r.deployment = c.deployment;
             r.service = c.service;
@@ -140,13 +125,9 @@ void Reconciler::Apply(DesiredDeployment deployment) {
       outdated =
           outdated || (c.deployment == name && c.service == service_name && c.spec_hash != hash);
     }
-    if (outdated && state.rollout_hash != hash) {
-      const spec::Service& service = deployment.spec.services.at(service_name);
-      StrategyChoice choice = ChooseUpdateStrategy(service);
-      state.rollout_hash = hash;
-      state.rollout_generation = deployment.generation;
-      state.rollout_state = "in_progress";
-      state.rollout_message.clear();
+    if (StartRollout(state.rollout, hash, deployment.generation, outdated) ==
+        RolloutEvent::kStarted) {
+      StrategyChoice choice = ChooseUpdateStrategy(deployment.spec.services.at(service_name));
       log_.Info("{}/{}: rolling out generation {} ({}: {})", name, service_name,
                 deployment.generation, UpdateStrategyName(choice.strategy), choice.reason);
     }
@@ -278,7 +259,9 @@ void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_stat
   } else {
     const spec::Service* service = FindService(c.deployment, c.service);
     const bool job = service != nullptr && service->rtype == spec::ResourceType::kJob;
-    r.state = exit_status == 0 && job ? "completed" : (exit_status == 0 ? "exited" : "failed");
+    r.state = exit_status != 0 ? ReplicaState::kFailed
+              : job            ? ReplicaState::kCompleted
+                               : ReplicaState::kExited;
     r.memory.exited_for_good = true;
     r.next_restart_wall.reset();
     log_.Info("{} exited with status {}; not restarted ({})", id, exit_status, decision.reason);
@@ -306,7 +289,7 @@ void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
   const bool changed = r.health != verdict;
   r.health = verdict;
   r.memory.health_ok = verdict == HealthWatcher::Verdict::kHealthy;
-  if (changed) log_.Info("{} is {}", id, VerdictName(verdict));
+  if (changed) log_.Info("{} is {}", id, ReplicaHealthName(verdict));
   if (verdict == HealthWatcher::Verdict::kHealthy) {
     r.ever_ready = true;
     if (r.reason.rfind("unhealthy", 0) == 0) r.reason.clear();
@@ -316,8 +299,8 @@ void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
     const ServiceState* state = nullptr;
     if (auto s = services_.find(Key(r.deployment, r.service)); s != services_.end())
       state = &s->second;
-    const bool replacement_to_drop = state != nullptr && state->rollout_state == "stopped" &&
-                                     !r.ever_ready && o->second.spec_hash == state->rollout_hash;
+    const bool replacement_to_drop =
+        state != nullptr && AbandonedReplacement(state->rollout, o->second.spec_hash, r.ever_ready);
     if (options_.restart_unhealthy && !replacement_to_drop && !busy_.count(id)) {
       RestartUnhealthy(id, output);
     }
@@ -330,7 +313,7 @@ void Reconciler::RestartUnhealthy(const std::string& id, const std::string& outp
   log_.Warn("{} is unhealthy ({}); restarting it", id, OneLine(output));
   Unwatch(id);
   busy_.insert(id);
-  r.state = "stopping";
+  r.state = ReplicaState::kStopping;
   StopTask(StopRequestFor(id, r.deployment, r.service), [this, id](Status status) {
     if (!status.ok()) log_.Error("restarting unhealthy {}: {}", id, status.message());
     auto o = observed_.find(id);
@@ -349,7 +332,7 @@ void Reconciler::RestartUnhealthy(const std::string& id, const std::string& outp
       RecordRestart(r, {std::nullopt, clock_.WallNow(), status_code, "Unhealthy", "unhealthy",
                         decision.delay});
     } else {
-      r.state = "failed";
+      r.state = ReplicaState::kFailed;
       r.memory.exited_for_good = true;
       log_.Info("{} not restarted after failing its health check ({})", id, decision.reason);
     }
@@ -363,11 +346,12 @@ void Reconciler::CheckRolloutFailure(const std::string& id, const std::string& w
   auto s = services_.find(Key(o->second.deployment, o->second.service));
   if (s == services_.end()) return;
   ServiceState& state = s->second;
-  if (state.rollout_state != "in_progress" || o->second.spec_hash != state.rollout_hash) return;
-  state.rollout_state = "stopped";
-  state.rollout_message = "replica " + id + " " + why + "; old replicas keep serving";
+  if (OnReplicaFailedBeforeReady(state.rollout, id, o->second.spec_hash, why) !=
+      RolloutEvent::kStopped) {
+    return;
+  }
   log_.Error("{}/{}: rollout of generation {} stopped: {}", o->second.deployment, o->second.service,
-             state.rollout_generation, state.rollout_message);
+             state.rollout.generation, state.rollout.message);
 }
 
 StopRequest Reconciler::StopRequestFor(const std::string& id, const std::string& deployment,
@@ -384,7 +368,7 @@ StopRequest Reconciler::StopRequestFor(const std::string& id, const std::string&
 }
 
 void Reconciler::EnterBackoff(Replica& r, std::chrono::nanoseconds delay) {
-  r.state = "backoff";
+  r.state = ReplicaState::kBackoff;
   r.memory.restart_not_before = clock_.SteadyNow() + delay;
   r.next_restart_wall = clock_.WallNow() + delay;
 }
@@ -636,7 +620,7 @@ void Reconciler::RunCreate(const Action& action, bool replace) {
   const DesiredDeployment& deployment = desired_.at(action.deployment);
   if (replace) Unwatch(action.container_id);
   Replica& r = ReplicaFor(action.container_id, service);
-  r.state = "creating";
+  r.state = ReplicaState::kCreating;
   r.reason.clear();
   // Copies: the desired state may change while the worker runs.
   spec::Deployment spec = deployment.spec;
@@ -696,7 +680,7 @@ void Reconciler::PrepareAndCreate(const Action& action, spec::Deployment spec,
 void Reconciler::RunStart(const Action& action) {
   const std::string& id = action.container_id;
   Replica& r = ReplicaFor(id, FindService(action.deployment, action.service));
-  r.state = "starting";
+  r.state = ReplicaState::kStarting;
   // The task's FIFOs must be read before it starts: attach first, then start.
   output_.Attach(id, [this, id](Status attached) {
     if (!attached.ok()) return OnStartFailed(id, attached.Wrap("open output"));
@@ -711,7 +695,7 @@ void Reconciler::StartTask(const std::string& id) {
       [this, id](Result<pid_t> pid) {
         if (!pid.ok()) return OnStartFailed(id, pid.status());
         Replica& r = ReplicaFor(id, nullptr);
-        r.state = "running";
+        r.state = ReplicaState::kRunning;
         r.reason.clear();
         r.oom_killed = false;
         r.started_at = clock_.WallNow();
@@ -735,15 +719,12 @@ void Reconciler::StartTask(const std::string& id) {
           // A replacement of a rollout must keep running a moment first.
           auto o = observed_.find(id);
           auto state = services_.find(Key(r.deployment, r.service));
-          const bool replacement = o != observed_.end() && state != services_.end() &&
-                                   state->second.rollout_state == "in_progress" &&
-                                   o->second.spec_hash == state->second.rollout_hash;
           r.memory.settles_at.reset();
-          if (replacement && !r.ever_ready) {
-            r.memory.settles_at = clock_.SteadyNow() + kRolloutSettle;
-          } else {
-            r.ever_ready = true;
+          if (o != observed_.end() && state != services_.end()) {
+            r.memory.settles_at = ReplacementSettlesAt(state->second.rollout, o->second.spec_hash,
+                                                       r.ever_ready, clock_.SteadyNow());
           }
+          if (!r.memory.settles_at) r.ever_ready = true;
         }
         auto found = observed_.find(id);
         if (found != observed_.end()) {
@@ -768,7 +749,7 @@ void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
   if (IsPermanentFailure(status)) {
     // Retrying cannot help: the replica stays failed, with the reason, until
     // a new deploy of its deployment.
-    r.state = "failed";
+    r.state = ReplicaState::kFailed;
     r.memory.exited_for_good = true;
     r.memory.restart_not_before.reset();
     r.next_restart_wall.reset();
@@ -782,7 +763,7 @@ void Reconciler::OnStartFailed(const std::string& id, const Status& status) {
     EnterBackoff(r, decision.delay);
     log_.Error("{}: {}; retrying in {}", id, status.message(), FormatDuration(decision.delay));
   } else {
-    r.state = "failed";
+    r.state = ReplicaState::kFailed;
     r.memory.exited_for_good = true;
     log_.Error("{}: {}", id, status.message());
   }
@@ -795,7 +776,7 @@ void Reconciler::RunRemoves(std::vector<Action> actions) {
   for (const Action& action : actions) {
     const std::string id = action.container_id;
     Unwatch(id);
-    ReplicaFor(id, nullptr).state = "removing";
+    ReplicaFor(id, nullptr).state = ReplicaState::kRemoving;
     StopTask(StopRequestFor(id, action.deployment, action.service), [this, id](Status stopped) {
       RunOff(
           lifecycle_, loop_,
@@ -844,20 +825,15 @@ bool Reconciler::ServiceConverged(const std::string& name, const std::string& se
   if (d == desired_.end()) return false;
   auto service = d->second.spec.services.find(service_name);
   if (service == d->second.spec.services.end()) return false;
-  const std::string& hash = d->second.service_hashes.at(service_name);
-  std::vector<int> per_slot(service->second.scale.replicas, 0);
+  std::vector<RolloutReplica> containers;
   for (const auto& [id, c] : observed_) {
     if (c.deployment != name || c.service != service_name) continue;
-    if (c.replica >= per_slot.size() || busy_.count(id) || c.spec_hash != hash) return false;
     auto r = replicas_.find(id);
-    const bool done_for_good = r != replicas_.end() && r->second.memory.exited_for_good;
-    if (!done_for_good && !IsReplicaReady(c)) return false;
-    ++per_slot[c.replica];
+    containers.push_back({c.replica, c.spec_hash, busy_.count(id) > 0, IsReplicaReady(c),
+                          r != replicas_.end() && r->second.memory.exited_for_good});
   }
-  for (int n : per_slot) {
-    if (n != 1) return false;
-  }
-  return true;
+  return reconcile::ServiceConverged(service->second.scale.replicas,
+                                     d->second.service_hashes.at(service_name), containers);
 }
 
 bool Reconciler::Converged(const std::string& name) const {
@@ -878,16 +854,17 @@ std::string Reconciler::Failure(const std::string& name) const {
   for (const auto& [service_name, service] : d->second.spec.services) {
     auto s = services_.find(Key(name, service_name));
     if (s == services_.end()) continue;
-    if (s->second.rollout_state == "stopped" &&
-        s->second.rollout_hash == d->second.service_hashes.at(service_name)) {
-      return service_name + ": rollout stopped: " + s->second.rollout_message;
+    const RolloutMemory& rollout = s->second.rollout;
+    if (rollout.state == RolloutState::kStopped &&
+        rollout.hash == d->second.service_hashes.at(service_name)) {
+      return service_name + ": rollout stopped: " + rollout.message;
     }
     if (s->second.dependencies.failed) {
       return service_name + ": " + s->second.dependencies.message;
     }
   }
   for (const auto& [id, r] : replicas_) {
-    if (r.deployment == name && r.memory.exited_for_good && r.state == "failed" &&
+    if (r.deployment == name && r.memory.exited_for_good && r.state == ReplicaState::kFailed &&
         !observed_.count(id) && !busy_.count(id)) {
       return r.service + ": replica " + id + " failed: " + r.reason;
     }
@@ -922,7 +899,9 @@ std::map<std::string, ServiceGate> Reconciler::Gates(SteadyTime now,
     for (const auto& [service_name, service] : d.spec.services) {
       ServiceState& state = services_[Key(name, service_name)];
       ServiceGate& gate = gates[Key(name, service_name)];
-      if (state.rollout_state == "stopped") gate.stopped_rollout_hash = state.rollout_hash;
+      if (state.rollout.state == RolloutState::kStopped) {
+        gate.stopped_rollout_hash = state.rollout.hash;
+      }
       const DependencyVerdict verdict = JudgeDependencies(
           service, state.dependencies, now,
           [&](const spec::Dependency& dependency) { return DependencyMet(name, dependency); });
@@ -949,11 +928,12 @@ std::map<std::string, ServiceGate> Reconciler::Gates(SteadyTime now,
 
 void Reconciler::UpdateRollouts() {
   for (auto& [key, state] : services_) {
-    if (state.rollout_state != "in_progress") continue;
+    // Only a rollout in progress can complete: spare the others the convergence check.
+    if (state.rollout.state != RolloutState::kInProgress) continue;
     const size_t slash = key.find('/');
-    if (ServiceConverged(key.substr(0, slash), key.substr(slash + 1))) {
-      state.rollout_state = "complete";
-      log_.Info("{}: rollout of generation {} complete", key, state.rollout_generation);
+    const bool converged = ServiceConverged(key.substr(0, slash), key.substr(slash + 1));
+    if (JudgeRolloutProgress(state.rollout, converged) == RolloutEvent::kComplete) {
+      log_.Info("{}: rollout of generation {} complete", key, state.rollout.generation);
     }
   }
 }
@@ -1028,18 +1008,18 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
         const ServiceState& st = state->second;
         sv.message = st.dependencies.message;
         sv.failed = st.dependencies.failed;
-        if (!st.rollout_state.empty()) {
+        if (st.rollout.state) {
           StrategyChoice choice = ChooseUpdateStrategy(service);
           sv.has_rollout = true;
-          sv.strategy = UpdateStrategyName(choice.strategy);
+          sv.strategy = choice.strategy;
           sv.strategy_reason = choice.reason;
-          sv.rollout_state = st.rollout_state;
-          sv.rollout_message = st.rollout_message;
-          sv.rollout_generation = st.rollout_generation;
+          sv.rollout_state = *st.rollout.state;
+          sv.rollout_message = st.rollout.message;
+          sv.rollout_generation = st.rollout.generation;
           std::set<uint32_t> updated;
           for (const auto& [id, c] : observed_) {
             if (c.deployment == name && c.service == service_name &&
-                c.spec_hash == st.rollout_hash && IsReplicaReady(c)) {
+                c.spec_hash == st.rollout.hash && IsReplicaReady(c)) {
               updated.insert(c.replica);
             }
           }
@@ -1057,7 +1037,7 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     r.started_at = k.started_at;
     r.next_restart = k.next_restart_wall;
     r.generation = k.generation;
-    if (k.health) r.health = VerdictName(*k.health);
+    r.health = k.health;
     r.restart_history.assign(k.restart_history.begin(), k.restart_history.end());
     (void)this;
   };
@@ -1079,10 +1059,12 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     if (known != replicas_.end()) {
       fill_known(known->second, r);
     } else {
-      r.state = IsRunning(c) ? "running" : (c.has_task ? "exited" : "created");
+      r.state = IsRunning(c) ? ReplicaState::kRunning
+                : c.has_task ? ReplicaState::kExited
+                             : ReplicaState::kCreated;
     }
-    if (IsRunning(c) && !busy_.count(id)) r.state = "running";
-    if (!IsRunning(c)) r.health.clear();
+    if (IsRunning(c) && !busy_.count(id)) r.state = ReplicaState::kRunning;
+    if (!IsRunning(c)) r.health.reset();
     view.replicas.push_back(std::move(r));
   }
   // Replicas without a container (creating, or creation failed): what we know.
@@ -1096,7 +1078,7 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     if (const spec::Service* s = FindService(k.deployment, k.service)) r.image = s->image.name;
     fill_known(k, r);
     r.stop_signal = StopSignal(FindService(k.deployment, k.service), std::nullopt);
-    r.health.clear();
+    r.health.reset();
     views[k.deployment].replicas.push_back(std::move(r));
   }
   std::vector<DeploymentView> out;

@@ -38,12 +38,13 @@
 #include "agent/reconcile/planner.h"
 #include "agent/reconcile/replica_operations.h"
 #include "agent/reconcile/restart_policy.h"
+#include "agent/reconcile/rollouts.h"
+#include "agent/reconcile/states.h"
 #include "common/clock.h"
 #include "common/log.h"
 
 namespace zlayer::reconcile {
 
-// What `zlayer ps` shows per replica.
 // One restart of a replica, for `zlayer inspect`.
 struct RestartView {
   std::optional<std::chrono::system_clock::time_point> restarted_at;  // unset until it ran again
@@ -54,20 +55,21 @@ struct RestartView {
   std::chrono::nanoseconds backoff{0};
 };
 
+// What `zlayer ps` shows per replica.
 struct ReplicaView {
   std::string id;
   std::string deployment;
   std::string service;
   uint32_t replica = 0;
   std::string image;
-  std::string state;  // creating, starting, running, backoff, exited, completed, failed, removing
+  ReplicaState state = ReplicaState::kCreating;
   pid_t pid = 0;
   std::optional<uint32_t> exit_status;  // of the last run
   uint32_t restarts = 0;
   std::string reason;  // why it is not running ("OOMKilled", an error, ...)
   std::optional<std::chrono::system_clock::time_point> started_at;
   std::optional<std::chrono::system_clock::time_point> next_restart;
-  std::string health;       // "", "starting", "healthy", "unhealthy"
+  std::optional<ReplicaHealth> health;  // unset without a health check or when not running
   bool current = true;      // runs the service's current spec (false: an old replica in a rollout)
   uint64_t generation = 0;  // the deployment generation it was created for (0: unknown)
   int stop_signal = 15;     // what stops it (StopSignal: the spec's, the image's, SIGTERM)
@@ -81,9 +83,9 @@ struct ServiceView {
   bool job = false;
   // The last rollout (a spec change of a service that had replicas).
   bool has_rollout = false;
-  std::string strategy;  // "rolling" or "stop-first"
+  UpdateStrategy strategy = UpdateStrategy::kRolling;
   std::string strategy_reason;
-  std::string rollout_state;  // "in_progress", "complete", "stopped"
+  RolloutState rollout_state = RolloutState::kInProgress;
   std::string rollout_message;
   uint64_t rollout_generation = 0;
   uint32_t updated = 0;  // slots running the new spec
@@ -190,7 +192,7 @@ class Reconciler {
     uint32_t index = 0;
     uint64_t generation = 0;
     std::optional<ReplicaRestartPolicy> policy;
-    std::string state = "creating";
+    ReplicaState state = ReplicaState::kCreating;
     std::string reason;
     std::optional<uint32_t> exit_status;
     bool oom_killed = false;
@@ -204,10 +206,7 @@ class Reconciler {
 
   // Per "<deployment>/<service>": rollout and dependency state.
   struct ServiceState {
-    std::string rollout_hash;  // the hash being (or last) rolled to
-    uint64_t rollout_generation = 0;
-    std::string rollout_state;  // "", "in_progress", "complete", "stopped"
-    std::string rollout_message;
+    RolloutMemory rollout;        // rollouts.h
     DependencyWait dependencies;  // gates.h
   };
 
@@ -257,8 +256,10 @@ class Reconciler {
   void ObserveAndPlan();
   void OnHealth(const std::string& id, HealthWatcher::Verdict verdict, const std::string& output);
   void RestartUnhealthy(const std::string& id, const std::string& output);
-  // A replica of an in-progress rollout failed before it was ever ready.
+  // Replica `id` failed before it was ever ready: OnReplicaFailedBeforeReady
+  // for its service's rollout (rollouts.h), logged.
   void CheckRolloutFailure(const std::string& id, const std::string& why);
+  // JudgeRolloutProgress for every service with a rollout in progress, logged.
   void UpdateRollouts();
   std::map<std::string, ServiceGate> Gates(SteadyTime now, std::optional<SteadyTime>& wake_at);
   bool DependencyMet(const std::string& deployment, const spec::Dependency& dependency) const;
@@ -269,6 +270,7 @@ class Reconciler {
   void Unwatch(const std::string& id);
   void CheckWaiters();
   bool Converged(const std::string& name) const;
+  // reconcile::ServiceConverged (rollouts.h) on the service's current spec.
   bool ServiceConverged(const std::string& name, const std::string& service) const;
   const spec::Service* FindService(const std::string& deployment, const std::string& service) const;
   Replica& ReplicaFor(const std::string& id, const spec::Service* service);

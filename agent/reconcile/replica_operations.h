@@ -19,6 +19,7 @@
 
 #include "agent/oci/image_config.h"
 #include "agent/reconcile/planner.h"
+#include "agent/reconcile/states.h"
 #include "common/status.h"
 
 namespace zlayer::reconcile {
@@ -120,7 +121,7 @@ struct HealthCheckRecord {
 // replica's current run changes (starting → healthy, healthy → unhealthy, ...).
 class HealthWatcher {
  public:
-  enum class Verdict { kStarting, kHealthy, kUnhealthy };
+  using Verdict = ReplicaHealth;  // states.h
   using OnChange = std::function<void(Verdict verdict, const std::string& output)>;
   virtual ~HealthWatcher() = default;
   // Starts checking a new run of `id` (verdict kStarting), replacing an earlier watch.

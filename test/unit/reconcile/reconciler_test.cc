@@ -315,13 +315,13 @@ struct Harness {
   }
   std::vector<DeploymentView> views_;
 
-  std::string StateOf(const std::string& id) {
+  std::optional<ReplicaState> StateOf(const std::string& id) {
     for (const auto& d : reconciler.Deployments()) {
       for (const auto& r : d.replicas) {
         if (r.id == id) return r.state;
       }
     }
-    return "";
+    return std::nullopt;
   }
 
   void StartWith(std::vector<DesiredDeployment> loaded) {
@@ -374,18 +374,18 @@ TEST_CASE("Given a deployment of two replicas, the reconciler creates and starts
   CHECK(h.ops.Count("create app-web-0") == 1);
   CHECK(h.ops.Count("start app-web-1") == 1);
   CHECK(h.output.attached == std::set<std::string>{"app-web-0", "app-web-1"});
-  CHECK(h.StateOf("app-web-0") == "running");
+  CHECK(h.StateOf("app-web-0") == ReplicaState::kRunning);
 }
 
 TEST_CASE("A replica whose task exits is started again after its back-off") {
   Harness h;
   h.StartWith({App(1)});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   pid_t pid = h.ops.Exit("app-web-0");
   h.reconciler.OnTaskExit("app-web-0", pid, 1, h.clock.WallNow());
-  CHECK(h.StateOf("app-web-0") == "backoff");
+  CHECK(h.StateOf("app-web-0") == ReplicaState::kBackoff);
   REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 2; }));
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   auto views = h.reconciler.Deployments();
   CHECK(views[0].replicas[0].restarts == 1);
   CHECK(views[0].replicas[0].exit_status == 1u);
@@ -396,13 +396,13 @@ TEST_CASE("A replica that exits again right after its restart waits its back-off
   auto app = App(1);
   app.spec.services["web"].restart_policy.delay = 10s;
   h.StartWith({app});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   h.reconciler.OnTaskExit("app-web-0", h.ops.Exit("app-web-0"), 1, h.clock.WallNow());
   REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 2; }, 0s));  // at once
   h.reconciler.OnTaskExit("app-web-0", h.ops.Exit("app-web-0"), 1, h.clock.WallNow());
   const auto began = h.Now();
   h.Wait(10s - 1ms);
-  CHECK(h.StateOf("app-web-0") == "backoff");
+  CHECK(h.StateOf("app-web-0") == ReplicaState::kBackoff);
   CHECK(h.ops.Count("start app-web-0") == 2);
   REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 3; }));
   CHECK(h.Now() - began >= 10s);
@@ -414,20 +414,20 @@ TEST_CASE(
     "With restart policy no, an exited replica stays exited and the deployment counts as settled") {
   Harness h;
   h.StartWith({App(1, spec::RestartKind::kNo)});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   pid_t pid = h.ops.Exit("app-web-0");
   h.reconciler.OnTaskExit("app-web-0", pid, 3, h.clock.WallNow());
   h.Wait(1min);
   CHECK(h.ops.Count("start app-web-0") == 1);
-  CHECK(h.StateOf("app-web-0") == "failed");
+  CHECK(h.StateOf("app-web-0") == ReplicaState::kFailed);
 }
 
 TEST_CASE("An exit event of an older task does not count against the current one") {
   Harness h;
   h.StartWith({App(1)});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   h.reconciler.OnTaskExit("app-web-0", /*pid=*/1, 1, h.clock.WallNow());
-  CHECK(h.StateOf("app-web-0") == "running");
+  CHECK(h.StateOf("app-web-0") == ReplicaState::kRunning);
 }
 
 TEST_CASE("Deleting a deployment stops and removes its containers before it reports done") {
@@ -458,7 +458,7 @@ TEST_CASE("After an agent restart, running containers are adopted and not restar
   h.Wait(1min);
   CHECK(h.ops.Calls().empty());
   CHECK(h.output.attached == std::set<std::string>{"app-web-0"});
-  CHECK(h.StateOf("app-web-0") == "running");
+  CHECK(h.StateOf("app-web-0") == ReplicaState::kRunning);
 }
 
 TEST_CASE("Scaling down through a new generation removes only the surplus replica") {
@@ -485,10 +485,10 @@ TEST_CASE("A replica with a health check is not converged until its check passes
   REQUIRE(h.RunUntil([&] { return h.health.watched.count("app-web-0") == 1; }));
   h.Wait(1min);
   CHECK_FALSE(converged);
-  CHECK(h.View("app-web-0")->health == "starting");
+  CHECK(h.View("app-web-0")->health == ReplicaHealth::kStarting);
   h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy);
   REQUIRE(h.RunUntil([&] { return converged; }));
-  CHECK(h.View("app-web-0")->health == "healthy");
+  CHECK(h.View("app-web-0")->health == ReplicaHealth::kHealthy);
 }
 
 TEST_CASE("An unhealthy replica is stopped and started again by its restart policy") {
@@ -529,7 +529,7 @@ TEST_CASE(
   CHECK(h.ops.Count("remove app-web-0") == 1);
   auto views = h.reconciler.Deployments();
   REQUIRE(views[0].services.size() == 1);
-  CHECK(views[0].services[0].rollout_state == "complete");
+  CHECK(views[0].services[0].rollout_state == RolloutState::kComplete);
 }
 
 TEST_CASE(
@@ -557,10 +557,10 @@ TEST_CASE(
   CHECK(outcome.code() == StatusCode::kFailedPrecondition);
   CHECK(h.ops.Count("stop app-web-0") == 0);
   CHECK(h.ops.Count("create app-web-1-g2") == 0);
-  CHECK(h.StateOf("app-web-0") == "running");
-  CHECK(h.StateOf("app-web-1") == "running");
+  CHECK(h.StateOf("app-web-0") == ReplicaState::kRunning);
+  CHECK(h.StateOf("app-web-1") == ReplicaState::kRunning);
   auto views = h.reconciler.Deployments();
-  CHECK(views[0].services[0].rollout_state == "stopped");
+  CHECK(views[0].services[0].rollout_state == RolloutState::kStopped);
   CHECK_THAT(views[0].failure, Catch::Contains("app-web-0-g2 unhealthy"));
 }
 
@@ -604,13 +604,13 @@ TEST_CASE("A job that exits 0 is completed and not started again") {
   auto app = App(1, spec::RestartKind::kOnFailure);
   app.spec.services["web"].rtype = spec::ResourceType::kJob;
   h.StartWith({app});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   pid_t pid = h.ops.Exit("app-web-0");
   h.reconciler.OnTaskExit("app-web-0", pid, 0, h.clock.WallNow());
   bool converged = false;
   h.reconciler.WaitConverged("app", 1, [&](Status s) { converged = s.ok(); });
   REQUIRE(h.RunUntil([&] { return converged; }));
-  CHECK(h.StateOf("app-web-0") == "completed");
+  CHECK(h.StateOf("app-web-0") == ReplicaState::kCompleted);
   CHECK(h.ops.Count("start app-web-0") == 1);
 }
 
@@ -652,7 +652,7 @@ TEST_CASE("The service's stop_signal wins over the image's STOPSIGNAL, at node s
   auto app = App(1);
   app.spec.services["web"].stop_signal = SIGINT;
   h.StartWith({app});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   CHECK(h.View("app-web-0")->stop_signal == SIGINT);
   auto requests = h.reconciler.PrepareShutdown(5s);
   REQUIRE(requests.size() == 1);
@@ -668,7 +668,7 @@ TEST_CASE("A stop-first replacement stops the old replica with its image's STOPS
   endpoint.port = 18400;
   app.spec.services["web"].endpoints.push_back(endpoint);
   h.StartWith({app});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   auto next = app;
   next.generation = 2;
   next.service_hashes["web"] = "h2";
@@ -696,7 +696,7 @@ TEST_CASE(
   CHECK(h.ops.Count("create app-web-0") == 1);
   const ReplicaView* r = h.View("app-web-0");
   REQUIRE(r != nullptr);
-  CHECK(r->state == "failed");
+  CHECK(r->state == ReplicaState::kFailed);
   CHECK_THAT(r->reason, Catch::Contains("larger than max"));
   CHECK(outcome.code() == StatusCode::kFailedPrecondition);
   CHECK_THAT(std::string(outcome.message()), Catch::Contains("app-web-0 failed"));
@@ -707,7 +707,7 @@ TEST_CASE("A create that fails because containerd is unavailable is retried unti
   h.ops.FailCreates({Status(StatusCode::kUnavailable, "connection refused"),
                      Status(StatusCode::kUnavailable, "connection refused")});
   h.StartWith({App(1)});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   CHECK(h.ops.Count("create app-web-0") == 3);
 }
 
@@ -715,19 +715,19 @@ TEST_CASE("Deleting a deployment whose replica failed to create forgets that rep
   Harness h;
   h.ops.FailCreates({Status(StatusCode::kInvalidArgument, "invalid spec")});
   h.StartWith({App(1)});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "failed"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kFailed; }));
   bool deleted = false;
   h.reconciler.Delete("app", [&](Status s) { deleted = s.ok(); });
   REQUIRE(h.RunUntil([&] { return deleted; }));
   h.reconciler.Apply(App(1));
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   CHECK(h.ops.Count("create app-web-0") == 2);
 }
 
 TEST_CASE("A replica's image is prepared before its container is created") {
   Harness h;
   h.StartWith({App(1)});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   REQUIRE(h.ops.IndexOf("prepare busybox") >= 0);
   CHECK(h.ops.IndexOf("prepare busybox") < h.ops.IndexOf("create app-web-0"));
 }
@@ -736,7 +736,7 @@ TEST_CASE("A replica whose image is already on the node is created without prepa
   Harness h;
   h.ops.SetImageReady("busybox");
   h.StartWith({App(1)});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   CHECK(h.ops.Count("prepare busybox") == 0);
 }
 
@@ -749,7 +749,7 @@ TEST_CASE("A stop ends when the task's exit event arrives, not when its grace pe
   CHECK(h.ops.Count("kill app-web-1") == 0);
   CHECK(h.ops.IndexOf("stop app-web-1") < h.ops.IndexOf("delete task app-web-1"));
   CHECK(h.ops.IndexOf("delete task app-web-1") < h.ops.IndexOf("remove app-web-1"));
-  CHECK(h.StateOf("app-web-0") == "running");
+  CHECK(h.StateOf("app-web-0") == ReplicaState::kRunning);
 }
 
 TEST_CASE("A task that ignores its stop signal gets SIGKILL when its grace period ends") {
@@ -800,7 +800,7 @@ TEST_CASE(
 TEST_CASE("A task that survives SIGKILL ends its stop with an error instead of a wait forever") {
   Harness h;
   h.StartWith({App(1)});
-  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == "running"; }));
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   h.ops.Unkillable("app-web-0");
   auto requests = h.reconciler.PrepareShutdown(500ms);
   const auto began = h.Now();
