@@ -19,23 +19,18 @@ CRASHES=${1:-20}
 REPLICAS=${2:-50}
 SECONDS_MEASURED=${3:-30}
 BIN=${BIN:-build/bin}
+source bench/lib.sh
 T=$(mktemp -d /tmp/zl-bl-XXXX)
 NS=bench$$
-export ZLAYER_RUN_DIR=$T/run ZLAYER_DATA_DIR=$T/data ZLAYER_STATE_DIR=$T/data/containers \
-  ZLAYER_CONTAINERD_ROOT=$T/root ZLAYER_CONTAINERD_STATE=$T/state CONTAINERD_SOCKET=$T/c.sock \
-  ZLAYER_SOCKET=$T/run/agent.sock ZLAYER_NAMESPACE=$NS
+export_node_env "$T"
 CTR=(ctr --address "$T/c.sock" -n "$NS")
 ZL=$BIN/zlayer
 init_pid= events_pid=
 cleanup() {
   [[ -n $events_pid ]] && kill "$events_pid" 2>/dev/null
-  [[ -n $init_pid ]] && kill -TERM "$init_pid" 2>/dev/null && wait "$init_pid" 2>/dev/null
-  pkill -KILL -f "$T/c.sock" 2>/dev/null || true
-  grep " $T/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "/run/containerd/runc/$NS" "$T"
+  cleanup_node "$T"
 }
 trap cleanup EXIT
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 task_pid() { "${CTR[@]}" tasks ls | awk -v id="$1" '$1 == id && $3 == "RUNNING" {print $2}'; }
 wait_new_pid() {  # wait_new_pid ID OLD_PID
   until p=$(task_pid "$1") && [[ -n $p && $p != "$2" ]]; do sleep 0.02; done
@@ -51,11 +46,8 @@ exit_to_start_ms() {
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-"$BIN/zlayer-init" serve >"$T/init.out" 2>"$T/init.err" &
-init_pid=$!
-until grep -q "node is ready" "$T/init.err"; do sleep 0.05; done
-scripts/build-test-image.sh --format oci-archive "$T/bb.tar" >/dev/null 2>&1
-"$ZL" image import "$T/bb.tar" >/dev/null
+start_node "$T"
+import_busybox "$T"
 "${CTR[@]}" events >"$T/events.log" 2>/dev/null &
 events_pid=$!
 
@@ -115,26 +107,7 @@ cm=$(printf '%s\n' "${ct_ms[@]}" | median)
 net=$(awk -v z="$zm" -v b="$bm" 'BEGIN {printf "%.1f", z - b}')
 
 # --- 2. health checks at scale ---------------------------------------------------------
-BASE=$((20000 + RANDOM % 20000))
-{
-  echo "version: v1"
-  echo "deployment: checks"
-  echo "services:"
-  for i in $(seq 0 $((REPLICAS - 1))); do
-    port=$((BASE + i))
-    cat <<YAML
-  web$i:
-    image: {name: zlayer/busybox:latest, pull_policy: never}
-    command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "$port", "-h", "/www"]}
-    stop_grace_period: 1s
-    health:
-      start_grace: 1s
-      interval: 1s
-      timeout: 1s
-      check: {type: http, url: "http://127.0.0.1:$port/"}
-YAML
-  done
-} >"$T/checks.yaml"
+http_checks_spec "$REPLICAS" $((20000 + RANDOM % 20000)) >"$T/checks.yaml"
 "$ZL" deploy --spec "$T/checks.yaml" --wait >/dev/null
 agent_pid=$(cat "$T/run/zlayer-agent.pid")
 containerd_pid=$(cat "$T/run/containerd.pid")

@@ -21,20 +21,13 @@ cd "$(dirname "$0")/.."
 REPLICAS=${1:-100}
 SECONDS_MEASURED=${2:-65}
 BIN=${BIN:-build/bin}
+source bench/lib.sh
 T=$(mktemp -d /tmp/zl-bq-XXXX)
 NS=bench$$
-export ZLAYER_RUN_DIR=$T/run ZLAYER_DATA_DIR=$T/data ZLAYER_STATE_DIR=$T/data/containers \
-  ZLAYER_CONTAINERD_ROOT=$T/root ZLAYER_CONTAINERD_STATE=$T/state CONTAINERD_SOCKET=$T/c.sock \
-  ZLAYER_SOCKET=$T/run/agent.sock ZLAYER_NAMESPACE=$NS
+export_node_env "$T"
 ZL=$BIN/zlayer
 init_pid=
-cleanup() {
-  [[ -n $init_pid ]] && kill -TERM "$init_pid" 2>/dev/null && wait "$init_pid" 2>/dev/null
-  pkill -KILL -f "$T/c.sock" 2>/dev/null || true
-  grep " $T/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "/run/containerd/runc/$NS" "$T"
-}
-trap cleanup EXIT
+trap 'cleanup_node "$T"' EXIT
 
 # REPLICAS free ports in a row.
 free_base() {
@@ -58,34 +51,12 @@ row() {
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-"$BIN/zlayer-init" serve >"$T/init.out" 2>"$T/init.err" &
-init_pid=$!
-until grep -q "node is ready" "$T/init.err"; do sleep 0.05; done
-scripts/build-test-image.sh --format oci-archive "$T/bb.tar" >/dev/null 2>&1
-"$ZL" image import "$T/bb.tar" >/dev/null
+start_node "$T"
+import_busybox "$T"
 sleep "$SECONDS_MEASURED"
 rows=("$(row "idle, ${SECONDS_MEASURED}s after start-up")")
 
-BASE=$(free_base)
-{
-  echo "version: v1"
-  echo "deployment: checks"
-  echo "services:"
-  for i in $(seq 0 $((REPLICAS - 1))); do
-    port=$((BASE + i))
-    cat <<YAML
-  web$i:
-    image: {name: zlayer/busybox:latest, pull_policy: never}
-    command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "$port", "-h", "/www"]}
-    stop_grace_period: 1s
-    health:
-      start_grace: 1s
-      interval: 1s
-      timeout: 1s
-      check: {type: http, url: "http://127.0.0.1:$port/"}
-YAML
-  done
-} >"$T/checks.yaml"
+http_checks_spec "$REPLICAS" "$(free_base)" >"$T/checks.yaml"
 start=$(date +%s%N)
 "$ZL" deploy --spec "$T/checks.yaml" --wait --timeout 10m >/dev/null
 deploy_s=$(awk -v ns=$(($(date +%s%N) - start)) 'BEGIN {printf "%.1f", ns / 1e9}')

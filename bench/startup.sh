@@ -17,6 +17,7 @@
 # prints it. BIN=dir runs other binaries (default build/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 RUNS=${1:-9}
 CLI_RUNS=${2:-21}
 BIN=${BIN:-build/bin}
@@ -28,43 +29,26 @@ done
 command -v ctr >/dev/null || { echo "bench: ctr missing (scripts/install-deps.sh)" >&2; exit 1; }
 
 now_ms() { date +%s%3N; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 W=$(mktemp -d /tmp/zl-bs-XXXX)
 NS=bench$$
 init_pid=
-node_env() {  # $1: the node's directory
-  env ZLAYER_RUN_DIR="$1/run" ZLAYER_DATA_DIR="$1/data" ZLAYER_STATE_DIR="$1/data/containers" \
-    ZLAYER_CONTAINERD_ROOT="$1/root" ZLAYER_CONTAINERD_STATE="$1/state" \
-    CONTAINERD_SOCKET="$1/c.sock" ZLAYER_SOCKET="$1/run/agent.sock" ZLAYER_NAMESPACE="$NS" \
-    "${@:2}"
-}
-cleanup() {
-  if [[ -n $init_pid ]] && kill -0 "$init_pid" 2>/dev/null; then
-    kill -TERM "$init_pid"; wait "$init_pid" 2>/dev/null || true
-  fi
-  grep " $W/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "/run/containerd/runc/$NS" "$W"
-}
-trap cleanup EXIT
+trap 'cleanup_node "$W"' EXIT
 
 # --- 1. node start-up -------------------------------------------------------------------
-wait_line() {  # $1 file, $2 text: waits until the file has the line (2 ms polls)
-  until grep -q "$2" "$1" 2>/dev/null; do sleep 0.002; done
-}
 cd_ready=() node_ready=() agent_share=()
 for run in $(seq "$RUNS"); do
   d=$W/s$run; mkdir -p "$d"
   t0=$(now_ms)
   node_env "$d" "$BIN/zlayer-init" serve >"$d/out" 2>"$d/err" &
   init_pid=$!
-  wait_line "$d/err" "containerd is ready"
+  wait_line "$d/err" "containerd is ready" 0.002
   t1=$(now_ms)
-  wait_line "$d/err" "node is ready"
+  wait_line "$d/err" "node is ready" 0.002
   t2=$(now_ms)
   cd_ready+=($((t1 - t0))) node_ready+=($((t2 - t0))) agent_share+=($((t2 - t1)))
-  kill -TERM "$init_pid"; wait "$init_pid" || true; init_pid=
+  stop_node
   rm -rf "$d"
 done
 cr=$(printf '%s\n' "${cd_ready[@]}" | median)
@@ -72,14 +56,11 @@ nr=$(printf '%s\n' "${node_ready[@]}" | median)
 ar=$(printf '%s\n' "${agent_share[@]}" | median)
 
 # --- 2. the CLI with 50 replicas --------------------------------------------------------
-d=$W/node; mkdir -p "$d"
+d=$W/node
 ZL=(node_env "$d" "$BIN/zlayer")
 CTR=(ctr --address "$d/c.sock" -n "$NS")
-node_env "$d" "$BIN/zlayer-init" serve >"$d/out" 2>"$d/err" &
-init_pid=$!
-wait_line "$d/err" "node is ready"
-scripts/build-test-image.sh --format oci-archive "$W/bb.tar" >/dev/null 2>&1
-"${ZL[@]}" image import "$W/bb.tar" >/dev/null
+start_node "$d"
+import_busybox "$d"
 cat >"$W/spec.yaml" <<YAML
 version: v1
 deployment: bench

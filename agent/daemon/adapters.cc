@@ -14,25 +14,45 @@ namespace asio = boost::asio;
 
 // ---- OutputDrains ---------------------------------------------------------------
 
-OutputDrains::OutputDrains(asio::io_context& loop, asio::thread_pool& files,
+OutputDrains::OutputDrains(asio::io_context& loop, asio::any_io_executor files,
                            const NodeConfig& config, logs::LogHub& hub, Logger& log,
                            logs::LogFileOptions rotation)
-    : loop_(loop), files_(files), config_(config), hub_(hub), log_(log), rotation_(rotation) {}
+    : loop_(loop),
+      files_(std::move(files)),
+      config_(config),
+      hub_(hub),
+      log_(log),
+      rotation_(rotation) {}
+
+template <typename Work, typename Done>
+void OutputDrains::OnLane(const std::string& id, Work work, Done done) {
+  auto lane = lanes_.find(id);
+  if (lane == lanes_.end()) lane = lanes_.emplace(id, Lane{asio::make_strand(files_)}).first;
+  ++lane->second.pending;
+  RunOff(lane->second.strand, loop_, std::move(work),
+         [this, id, done = std::move(done)](auto&&... result) mutable {
+           done(std::forward<decltype(result)>(result)...);
+           auto it = lanes_.find(id);
+           if (--it->second.pending == 0) lanes_.erase(it);
+         });
+}
 
 void OutputDrains::Attach(const std::string& id, std::function<void(Status)> done) {
   if (open_.count(id)) return asio::post(loop_, [done = std::move(done)] { done(Status::Ok()); });
-  auto [waiting, first] = preparing_.try_emplace(id);
-  waiting->second.push_back(std::move(done));
+  auto [preparing, first] = preparing_.try_emplace(id);
+  preparing->second.waiting.push_back(std::move(done));
   if (!first) return;
+  const uint64_t attempt = preparing->second.attempt = ++attempts_;
   auto paths = logs::IoPathsFor(config_, id);
   if (!paths.ok()) return Finish(id, paths.status());
-  RunOff(
-      files_, loop_,
+  OnLane(
+      id,
       [paths = *paths, rotation = rotation_] {
         return logs::ContainerIo::Prepare(paths, rotation);
       },
-      [this, id](Result<logs::PreparedContainerIo> prepared) {
-        if (!preparing_.count(id)) return;  // detached meanwhile
+      [this, id, attempt](Result<logs::PreparedContainerIo> prepared) {
+        auto it = preparing_.find(id);
+        if (it == preparing_.end() || it->second.attempt != attempt) return;  // detached
         if (!prepared.ok()) return Finish(id, prepared.status());
         logs::ContainerIoOptions options;
         options.drain.logger = &log_;
@@ -47,7 +67,7 @@ void OutputDrains::Attach(const std::string& id, std::function<void(Status)> don
 void OutputDrains::Finish(const std::string& id, const Status& status) {
   auto it = preparing_.find(id);
   if (it == preparing_.end()) return;
-  std::vector<std::function<void(Status)>> waiting = std::move(it->second);
+  std::vector<std::function<void(Status)>> waiting = std::move(it->second.waiting);
   preparing_.erase(it);
   for (auto& done : waiting) done(status);
 }
@@ -63,9 +83,14 @@ void OutputDrains::Detach(const std::string& id, bool remove_logs) {
   if (!remove_logs) return;
   auto paths = logs::IoPathsFor(config_, id);
   if (!paths.ok()) return;
-  asio::post(files_, [this, paths = *paths] {
-    if (Status s = logs::RemoveContainerIo(paths); !s.ok()) log_.Warn("{}", s.message());
-  });
+  // On the container's lane: after a preparation still running, which would otherwise
+  // create the files again once they are removed.
+  OnLane(
+      id,
+      [this, paths = *paths] {
+        if (Status s = logs::RemoveContainerIo(paths); !s.ok()) log_.Warn("{}", s.message());
+      },
+      [] {});
 }
 
 // ---- HealthChecks ---------------------------------------------------------------

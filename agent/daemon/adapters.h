@@ -3,7 +3,9 @@
 // over one of the agent's modules, and nothing else.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <map>
 #include <memory>
@@ -35,8 +37,10 @@ namespace zlayer::agent::daemon {
 class OutputDrains : public reconcile::OutputAttacher {
  public:
   // Every reference must outlive this.
-  // File work (directories, FIFOs, log files) runs on `files`.
-  OutputDrains(boost::asio::io_context& loop, boost::asio::thread_pool& files,
+  // File work (directories, FIFOs, log files) runs on `files` (the files pool), in
+  // order for each container: the removal of a Detach runs after the preparation of
+  // an Attach asked for before it, so nothing that preparation creates stays behind.
+  OutputDrains(boost::asio::io_context& loop, boost::asio::any_io_executor files,
                const NodeConfig& config, logs::LogHub& hub, Logger& log,
                logs::LogFileOptions rotation);
   void Attach(const std::string& id, std::function<void(Status)> done) override;
@@ -44,15 +48,32 @@ class OutputDrains : public reconcile::OutputAttacher {
 
  private:
   boost::asio::io_context& loop_;
-  boost::asio::thread_pool& files_;
+  boost::asio::any_io_executor files_;
   const NodeConfig& config_;
   logs::LogHub& hub_;
   Logger& log_;
   logs::LogFileOptions rotation_;
   std::map<std::string, std::unique_ptr<logs::ContainerIo>> open_;
   // Attaches whose files are being prepared, with everyone waiting for them; an id
-  // detached meanwhile is dropped from here and its drains are not opened.
-  std::map<std::string, std::vector<std::function<void(Status)>>> preparing_;
+  // detached meanwhile is dropped from here and that preparation's result is dropped,
+  // also when a later Attach of the same id is preparing by then (another attempt).
+  struct Preparing {
+    uint64_t attempt = 0;
+    std::vector<std::function<void(Status)>> waiting;
+  };
+  std::map<std::string, Preparing> preparing_;
+  uint64_t attempts_ = 0;
+  // Each container's file work: a strand over `files_`, kept while jobs are pending.
+  struct Lane {
+    boost::asio::strand<boost::asio::any_io_executor> strand;
+    int pending = 0;
+  };
+  std::map<std::string, Lane> lanes_;
+
+  // Runs `work` on the lane of `id` (after every job asked for before on it), then
+  // `done` with its result on the loop.
+  template <typename Work, typename Done>
+  void OnLane(const std::string& id, Work work, Done done);
   // Ends the attach of `id` in progress: every waiter gets `status`.
   void Finish(const std::string& id, const Status& status);
 };

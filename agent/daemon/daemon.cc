@@ -54,7 +54,7 @@ class Daemon::Parts {
         puller_(*client_, image_store_, registry_),
         image_source_(image_store_, puller_, config_.pull_concurrency, log_),
         catalog_(image_store_, importer_, puller_, config_.pull_concurrency),
-        drains_(loop_, files_, config_, hub_, log_, LogRotation(env_, log_)),
+        drains_(loop_, files_.get_executor(), config_, hub_, log_, LogRotation(env_, log_)),
         health_(loop_, *client_, config_, log_) {}
 
   ~Parts() {

@@ -16,6 +16,7 @@
 
 #include "agent/exec/process_spec.h"
 #include "agent/logs/fifo_drain.h"
+#include "common/executors.h"
 
 namespace zlayer::agent::exec {
 
@@ -43,9 +44,10 @@ class ForwardSink : public logs::LogSink {
 
 class Session : public ExecSession, public std::enable_shared_from_this<Session> {
  public:
-  Session(const ExecContext& context, std::string fifo_dir, std::string container_id,
-          ExecOptions options, ExecCallbacks callbacks)
+  Session(const ExecContext& context, asio::thread_pool& files, std::string fifo_dir,
+          std::string container_id, ExecOptions options, ExecCallbacks callbacks)
       : context_(context),
+        files_(files),
         container_id_(std::move(container_id)),
         exec_id_(NewExecId()),
         options_(std::move(options)),
@@ -57,15 +59,18 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
     fifo_dir_ = std::move(fifo_dir);
   }
 
-  // On the loop. The FIFOs are made on the session's thread (mkdir, mkfifo touch the
-  // file system), opened back on the loop (a non-blocking open of an existing FIFO), and
-  // only then does the thread run the containerd sequence.
+  // On the loop. The FIFOs are made on the files pool (mkdir, mkfifo touch the file
+  // system), opened back on the loop (a non-blocking open of an existing FIFO), and only
+  // then does the session's thread run the containerd sequence.
   void Begin() {
-    std::thread([self = shared_from_this()] {
-      Status made = self->MakeFifos();
-      if (!made.ok()) self->RemoveFifos();
-      asio::post(self->context_.loop, [self, made] { self->OpenAndRun(made); });
-    }).detach();
+    RunOff(
+        files_, context_.loop,
+        [self = shared_from_this()] {
+          Status made = self->MakeFifos();
+          if (!made.ok()) self->RemoveFifos();
+          return made;
+        },
+        [self = shared_from_this()](Status made) { self->OpenAndRun(made); });
   }
 
   void WriteStdin(std::string bytes) override {
@@ -114,7 +119,7 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
     return status.Wrap(fmt::format("exec in {}", container_id_));
   }
 
-  // On the session's thread.
+  // On the files pool.
   Status MakeFifos() {
     if (::mkdir(fifo_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
       return ErrnoError(fmt::format("mkdir {}", fifo_dir_));
@@ -128,15 +133,18 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
   }
 
   // On the loop: opens the FIFOs MakeFifos made, then hands the containerd sequence to the
-  // session's thread; on any error the session finishes with it (FIFOs removed off the loop).
+  // session's thread; on any error the session finishes with it (FIFOs removed on the
+  // files pool).
   void OpenAndRun(Status made) {
     Status opened = made.ok() ? OpenFifos() : made;
-    if (opened.ok()) WriteNext();  // stdin that arrived while the FIFOs were being made
-    std::thread([self = shared_from_this(), opened] {
-      if (opened.ok()) return self->RunBlocking();
-      self->RemoveFifos();
-      asio::post(self->context_.loop, [self, opened] { self->Finish(self->Wrap(opened)); });
-    }).detach();
+    if (!opened.ok()) {
+      RunOff(
+          files_, context_.loop, [self = shared_from_this()] { self->RemoveFifos(); },
+          [self = shared_from_this(), opened] { self->Finish(self->Wrap(opened)); });
+      return;
+    }
+    WriteNext();  // stdin that arrived while the FIFOs were being made
+    std::thread([self = shared_from_this()] { self->RunBlocking(); }).detach();
   }
 
   // On the loop. The FIFOs exist (MakeFifos); opening one never blocks.
@@ -289,6 +297,7 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
   }
 
   const ExecContext context_;
+  asio::thread_pool& files_;
   std::string fifo_dir_;
   const std::string container_id_;
   const std::string exec_id_;
@@ -311,11 +320,13 @@ class Session : public ExecSession, public std::enable_shared_from_this<Session>
 
 }  // namespace
 
-std::shared_ptr<ExecSession> ExecSession::Start(const ExecContext& context, std::string fifo_dir,
+std::shared_ptr<ExecSession> ExecSession::Start(const ExecContext& context,
+                                                asio::thread_pool& files, std::string fifo_dir,
                                                 std::string container_id, ExecOptions options,
                                                 ExecCallbacks callbacks) {
-  auto session = std::make_shared<Session>(context, std::move(fifo_dir), std::move(container_id),
-                                           std::move(options), std::move(callbacks));
+  auto session =
+      std::make_shared<Session>(context, files, std::move(fifo_dir), std::move(container_id),
+                                std::move(options), std::move(callbacks));
   session->Begin();
   return session;
 }

@@ -7,12 +7,15 @@
 //     Resize, Signal, Kill are called there and every callback runs there;
 //     the FIFOs are drained there (logs::FifoDrain) and stdin is written
 //     there (non-blocking).
-//   - the session's own thread (one at a time) makes the FIFOs (mkdir, mkfifo),
-//     then, once the loop has opened them, runs the blocking containerd sequence
-//     GetContainer → Exec → Start → Wait → DeleteProcess, and removes the FIFOs. Tasks.Wait blocks
-//     for the life of the process; a session is interactive and rare, so it
-//     gets a thread rather than holding one of the agent's few pool workers
-//     for minutes. Short calls (CloseIO, ResizePty, Kill) go to the pool.
+//   - the files pool (Start's `files`) makes the FIFOs (mkdir, mkfifo), and
+//     removes them when the session fails before its process runs.
+//   - the session's own thread, once the loop has opened the FIFOs, runs the
+//     blocking containerd sequence GetContainer → Exec → Start → Wait →
+//     DeleteProcess, and removes the FIFOs. Tasks.Wait blocks for the life of
+//     the process; a session is interactive and rare, so it gets a thread
+//     rather than holding a worker of a bounded pool for minutes (which would
+//     also cap how many sessions can run at once). Short calls (CloseIO,
+//     ResizePty, Kill) go to ExecContext::pool.
 //
 // FIFOs: `<fifo_dir>/<exec id>-stdin|-stdout|-stderr` (stdin only when asked
 // for, stderr not with a tty, where the pty merges it into stdout), removed
@@ -25,6 +28,7 @@
 
 #include <sys/types.h>
 
+#include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <memory>
 #include <string>
@@ -62,7 +66,9 @@ struct ExecCallbacks {
 class ExecSession {
  public:
   // Starts the process. Always returns a session; failures arrive as on_exit.
-  static std::shared_ptr<ExecSession> Start(const ExecContext& context, std::string fifo_dir,
+  // `files` (the agent's files pool) must outlive the session, like `context`.
+  static std::shared_ptr<ExecSession> Start(const ExecContext& context,
+                                            boost::asio::thread_pool& files, std::string fifo_dir,
                                             std::string container_id, ExecOptions options,
                                             ExecCallbacks callbacks);
   virtual ~ExecSession() = default;

@@ -462,8 +462,8 @@ Result<std::shared_ptr<exec::ExecSession>> Node::StartExec(const std::string& ta
   if (!paths.ok()) return paths.status();
   exec::ExecContext context{loop(), parts_.executors.lifecycle, parts_.containers, parts_.tasks,
                             &parts_.log};
-  return exec::ExecSession::Start(context, paths->fifo_dir, chosen->id, std::move(options),
-                                  std::move(callbacks));
+  return exec::ExecSession::Start(context, parts_.executors.files, paths->fifo_dir, chosen->id,
+                                  std::move(options), std::move(callbacks));
 }
 
 // ---- the node ---------------------------------------------------------------------

@@ -1,4 +1,4 @@
-#include "agent/containerd/fake_client.h"
+#include "test/support/containerd/fake_client.h"
 
 #include <zlib.h>
 

@@ -4,10 +4,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "agent/containerd/fake_client.h"
 #include "agent/images/unpacker.h"
 #include "agent/oci/digest.h"
 #include "agent/oci/manifest.h"
+#include "test/support/containerd/fake_client.h"
 #include "test_images.h"
 
 using namespace zlayer;

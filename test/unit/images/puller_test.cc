@@ -3,9 +3,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "agent/containerd/fake_client.h"
 #include "agent/oci/manifest.h"
 #include "fake_registry.h"
+#include "test/support/containerd/fake_client.h"
 #include "test_images.h"
 
 using namespace zlayer;

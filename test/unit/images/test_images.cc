@@ -12,17 +12,6 @@
 
 namespace zlayer::images::testing {
 
-TempDir::TempDir() {
-  char pattern[] = "/tmp/zlayer-images-test-XXXXXX";
-  REQUIRE(mkdtemp(pattern) != nullptr);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
 std::string BuildTestImage(const std::string& options, const std::string& out) {
   std::string log = out + ".log";
   std::string command = std::string(ZLAYER_SOURCE_DIR) + "/scripts/build-test-image.sh " + options +

@@ -4,20 +4,12 @@
 
 #include <string>
 
+#include "test/support/temp_dir.h"
+
 namespace zlayer::images::testing {
 
-// A directory under /tmp removed (recursively) on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// A directory under /tmp removed (recursively) on destruction: test/support's.
+using zlayer::testing::TempDir;
 
 // Runs scripts/build-test-image.sh `options` `out` and returns the digest it
 // prints. Fails the current test (with the script's stderr) if it fails.

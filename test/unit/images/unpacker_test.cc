@@ -2,9 +2,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "agent/containerd/fake_client.h"
 #include "agent/oci/digest.h"
 #include "agent/oci/manifest.h"
+#include "test/support/containerd/fake_client.h"
 
 using namespace zlayer;
 using namespace zlayer::images;

@@ -7,9 +7,9 @@
 #include <catch2/catch.hpp>
 #include <mutex>
 
-#include "agent/containerd/fake_client.h"
 #include "agent/logs/log_hub.h"
 #include "agent/store/memory_store.h"
+#include "test/support/containerd/fake_client.h"
 
 using namespace std::chrono_literals;
 using namespace zlayer;

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "agent/containerd/fake_client.h"
 #include "fake_registry.h"
+#include "test/support/containerd/fake_client.h"
 #include "test_images.h"
 
 using namespace zlayer;

@@ -258,7 +258,7 @@ class FakeClient : public Client {
 
   const std::string namespace_name_;
 
-  mutable std::mutex mu_;  // guards everything below
+  mutable std::mutex mu_;           // guards everything below
   std::condition_variable exited_;  // notified (under mu_) when a process exits
   VersionInfo version_{"v1.6.20-fake", "fake"};
   Labels namespace_labels_;
