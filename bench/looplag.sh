@@ -13,7 +13,10 @@
 #      window then holds the deploy;
 #   3. steady: SECONDS later, the REPLICAS replicas checked every second.
 # SECONDS should be at least 60 so that the window holds nothing older.
-# RSS and threads from /proc/<agent>/status at the same points.
+# RSS and threads from /proc/<agent>/status at the same points, RSS split into
+# anonymous memory (RssAnon: what the agent allocated, its own) and file pages
+# (RssFile: the mapped text and data of the binary and shared libraries, mostly
+# page cache shared with other processes and reclaimable).
 # Goals (issue 11): lag p99 < 5 ms; RSS <= 15 MB idle, <= 40 MB with 100 replicas.
 # Writes bench/results/looplag.md.
 set -euo pipefail
@@ -41,13 +44,13 @@ free_base() {
     [[ -z $busy ]] && { echo "$base"; return; }
   done
 }
-# One row: "| point | p50 | p99 | max | samples | RSS | threads |" (lag in ms, RSS in KiB).
+# One row: "| point | p50 | p99 | max | samples | RSS | anon | file | threads |" (lag in ms, memory in KiB).
 row() {
   local point=$1 agent_pid lag
   agent_pid=$(cat "$T/run/zlayer-agent.pid")
   lag=$("$ZL" status -o json | jq -r '.loop_lag |
     "\(.p50 * 1000 * 1000 | round / 1000) | \(.p99 * 1000 * 1000 | round / 1000) | \(.max * 1000 * 1000 | round / 1000) | \(.samples)"')
-  echo "| $point | $lag | $(awk '/^VmRSS/ {print $2}' "/proc/$agent_pid/status") | $(awk '/^Threads/ {print $2}' "/proc/$agent_pid/status") |"
+  echo "| $point | $lag | $(awk '/^(VmRSS|RssAnon|RssFile|Threads):/ {printf "%s%s", sep, $2; sep=" | "}' "/proc/$agent_pid/status") |"
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -78,8 +81,8 @@ mkdir -p bench/results
   echo "50 ms and how late it ran, over the last minute of samples. Goals (issue 11): p99 < 5 ms;"
   echo "RSS <= 15 MB idle, <= 40 MB with 100 replicas."
   echo
-  echo "| point | lag p50 (ms) | lag p99 (ms) | lag max (ms) | samples | agent RSS (KiB) | agent threads |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| point | lag p50 (ms) | lag p99 (ms) | lag max (ms) | samples | agent RSS (KiB) | of it anon (KiB) | of it file (KiB) | agent threads |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
   echo "Replicas healthy at the end: $healthy of $REPLICAS (busybox httpd, an http check every 1s)."
