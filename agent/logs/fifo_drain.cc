@@ -21,6 +21,16 @@ void LogSink::WriteBatch(std::span<const RecordView> records) {
   for (const RecordView& record : records) Write(record.ToRecord());
 }
 
+namespace {
+
+// The read buffer of every drain on this thread (see kReadChunk).
+char* ReadBuffer() {
+  static thread_local std::unique_ptr<char[]> buffer(new char[FifoDrain::kReadChunk]);
+  return buffer.get();
+}
+
+}  // namespace
+
 // Shared with the pending handlers, which may run after the FifoDrain is gone
 // (they then see `closed` and return).
 struct FifoDrain::State {
@@ -41,8 +51,9 @@ struct FifoDrain::State {
 
   // Reads until the pipe is empty, an error, or `max_reads` full chunks.
   Drained ReadAvailable(int max_reads) {
+    char* buffer = ReadBuffer();
     for (int i = 0; i < max_reads; ++i) {
-      ssize_t n = ::read(descriptor.native_handle(), buffer, sizeof buffer);
+      ssize_t n = ::read(descriptor.native_handle(), buffer, kReadChunk);
       if (n > 0) {
         bytes_read += static_cast<uint64_t>(n);
         framer.Feed(std::string_view(buffer, static_cast<size_t>(n)), options.clock());
@@ -120,7 +131,6 @@ struct FifoDrain::State {
   bool closed = false;
   bool ended = false;  // the pipe failed; nothing more to read
   uint64_t bytes_read = 0;
-  char buffer[kReadChunk];
 };
 
 Result<std::unique_ptr<FifoDrain>> FifoDrain::Open(asio::io_context& io, std::string path,
