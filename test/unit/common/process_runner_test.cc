@@ -163,3 +163,14 @@ TEST_CASE("The callback never runs inside Run") {
   io.run();
   CHECK(called);
 }
+
+TEST_CASE("Running programs installs no SIGCHLD handler, so other threads' blocking calls are "
+          "never interrupted by child exits") {
+  boost::asio::io_context io;
+  AsioProcessRunner runner(io);
+  for (int i = 0; i < 5; ++i) runner.Run(Shell("true"), [](Result<ProcessResult>) {});
+  io.run();
+  struct sigaction current {};
+  REQUIRE(sigaction(SIGCHLD, nullptr, &current) == 0);
+  CHECK(current.sa_handler == SIG_DFL);
+}
