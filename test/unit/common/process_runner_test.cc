@@ -164,8 +164,9 @@ TEST_CASE("The callback never runs inside Run") {
   CHECK(called);
 }
 
-TEST_CASE("Running programs installs no SIGCHLD handler, so other threads' blocking calls are "
-          "never interrupted by child exits") {
+TEST_CASE(
+    "Running programs installs no SIGCHLD handler, so other threads' blocking calls are "
+    "never interrupted by child exits") {
   boost::asio::io_context io;
   AsioProcessRunner runner(io);
   for (int i = 0; i < 5; ++i) runner.Run(Shell("true"), [](Result<ProcessResult>) {});
