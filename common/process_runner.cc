@@ -51,6 +51,17 @@ struct ChildSetup {
   }
 };
 
+// Runs in the parent when the launch failed. When execve failed, Boost.Process v1
+// has forked a child that reports the error and exits, and leaves it unreaped:
+// keep its pid so that it does not stay a zombie.
+struct NoteFailedChild {
+  pid_t* pid;
+  template <typename Executor>
+  void operator()(Executor& exec, const std::error_code&) const {
+    *pid = exec.pid;
+  }
+};
+
 Status ErrorCodeStatus(const std::string& what, const std::error_code& ec) {
   return ErrnoError(what, ec.value());
 }
@@ -82,10 +93,19 @@ class Launch : public std::enable_shared_from_this<Launch> {
     bp::environment env;
     for (const auto& [name, value] : request_.env) env[name] = value;
     std::error_code ec;
-    bp::child child(bp::exe = program, bp::args = request_.args, env,
-                    bp::std_in<in_, bp::std_out> out_, bp::std_err > err_,
-                    bp::extend::on_exec_setup = ChildSetup{}, ec);
-    if (ec) return Finish(ErrorCodeStatus("run " + program, ec));
+    pid_t failed_pid = -1;
+    bp::child child(bp::exe = program, bp::args = request_.args, env, (bp::std_in < in_),
+                    (bp::std_out > out_), (bp::std_err > err_),
+                    bp::extend::on_exec_setup = ChildSetup{},
+                    bp::extend::on_error = NoteFailedChild{&failed_pid}, ec);
+    if (ec) {
+      if (failed_pid > 0) {
+        // It has reported the error and is exiting now: this wait is immediate.
+        int status = 0;
+        ::waitpid(failed_pid, &status, 0);
+      }
+      return Finish(ErrorCodeStatus("run " + program, ec));
+    }
     pid_ = child.id();
     child.detach();  // we reap it ourselves; ~child must not wait or kill
 

@@ -87,6 +87,10 @@ TEST_CASE("A missing program is a kNotFound error naming it") {
   REQUIRE_FALSE(result.ok());
   CHECK(result.status().code() == StatusCode::kNotFound);
   CHECK_THAT(result.status().message(), Catch::Contains("/nonexistent/zl-plugin"));
+  // The child Boost.Process forked for the failed execve is reaped, not left a zombie.
+  int status = 0;
+  CHECK(waitpid(-1, &status, WNOHANG) == -1);
+  CHECK(errno == ECHILD);
 }
 
 TEST_CASE("A program past its deadline is killed with its children and reported as such") {
