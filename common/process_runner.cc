@@ -179,24 +179,39 @@ class Launch : public std::enable_shared_from_this<Launch> {
 
   void WaitExit() {
     auto self = shared_from_this();
-    pidfd_.async_wait(
-        asio::posix::stream_descriptor::wait_read, [self](boost::system::error_code ec) {
-          if (ec == asio::error::operation_aborted) return;
-          int status = 0;
-          pid_t r = ::waitpid(self->pid_, &status, WNOHANG);
-          if (r == 0) return self->WaitExit();  // not yet (should not happen)
-          self->reaped_ = true;
-          self->pidfd_.close();
-          if (r < 0) {
-            self->exit_error_ = ErrnoError("run " + self->request_.program + ": waitpid");
-          } else if (WIFSIGNALED(status)) {
-            self->result_.term_signal = WTERMSIG(status);
-            self->result_.exit_code = 128 + WTERMSIG(status);
-          } else {
-            self->result_.exit_code = WEXITSTATUS(status);
-          }
-          self->MaybeFinish();
-        });
+    pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,
+                      [self](boost::system::error_code ec) { self->OnExitReadable(ec); });
+  }
+
+  void OnExitReadable(boost::system::error_code ec) {
+    if (ec == asio::error::operation_aborted) return;
+    int status = 0;
+    pid_t r = 0;
+    if (ec) {
+      // The pidfd cannot be watched: end the program and wait for it (immediate
+      // after SIGKILL) rather than spin or leave it behind.
+      exit_error_ = ErrnoError("run " + request_.program + ": wait for exit", ec.value());
+      ::kill(-pid_, SIGKILL);
+      ::kill(pid_, SIGKILL);
+      r = ::waitpid(pid_, &status, 0);
+    } else {
+      r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == 0) return WaitExit();  // not yet (a pidfd is readable only after the exit)
+    }
+    reaped_ = true;
+    boost::system::error_code ignored;
+    pidfd_.close(ignored);
+    if (exit_error_) {
+      // reported as it is
+    } else if (r < 0) {
+      exit_error_ = ErrnoError("run " + request_.program + ": waitpid");
+    } else if (WIFSIGNALED(status)) {
+      result_.term_signal = WTERMSIG(status);
+      result_.exit_code = 128 + WTERMSIG(status);
+    } else {
+      result_.exit_code = WEXITSTATUS(status);
+    }
+    MaybeFinish();
   }
 
   void OnDeadline() {
