@@ -80,13 +80,21 @@ Netns::Netns(std::string run_dir) : dir_(std::move(run_dir) + "/netns") {}
 
 std::string Netns::PathOf(const std::string& name) const { return dir_ + "/" + name; }
 
+Status Netns::PrepareDir() {
+  std::lock_guard lock(dir_mutex_);
+  if (dir_ready_) return Status::Ok();
+  ZLAYER_RETURN_IF_ERROR(MakeDirs(dir_));
+  if (!IsMountPoint(dir_)) ZLAYER_RETURN_IF_ERROR(MakeSharedDir(dir_));
+  dir_ready_ = true;
+  return Status::Ok();
+}
+
 Result<std::string> Netns::Create(const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
     return InvalidArgumentError(fmt::format("netns \"{}\": not a valid name", name));
   }
   const std::string path = PathOf(name);
-  Status status = MakeDirs(dir_);
-  if (status.ok() && !IsMountPoint(dir_)) status = MakeSharedDir(dir_);
+  Status status = PrepareDir();
   if (!status.ok()) return status.Wrap("netns " + name);
 
   int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);

@@ -10,6 +10,7 @@
 // same name must not.
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,7 @@ namespace zlayer::agent::network {
 
 class Netns {
  public:
-  // Namespaces live under `<run_dir>/netns` (ZLAYER_RUN_DIR).
+  // Namespaces live under `<run_dir>/netns` (ZLAYER_RUN_DIR, an absolute path).
   explicit Netns(std::string run_dir);
 
   // <run_dir>/netns/<name>.
@@ -41,7 +42,11 @@ class Netns {
   Result<std::vector<std::string>> List() const;
 
  private:
+  Status PrepareDir();
+
   std::string dir_;
+  std::mutex dir_mutex_;  // guards dir_ready_ and the directory's own mount
+  bool dir_ready_ = false;
 };
 
 }  // namespace zlayer::agent::network

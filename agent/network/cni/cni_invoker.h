@@ -61,7 +61,8 @@ const char* CommandName(Command command);
 
 class Invoker {
  public:
-  // `runner` is not owned and must outlive the invoker and its calls.
+  // `runner` is not owned and must outlive the invoker; the invoker must
+  // outlive the calls it has running.
   Invoker(ProcessRunner& runner, InvokerOptions options = {});
 
   using AddCallback = std::function<void(Result<CniResult>)>;
