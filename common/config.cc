@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "common/duration.h"
+#include "common/ipv4_cidr.h"
 
 extern char** environ;
 
@@ -46,6 +47,8 @@ const std::vector<ConfigVariable>& ConfigVariables() {
       {"ZLAYER_REGISTRY_CONFIG", "<ZLAYER_DATA_DIR>/config.json",
        "Docker config.json with registry credentials (then $DOCKER_CONFIG/config.json)"},
       {"ZLAYER_PULL_CONCURRENCY", "3", "layers one image pull fetches at once"},
+      {"ZLAYER_NETWORK_CIDR", "10.200.0.0/16",
+       "range the deployments' subnets come from (a /24 each)"},
       {"ZLAYER_LOG_MAX_SIZE", "10Mi", "size of one container log file before it rotates"},
       {"ZLAYER_LOG_MAX_FILES", "3", "container log files kept, the current one included"},
       {"ZLAYER_RESTART_UNHEALTHY", "true", "restart replicas whose health check fails (true/false)"},
@@ -156,6 +159,18 @@ Result<NodeConfig> LoadNodeConfig(const Environment& env) {
           fmt::format("ZLAYER_PULL_CONCURRENCY={}: expected a whole number from 1 to 64", *v));
     } else {
       config.pull_concurrency = n;
+    }
+  }
+
+  if (const std::string* v = lookup("ZLAYER_NETWORK_CIDR")) {
+    auto cidr = Ipv4Cidr::Parse(*v);
+    if (!cidr.ok()) {
+      problems.push_back(fmt::format("ZLAYER_NETWORK_CIDR: {}", cidr.status().message()));
+    } else if (cidr->prefix > 24) {
+      problems.push_back(
+          fmt::format("ZLAYER_NETWORK_CIDR={}: must hold at least one /24 (prefix 0 to 24)", *v));
+    } else {
+      config.network_cidr = *v;
     }
   }
 

@@ -43,6 +43,9 @@ struct NodeConfig {
   // <data_dir>/config.json). $DOCKER_CONFIG/config.json is read after it.
   std::string registry_config;
   int pull_concurrency = 3;  // layers fetched at once by one pull
+  // The range the deployments' subnets come from, a /24 each (ZLAYER_NETWORK_CIDR):
+  // an IPv4 CIDR with a prefix of at most /24, checked by LoadNodeConfig.
+  std::string network_cidr = "10.200.0.0/16";
 
   // Supervisor (zlayer-init) tuning.
   std::chrono::nanoseconds stop_timeout = std::chrono::seconds(9);

@@ -28,6 +28,9 @@ RUNTIME_PACKAGES=(
   jq openssl       # build-test-image.sh: JSON of OCI layouts; deterministic filler data
   zstd             # the puller's unit test makes a zstd layer
   docker.io debootstrap   # scripts/e2e-docker.sh, bench/docker.sh: the node image in Docker
+  # Replica networks (agent/network): CNI plugins in /usr/lib/cni (bridge, host-local,
+  # loopback, firewall), nftables; bridge's ipMasq and the firewall plugin run iptables.
+  containernetworking-plugins nftables iptables
 )
 
 packages=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}")

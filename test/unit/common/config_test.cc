@@ -77,6 +77,21 @@ TEST_CASE("Registry credentials default to the data dir's config.json; pulls fet
   CHECK(set->pull_concurrency == 8);
 }
 
+TEST_CASE("The deployments' network range defaults to 10.200.0.0/16 and must hold a /24") {
+  auto defaults = LoadNodeConfig({});
+  REQUIRE(defaults.ok());
+  CHECK(defaults->network_cidr == "10.200.0.0/16");
+  auto set = LoadNodeConfig({{"ZLAYER_NETWORK_CIDR", "10.231.0.0/20"}});
+  REQUIRE(set.ok());
+  CHECK(set->network_cidr == "10.231.0.0/20");
+  for (const char* bad : {"10.200.0.0", "10.200.0.1/16", "10.200.0.0/25", "fd00::/64"}) {
+    INFO(bad);
+    auto config = LoadNodeConfig({{"ZLAYER_NETWORK_CIDR", bad}});
+    REQUIRE_FALSE(config.ok());
+    CHECK_THAT(config.status().message(), Catch::Contains("ZLAYER_NETWORK_CIDR"));
+  }
+}
+
 TEST_CASE("A pull concurrency that is not a whole number from 1 to 64 is rejected") {
   for (const char* bad : {"0", "-1", "many", "65", "2x"}) {
     auto config = LoadNodeConfig({{"ZLAYER_PULL_CONCURRENCY", bad}});
