@@ -21,6 +21,8 @@ class TempDir {
   const std::string& path() const { return path_; }
   // path()/relative.
   std::string Path(std::string_view relative) const;
+  // The same, as `dir / "name"`.
+  std::string operator/(std::string_view relative) const { return Path(relative); }
 
  private:
   std::string path_;

@@ -8,8 +8,9 @@
 #include <catch2/catch.hpp>
 
 #include "agent/logs/log_reader.h"
+#include "test/support/files.h"
+#include "test/support/temp_dir.h"
 #include "test/unit/logs/io_support.h"
-#include "test/unit/logs/temp_dir.h"
 
 using namespace zlayer::agent::logs;
 using zlayer::testing::ReadFile;

@@ -11,8 +11,9 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "test/support/files.h"
+#include "test/support/temp_dir.h"
 #include "test/unit/logs/io_support.h"
-#include "test/unit/logs/temp_dir.h"
 
 extern char** environ;
 

@@ -5,9 +5,11 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 
 #include "agent/logs/log_reader.h"
-#include "test/unit/logs/temp_dir.h"
+#include "test/support/files.h"
+#include "test/support/temp_dir.h"
 
 using namespace std::chrono;
 using namespace zlayer::agent::logs;
@@ -238,7 +240,11 @@ TEST_CASE("A torn last line found on a full disk is cut away, not left to swallo
   std::string torn = EncodeRecord(Rec(1)) + "{\"log\":\"counte";
   torn.append(4096 - torn.size(), 'e');
   WriteFile(disk.dir() / "web-0.log", torn);
-  WriteFile(disk.dir() / "filler", std::string(128 * 1024, 'f'));
+  {
+    // Fills the rest of the disk: the write stops short at ENOSPC, as intended.
+    std::ofstream filler(disk.dir() / "filler", std::ios::binary);
+    filler << std::string(128 * 1024, 'f');
+  }
   auto log = OpenLog(disk.dir());
   CHECK(log->size() == kRecSize);
   RequireOnlyWholeRecords(log->path());

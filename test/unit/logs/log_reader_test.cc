@@ -5,7 +5,8 @@
 #include <thread>
 
 #include "agent/logs/log_file.h"
-#include "test/unit/logs/temp_dir.h"
+#include "test/support/files.h"
+#include "test/support/temp_dir.h"
 
 using namespace std::chrono;
 using namespace zlayer::agent::logs;

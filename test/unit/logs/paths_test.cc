@@ -5,7 +5,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "test/unit/logs/temp_dir.h"
+#include "test/support/files.h"
+#include "test/support/temp_dir.h"
 
 using namespace zlayer::agent::logs;
 using zlayer::NodeConfig;

@@ -4,7 +4,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "test/unit/logs/temp_dir.h"
+#include "test/support/files.h"
+#include "test/support/temp_dir.h"
 
 using namespace std::chrono;
 using namespace zlayer::agent::store;

@@ -4,7 +4,8 @@
 
 #include "agent/store/file_store.h"
 #include "agent/store/memory_store.h"
-#include "test/unit/logs/temp_dir.h"
+#include "test/support/files.h"
+#include "test/support/temp_dir.h"
 
 using namespace std::chrono;
 using namespace zlayer::agent::store;
