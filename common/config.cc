@@ -49,9 +49,11 @@ const std::vector<ConfigVariable>& ConfigVariables() {
       {"ZLAYER_PULL_CONCURRENCY", "3", "layers one image pull fetches at once"},
       {"ZLAYER_NETWORK_CIDR", "10.200.0.0/16",
        "range the deployments' subnets come from (a /24 each)"},
+      {"ZLAYER_SERVICE_CIDR", "10.201.0.0/16", "range the services' stable addresses come from"},
       {"ZLAYER_LOG_MAX_SIZE", "10Mi", "size of one container log file before it rotates"},
       {"ZLAYER_LOG_MAX_FILES", "3", "container log files kept, the current one included"},
-      {"ZLAYER_RESTART_UNHEALTHY", "true", "restart replicas whose health check fails (true/false)"},
+      {"ZLAYER_RESTART_UNHEALTHY", "true",
+       "restart replicas whose health check fails (true/false)"},
   };
   return kVariables;
 }
@@ -174,9 +176,29 @@ Result<NodeConfig> LoadNodeConfig(const Environment& env) {
     }
   }
 
+  if (const std::string* v = lookup("ZLAYER_SERVICE_CIDR")) {
+    auto cidr = Ipv4Cidr::Parse(*v);
+    if (!cidr.ok()) {
+      problems.push_back(fmt::format("ZLAYER_SERVICE_CIDR: {}", cidr.status().message()));
+    } else if (cidr->prefix > 30) {
+      problems.push_back(fmt::format("ZLAYER_SERVICE_CIDR={}: too small (prefix 0 to 30)", *v));
+    } else {
+      config.service_cidr = *v;
+    }
+  }
+  {
+    auto network = Ipv4Cidr::Parse(config.network_cidr);
+    auto service = Ipv4Cidr::Parse(config.service_cidr);
+    if (network.ok() && service.ok() && network->Overlaps(*service)) {
+      problems.push_back(fmt::format(
+          "ZLAYER_NETWORK_CIDR={} and ZLAYER_SERVICE_CIDR={} overlap: they must be disjoint",
+          config.network_cidr, config.service_cidr));
+    }
+  }
+
   if (config.namespace_name.empty() || config.namespace_name.size() > 76) {
-    problems.push_back(fmt::format("ZLAYER_NAMESPACE={}: must be 1 to 76 characters",
-                                   config.namespace_name));
+    problems.push_back(
+        fmt::format("ZLAYER_NAMESPACE={}: must be 1 to 76 characters", config.namespace_name));
   }
   if (config.stop_timeout <= std::chrono::nanoseconds(0)) {
     problems.push_back("ZLAYER_STOP_TIMEOUT: must be greater than 0");
@@ -185,12 +207,11 @@ Result<NodeConfig> LoadNodeConfig(const Environment& env) {
     problems.push_back("ZLAYER_START_TIMEOUT: must be greater than 0");
   }
   // Unix socket paths are limited to 107 bytes (sun_path).
-  for (const auto& [name, value] :
-       {std::pair{"CONTAINERD_SOCKET", &config.containerd_socket},
-        std::pair{"ZLAYER_SOCKET", &config.agent_socket}}) {
+  for (const auto& [name, value] : {std::pair{"CONTAINERD_SOCKET", &config.containerd_socket},
+                                    std::pair{"ZLAYER_SOCKET", &config.agent_socket}}) {
     if (value->size() > 107) {
-      problems.push_back(fmt::format("{}={}: a Unix socket path must be shorter than 108 bytes",
-                                     name, *value));
+      problems.push_back(
+          fmt::format("{}={}: a Unix socket path must be shorter than 108 bytes", name, *value));
     }
   }
 

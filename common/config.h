@@ -46,6 +46,9 @@ struct NodeConfig {
   // The range the deployments' subnets come from, a /24 each (ZLAYER_NETWORK_CIDR):
   // an IPv4 CIDR with a prefix of at most /24, checked by LoadNodeConfig.
   std::string network_cidr = "10.200.0.0/16";
+  // The range the services' stable (virtual) addresses come from
+  // (ZLAYER_SERVICE_CIDR): an IPv4 CIDR disjoint from network_cidr.
+  std::string service_cidr = "10.201.0.0/16";
 
   // Supervisor (zlayer-init) tuning.
   std::chrono::nanoseconds stop_timeout = std::chrono::seconds(9);

@@ -65,13 +65,14 @@ TEST_CASE("A socket path too long for sun_path is rejected before anything binds
   CHECK_THAT(config.status().message(), Catch::Contains("shorter than 108 bytes"));
 }
 
-TEST_CASE("Registry credentials default to the data dir's config.json; pulls fetch 3 layers at once") {
+TEST_CASE(
+    "Registry credentials default to the data dir's config.json; pulls fetch 3 layers at once") {
   auto config = LoadNodeConfig({{"ZLAYER_DATA_DIR", "/tmp/zl-2/data"}});
   REQUIRE(config.ok());
   CHECK(config->registry_config == "/tmp/zl-2/data/config.json");
   CHECK(config->pull_concurrency == 3);
-  auto set = LoadNodeConfig({{"ZLAYER_REGISTRY_CONFIG", "/etc/zl/auth.json"},
-                             {"ZLAYER_PULL_CONCURRENCY", "8"}});
+  auto set = LoadNodeConfig(
+      {{"ZLAYER_REGISTRY_CONFIG", "/etc/zl/auth.json"}, {"ZLAYER_PULL_CONCURRENCY", "8"}});
   REQUIRE(set.ok());
   CHECK(set->registry_config == "/etc/zl/auth.json");
   CHECK(set->pull_concurrency == 8);
@@ -90,6 +91,25 @@ TEST_CASE("The deployments' network range defaults to 10.200.0.0/16 and must hol
     REQUIRE_FALSE(config.ok());
     CHECK_THAT(config.status().message(), Catch::Contains("ZLAYER_NETWORK_CIDR"));
   }
+}
+
+TEST_CASE(
+    "The services' address range defaults to 10.201.0.0/16 and must not overlap the deployments'") {
+  auto defaults = LoadNodeConfig({});
+  REQUIRE(defaults.ok());
+  CHECK(defaults->service_cidr == "10.201.0.0/16");
+  auto set = LoadNodeConfig({{"ZLAYER_SERVICE_CIDR", "10.232.0.0/24"}});
+  REQUIRE(set.ok());
+  CHECK(set->service_cidr == "10.232.0.0/24");
+  for (const char* bad : {"10.201.0.0", "10.201.0.1/16", "10.201.0.0/31"}) {
+    INFO(bad);
+    auto config = LoadNodeConfig({{"ZLAYER_SERVICE_CIDR", bad}});
+    REQUIRE_FALSE(config.ok());
+    CHECK_THAT(config.status().message(), Catch::Contains("ZLAYER_SERVICE_CIDR"));
+  }
+  auto overlap = LoadNodeConfig({{"ZLAYER_SERVICE_CIDR", "10.200.128.0/17"}});
+  REQUIRE_FALSE(overlap.ok());
+  CHECK_THAT(overlap.status().message(), Catch::Contains("overlap"));
 }
 
 TEST_CASE("A pull concurrency that is not a whole number from 1 to 64 is rejected") {
