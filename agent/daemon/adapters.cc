@@ -7,6 +7,7 @@
 #include "agent/oci/platform.h"
 #include "agent/spec/size.h"
 #include "common/executors.h"
+#include "common/network_names.h"
 
 namespace zlayer::agent::daemon {
 
@@ -102,8 +103,11 @@ HealthChecks::HealthChecks(asio::io_context& loop, containerd::Client& client,
 
 HealthChecks::~HealthChecks() { probe_pool_.join(); }
 
-void HealthChecks::Watch(const std::string& id, const spec::Health& health, OnChange on_change) {
-  monitor_.Watch(id, health,
+void HealthChecks::Watch(const std::string& id, const std::string& address,
+                         const spec::Health& health, OnChange on_change) {
+  health::ProbeTarget target{id};
+  if (!address.empty()) target.host = address;
+  monitor_.Watch(target, health,
                  [on_change = std::move(on_change)](const std::string&, health::HealthState state,
                                                     const health::CheckResult& last) {
                    on_change(state == health::HealthState::kHealthy     ? Verdict::kHealthy
@@ -285,6 +289,44 @@ bool RestartUnhealthy(const Environment& env, Logger& log) {
   if (it->second == "false" || it->second == "0") return false;
   log.Warn("ZLAYER_RESTART_UNHEALTHY={}: expected true or false; using true", it->second);
   return true;
+}
+
+void ReplicaNetworks::Attach(const std::string& id, const std::string& deployment,
+                             const spec::Service& service,
+                             std::function<void(Result<reconcile::AttachedNetwork>)> done) {
+  if (service.network_mode == spec::NetworkMode::kHost) return done(reconcile::AttachedNetwork{});
+  const auto mode = service.network_mode == spec::NetworkMode::kNone
+                        ? network::AttachMode::kLoopbackOnly
+                        : network::AttachMode::kBridge;
+  manager_.Attach(id, deployment, mode,
+                  [done = std::move(done)](Result<network::Attachment> attached) {
+                    if (!attached.ok()) return done(attached.status());
+                    reconcile::AttachedNetwork network;
+                    network.netns = attached->netns;
+                    network.address = attached->address;
+                    network.nameserver = attached->gateway;
+                    if (!attached->gateway.empty()) {
+                      network.search = attached->deployment + "." + kClusterDomain;
+                    }
+                    done(std::move(network));
+                  });
+}
+
+void ReplicaNetworks::Detach(const std::string& id, std::function<void(Status)> done) {
+  manager_.Detach(id, std::move(done));
+}
+
+std::string ReplicaNetworks::AddressOf(const std::string& id) const {
+  const network::Attachment* attachment = manager_.Find(id);
+  return attachment == nullptr ? "" : attachment->address;
+}
+
+void ReplicaNetworks::ReleaseDeployment(const std::string& deployment) {
+  manager_.ReleaseDeployment(deployment);
+}
+
+void ReplicaNetworks::Prune(std::set<std::string> containers, std::set<std::string> deployments) {
+  manager_.Prune(std::move(containers), std::move(deployments));
 }
 
 }  // namespace zlayer::agent::daemon

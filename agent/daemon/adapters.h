@@ -20,6 +20,7 @@
 #include "agent/images/puller.h"
 #include "agent/logs/container_io.h"
 #include "agent/logs/log_file.h"
+#include "agent/network/network_manager.h"
 #include "agent/node/image_catalog.h"
 #include "agent/reconcile/replica_operations.h"
 #include "agent/registry/client.h"
@@ -86,7 +87,8 @@ class HealthChecks : public reconcile::HealthWatcher {
   HealthChecks(boost::asio::io_context& loop, containerd::Client& client, const NodeConfig& config,
                Logger& log);
   ~HealthChecks() override;
-  void Watch(const std::string& id, const spec::Health& health, OnChange on_change) override;
+  void Watch(const std::string& id, const std::string& address, const spec::Health& health,
+             OnChange on_change) override;
   void Unwatch(const std::string& id) override;
   std::vector<reconcile::HealthCheckRecord> History(const std::string& id) const override;
 
@@ -94,6 +96,24 @@ class HealthChecks : public reconcile::HealthWatcher {
   boost::asio::thread_pool probe_pool_{2};
   std::unique_ptr<health::Prober> prober_;
   health::HealthMonitor monitor_;
+};
+
+// Each replica's network (agent/network) for the reconciler: network_mode
+// default attaches to the deployment's bridge, none gets loopback only, host
+// nothing. Called on the loop.
+class ReplicaNetworks : public reconcile::ReplicaNetwork {
+ public:
+  // `manager` must outlive this.
+  explicit ReplicaNetworks(network::NetworkManager& manager) : manager_(manager) {}
+  void Attach(const std::string& id, const std::string& deployment, const spec::Service& service,
+              std::function<void(Result<reconcile::AttachedNetwork>)> done) override;
+  void Detach(const std::string& id, std::function<void(Status)> done) override;
+  std::string AddressOf(const std::string& id) const override;
+  void ReleaseDeployment(const std::string& deployment) override;
+  void Prune(std::set<std::string> containers, std::set<std::string> deployments) override;
+
+ private:
+  network::NetworkManager& manager_;
 };
 
 // The node's images (agent/images) as the application layer sees them.

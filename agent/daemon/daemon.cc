@@ -27,7 +27,9 @@
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/executors.h"
+#include "common/ipv4_cidr.h"
 #include "common/loop_lag.h"
+#include "common/process_runner.h"
 #include "common/sd_notify.h"
 #include "common/shutdown.h"
 
@@ -77,6 +79,8 @@ class Daemon::Parts {
   void OnConnected(const containerd::VersionInfo& version);
   void OnEventStreamEnded(const Status& status);
   void RetryConnect();
+  // The replicas' networks: subnets and attachments as kept under the data dir.
+  Result<std::unique_ptr<network::NetworkManager>> OpenNetwork();
 
   NodeConfig config_;
   Environment env_;
@@ -105,6 +109,9 @@ class Daemon::Parts {
   OutputDrains drains_;
   HealthChecks health_;
   std::unique_ptr<store::FileStore> store_;
+  AsioProcessRunner process_runner_{loop_};  // CNI plugins, ip
+  std::unique_ptr<network::NetworkManager> network_;
+  std::unique_ptr<ReplicaNetworks> replica_networks_;
   std::unique_ptr<lifecycle::ReplicaRuntime> runtime_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::unique_ptr<node::Node> node_;
@@ -119,6 +126,20 @@ class Daemon::Parts {
   bool stopping_ = false;
   int exit_code_ = 0;
 };
+
+Result<std::unique_ptr<network::NetworkManager>> Daemon::Parts::OpenNetwork() {
+  auto range = Ipv4Cidr::Parse(config_.network_cidr);
+  if (!range.ok()) return range.status().Wrap("ZLAYER_NETWORK_CIDR");
+  auto subnets =
+      network::FileSubnetAllocator::Open(config_.data_dir + "/network/subnets.json", *range);
+  if (!subnets.ok()) return subnets.status();
+  network::NetworkManagerOptions options;
+  options.data_dir = config_.data_dir;
+  options.run_dir = config_.run_dir;
+  options.range = *range;
+  return network::NetworkManager::Open(loop_, files_, process_runner_, std::move(*subnets),
+                                       std::move(options), log_);
+}
 
 int Daemon::Parts::Run() {
   // Signals first: a SIGTERM during start-up still stops us cleanly.
@@ -137,12 +158,20 @@ int Daemon::Parts::Run() {
     log_.Error("reading the node's limits: {}", facts.status().message());
     return 1;
   }
+  auto network = OpenNetwork();
+  if (!network.ok()) {
+    log_.Error("container networking: {}", network.status().message());
+    return 1;
+  }
+  network_ = std::move(*network);
+  replica_networks_ = std::make_unique<ReplicaNetworks>(*network_);
   runtime_ =
       std::make_unique<lifecycle::ReplicaRuntime>(*client_, image_source_, config_, *facts, log_);
   reconcile::Reconciler::Options options;
   options.restart_unhealthy = RestartUnhealthy(env_, log_);
-  reconciler_ = std::make_unique<reconcile::Reconciler>(loop_, lifecycle_, images_, clock_,
-                                                        *runtime_, drains_, health_, log_, options);
+  reconciler_ =
+      std::make_unique<reconcile::Reconciler>(loop_, lifecycle_, images_, clock_, *runtime_,
+                                              drains_, health_, *replica_networks_, log_, options);
   node_ = std::make_unique<node::Node>(node::NodeParts{executors_, config_, env_, log_, *store_,
                                                        *reconciler_, health_, catalog_, *client_,
                                                        *client_, hub_, &loop_lag_});

@@ -303,6 +303,7 @@ void NetworkProber::Probe(const ProbeTarget& target, const spec::HealthCheck& ch
     case spec::HealthCheckType::kHttp: {
       auto url = ParseHttpUrl(check.url);
       if (!url.ok()) return fail_later(url.status().message());
+      if (url->host == "localhost" || url->host == "127.0.0.1") url->host = target.host;
       if (url->https) {
         std::make_shared<HttpCheck<beast::ssl_stream<beast::tcp_stream>>>(
             loop_, *url, check.url, check.expect_status, timeout, std::move(done), loop_, tls_)

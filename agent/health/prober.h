@@ -26,9 +26,10 @@ namespace zlayer::agent::health {
 struct ProbeTarget {
   // The replica's container (command checks run inside it).
   std::string container_id;
-  // The address tcp checks connect to. Containers share the node's network
-  // namespace today, so their ports are on the node's loopback. http checks
-  // use the host of their URL as given.
+  // The address tcp checks connect to: the replica's own, or the node's
+  // loopback for a replica on the node's network. http checks use the host of
+  // their URL, except that localhost and 127.0.0.1 mean this address (the
+  // replica's own loopback is not reachable from the node).
   std::string host = "127.0.0.1";
 };
 

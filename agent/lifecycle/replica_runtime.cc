@@ -158,7 +158,8 @@ Result<PreparedImage> ReplicaRuntime::PrepareImage(const spec::Service& service)
 
 Result<reconcile::ObservedContainer> ReplicaRuntime::Create(
     const std::string& id, const spec::Deployment& deployment, const spec::Service& service,
-    uint32_t replica, const std::string& spec_hash, const PreparedImage& image) {
+    uint32_t replica, const std::string& spec_hash, const PreparedImage& image,
+    const reconcile::AttachedNetwork& network) {
   const std::string& snapshotter = config_.snapshotter;
 
   auto lease = client_.CreateLease(std::chrono::hours(1));
@@ -205,9 +206,14 @@ Result<reconcile::ObservedContainer> ReplicaRuntime::Create(
   ZLAYER_RETURN_IF_ERROR(MakeDirs(etc));
   const std::string hostname = service.hostname.empty() ? service.name : service.hostname;
   ctx.files = {etc + "/hosts", etc + "/resolv.conf", etc + "/hostname"};
-  ZLAYER_RETURN_IF_ERROR(WriteTextFile(ctx.files.hosts, runtime::RenderHostsFile(hostname)));
+  ctx.network_namespace = network.netns;
   ZLAYER_RETURN_IF_ERROR(
-      WriteTextFile(ctx.files.resolv_conf, runtime::RenderResolvConf(facts_.resolv_conf)));
+      WriteTextFile(ctx.files.hosts, runtime::RenderHostsFile(hostname, network.address)));
+  ZLAYER_RETURN_IF_ERROR(
+      WriteTextFile(ctx.files.resolv_conf,
+                    network.nameserver.empty()
+                        ? runtime::RenderResolvConf(facts_.resolv_conf)
+                        : runtime::RenderNetworkResolvConf(network.nameserver, network.search)));
   ZLAYER_RETURN_IF_ERROR(WriteTextFile(ctx.files.hostname, runtime::RenderHostnameFile(hostname)));
   for (const spec::Storage& storage : service.storage) {
     if (const auto* named = std::get_if<spec::NamedVolume>(&storage)) {

@@ -77,7 +77,8 @@ class ReplicaRuntime : public reconcile::ReplicaOperations {
                                               const spec::Deployment& deployment,
                                               const spec::Service& service, uint32_t replica,
                                               const std::string& spec_hash,
-                                              const PreparedImage& image) override;
+                                              const PreparedImage& image,
+                                              const reconcile::AttachedNetwork& network) override;
   Result<pid_t> Start(const std::string& id) override;
   Status Signal(const std::string& id, int signal, bool all) override;
   Result<bool> TaskRunning(const std::string& id) override;

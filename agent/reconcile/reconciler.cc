@@ -37,7 +37,8 @@ std::string OneLine(const std::string& text) {
 
 Reconciler::Reconciler(asio::io_context& loop, asio::thread_pool& lifecycle,
                        asio::thread_pool& images, Clock& clock, ReplicaOperations& operations,
-                       OutputAttacher& output, HealthWatcher& health, Logger& log, Options options)
+                       OutputAttacher& output, HealthWatcher& health, ReplicaNetwork& network,
+                       Logger& log, Options options)
     : loop_(loop),
       lifecycle_(lifecycle),
       images_(images),
@@ -45,6 +46,7 @@ Reconciler::Reconciler(asio::io_context& loop, asio::thread_pool& lifecycle,
       operations_(operations),
       output_(output),
       health_(health),
+      network_(network),
       log_(log),
       options_(options) {}
 
@@ -95,10 +97,7 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
               r.ever_ready = true;
               r.health = HealthWatcher::Verdict::kStarting;
               r.memory.health_ok = true;
-              health_.Watch(c.id, *service->health,
-                            [this, id = c.id](HealthWatcher::Verdict v, const std::string& out) {
-                              OnHealth(id, v, out);
-                            });
+              WatchHealth(c.id, *service->health);
             }
             ++adopted;
           }
@@ -106,6 +105,13 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
         }
         log_.Info("found {} container(s) of ours, {} running and adopted", observed_.size(),
                   adopted);
+        // Network pieces of containers and deployments that are gone (a crash may
+        // leave any of them) go now that both lists are known.
+        std::set<std::string> containers;
+        for (const auto& [id, c] : observed_) containers.insert(id);
+        std::set<std::string> deployments;
+        for (const auto& [name, d] : desired_) deployments.insert(name);
+        network_.Prune(std::move(containers), std::move(deployments));
         done(Status::Ok());
         MarkDirty();
         resync_ = clock_.At(clock_.SteadyNow() + options_.resync_interval, [this] { Resync(); });
@@ -151,10 +157,7 @@ void Reconciler::Apply(DesiredDeployment deployment) {
       continue;
     if (service->health) {
       replica.health = HealthWatcher::Verdict::kStarting;
-      health_.Watch(id, *service->health,
-                    [this, id = id](HealthWatcher::Verdict v, const std::string& out) {
-                      OnHealth(id, v, out);
-                    });
+      WatchHealth(id, *service->health);
     } else if (replica.health) {
       Unwatch(id);
       replica.health.reset();
@@ -193,6 +196,7 @@ void Reconciler::Delete(const std::string& name, std::function<void(Status)> don
     it = orphan ? replicas_.erase(it) : std::next(it);
   }
   waiters_.push_back({name, 0, std::move(done)});
+  network_.ReleaseDeployment(name);
   MarkDirty();
   CheckWaiters();
 }
@@ -277,6 +281,12 @@ void Reconciler::Unwatch(const std::string& id) {
   auto r = replicas_.find(id);
   if (r == replicas_.end() || !r->second.health) return;
   health_.Unwatch(id);
+}
+
+void Reconciler::WatchHealth(const std::string& id, const spec::Health& health) {
+  health_.Watch(
+      id, network_.AddressOf(id), health,
+      [this, id](HealthWatcher::Verdict v, const std::string& out) { OnHealth(id, v, out); });
 }
 
 void Reconciler::OnHealth(const std::string& id, HealthWatcher::Verdict verdict,
@@ -627,40 +637,64 @@ void Reconciler::RunCreate(const Action& action, bool replace) {
   spec::Service svc = *service;
   std::string hash = deployment.service_hashes.at(action.service);
   if (!replace) return PrepareAndCreate(action, std::move(spec), std::move(svc), std::move(hash));
-  StopTask(StopRequestFor(action.container_id, action.deployment, action.service),
-           [this, action, spec = std::move(spec), svc = std::move(svc),
-            hash = std::move(hash)](Status stopped) mutable {
-             if (!stopped.ok()) return OnStartFailed(action.container_id, stopped);
-             RunOff(
-                 lifecycle_, loop_,
-                 [this, id = action.container_id] { return operations_.Remove(id); },
-                 [this, action, spec = std::move(spec), svc = std::move(svc),
-                  hash = std::move(hash)](Status removed) mutable {
-                   if (!removed.ok()) return OnStartFailed(action.container_id, removed);
-                   PrepareAndCreate(action, std::move(spec), std::move(svc), std::move(hash));
-                 });
-           });
+  StopTask(
+      StopRequestFor(action.container_id, action.deployment, action.service),
+      [this, action, spec = std::move(spec), svc = std::move(svc),
+       hash = std::move(hash)](Status stopped) mutable {
+        if (!stopped.ok()) return OnStartFailed(action.container_id, stopped);
+        RunOff(
+            lifecycle_, loop_, [this, id = action.container_id] { return operations_.Remove(id); },
+            [this, action, spec = std::move(spec), svc = std::move(svc),
+             hash = std::move(hash)](Status removed) mutable {
+              if (!removed.ok()) return OnStartFailed(action.container_id, removed);
+              // The replacement may reuse the id: its old network goes first.
+              network_.Detach(
+                  action.container_id, [this, action, spec = std::move(spec), svc = std::move(svc),
+                                        hash = std::move(hash)](Status detached) mutable {
+                    if (!detached.ok()) {
+                      log_.Warn("{}: {}", action.container_id, detached.message());
+                    }
+                    PrepareAndCreate(action, std::move(spec), std::move(svc), std::move(hash));
+                  });
+            });
+      });
 }
 
 void Reconciler::PrepareAndCreate(const Action& action, spec::Deployment spec,
                                   spec::Service service, std::string hash) {
   // The image first: a pull (or unpack) runs on the images pool and never holds
   // a lifecycle thread, and a present image never waits behind pulls.
+  // Then the network (the container's spec names its namespace), then the container.
   auto create = [this, action, spec = std::move(spec), service,
                  hash = std::move(hash)](PreparedImage image) {
     if (shutting_down_) return FinishAction(action.container_id);
-    RunOff(
-        lifecycle_, loop_,
-        [this, action, spec, service, hash, image = std::move(image)] {
-          return operations_.Create(action.container_id, spec, service, action.replica, hash,
-                                    image);
-        },
-        [this, action](Result<ObservedContainer> created) {
-          if (!created.ok()) return OnStartFailed(action.container_id, created.status());
-          observed_[action.container_id] = std::move(*created);
-          if (shutting_down_) return FinishAction(action.container_id);
-          RunStart(action);
-        });
+    network_.Attach(action.container_id, spec.name, service,
+                    [this, action, spec, service, hash,
+                     image = std::move(image)](Result<AttachedNetwork> network) mutable {
+                      const std::string& id = action.container_id;
+                      if (!network.ok()) return OnStartFailed(id, network.status().Wrap("network"));
+                      if (shutting_down_) return FinishAction(id);
+                      RunOff(
+                          lifecycle_, loop_,
+                          [this, action, spec, service, hash, image = std::move(image),
+                           network = std::move(*network)] {
+                            return operations_.Create(action.container_id, spec, service,
+                                                      action.replica, hash, image, network);
+                          },
+                          [this, action](Result<ObservedContainer> created) {
+                            const std::string& id = action.container_id;
+                            if (!created.ok()) {
+                              // No container holds the network: give it back before retrying.
+                              return network_.Detach(id,
+                                                     [this, id, status = created.status()](Status) {
+                                                       OnStartFailed(id, status);
+                                                     });
+                            }
+                            observed_[id] = std::move(*created);
+                            if (shutting_down_) return FinishAction(id);
+                            RunStart(action);
+                          });
+                    });
   };
   RunOff(
       lifecycle_, loop_, [this, service] { return operations_.LocalImage(service); },
@@ -709,10 +743,7 @@ void Reconciler::StartTask(const std::string& id) {
         if (service != nullptr && service->health) {
           r.health = HealthWatcher::Verdict::kStarting;
           r.memory.health_ok = false;
-          health_.Watch(id, *service->health,
-                        [this, id](HealthWatcher::Verdict v, const std::string& out) {
-                          OnHealth(id, v, out);
-                        });
+          WatchHealth(id, *service->health);
         } else {
           r.health.reset();
           r.memory.health_ok = true;
@@ -784,7 +815,15 @@ void Reconciler::RunRemoves(std::vector<Action> actions) {
             Status removed = operations_.Remove(id);
             return removed.ok() || stopped.ok() ? removed : stopped;
           },
-          [this, id](Status status) { OnRemoved(id, status); });
+          [this, id](Status status) {
+            if (!status.ok()) return OnRemoved(id, status);
+            network_.Detach(id, [this, id](Status detached) {
+              // The container is gone either way; a network piece left behind
+              // is removed by the next start's Prune.
+              if (!detached.ok()) log_.Warn("{}: {}", id, detached.message());
+              OnRemoved(id, Status::Ok());
+            });
+          });
     });
   }
 }
@@ -1054,6 +1093,7 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     r.current = d == desired_.end() || !d->second.service_hashes.count(c.service) ||
                 d->second.service_hashes.at(c.service) == c.spec_hash;
     r.pid = IsRunning(c) ? c.pid : 0;
+    r.address = network_.AddressOf(id);
     r.stop_signal = StopSignal(FindService(c.deployment, c.service), c.recorded_stop_signal);
     auto known = replicas_.find(id);
     if (known != replicas_.end()) {

@@ -62,6 +62,7 @@ struct ReplicaView {
   std::string service;
   uint32_t replica = 0;
   std::string image;
+  std::string address;  // its own IPv4 address (network_mode default); "" without one
   ReplicaState state = ReplicaState::kCreating;
   pid_t pid = 0;
   std::optional<uint32_t> exit_status;  // of the last run
@@ -118,7 +119,8 @@ class Reconciler {
   // All references must outlive the reconciler. `clock` is `loop`'s.
   Reconciler(boost::asio::io_context& loop, boost::asio::thread_pool& lifecycle,
              boost::asio::thread_pool& images, Clock& clock, ReplicaOperations& operations,
-             OutputAttacher& output, HealthWatcher& health, Logger& log, Options options);
+             OutputAttacher& output, HealthWatcher& health, ReplicaNetwork& network, Logger& log,
+             Options options);
 
   // Reads containerd (ObserveAll), re-attaches the FIFO drains of every
   // running container (adoption: nothing is restarted because the agent
@@ -268,6 +270,8 @@ class Reconciler {
   bool IsReplicaReady(const ObservedContainer& c) const;
   std::string Failure(const std::string& name) const;
   void Unwatch(const std::string& id);
+  // Starts the health checks of a new run of `id`, aimed at its address.
+  void WatchHealth(const std::string& id, const spec::Health& health);
   void CheckWaiters();
   bool Converged(const std::string& name) const;
   // reconcile::ServiceConverged (rollouts.h) on the service's current spec.
@@ -282,6 +286,7 @@ class Reconciler {
   ReplicaOperations& operations_;
   OutputAttacher& output_;
   HealthWatcher& health_;
+  ReplicaNetwork& network_;
   Logger& log_;
   Options options_;
   Alarm wake_;    // the next plan that time alone calls for (back-off, a dependency's timeout)

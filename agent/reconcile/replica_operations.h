@@ -8,12 +8,15 @@
 //     agent/logs); called on the event loop, its file work done off it.
 //   - HealthWatcher: health checks of running replicas (agent/health); on
 //     the event loop.
-// Fakes of all three drive the reconciler's unit tests.
+//   - ReplicaNetwork: each replica's network namespace and address
+//     (agent/network); on the event loop, its slow work done off it.
+// Fakes of all four drive the reconciler's unit tests.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +34,16 @@ struct PreparedImage {
   std::string digest;  // of the manifest
   oci::ImageConfig config;
   std::string top_chain_id;  // the snapshot the container's rootfs starts from
+};
+
+// Where a replica's container joins the network: ReplicaNetwork::Attach's
+// answer, passed to Create. All empty for network_mode host (the node's
+// network namespace and resolv.conf).
+struct AttachedNetwork {
+  std::string netns;       // path of the replica's network namespace
+  std::string address;     // its IPv4 address on its deployment's network; "" without one
+  std::string nameserver;  // the resolver its /etc/resolv.conf names; "" = the node's resolv.conf
+  std::string search;      // the search domain going with `nameserver`
 };
 
 // How to stop one container's task: its stop signal, then SIGKILL once
@@ -64,14 +77,14 @@ class ReplicaOperations {
 
   // Creates container `id` for replica `replica` of `service` from `image`
   // (as LocalImage or PrepareImage returned it; Create never resolves or
-  // pulls): its snapshot is prepared, the OCI spec built, the record created
-  // with our labels. No task.
+  // pulls) in `network` (as ReplicaNetwork::Attach returned it): its snapshot
+  // is prepared, the OCI spec built, the record created with our labels. No task.
   // Returns the container as ObserveAll would see it.
   virtual Result<ObservedContainer> Create(const std::string& id,
                                            const spec::Deployment& deployment,
                                            const spec::Service& service, uint32_t replica,
-                                           const std::string& spec_hash,
-                                           const PreparedImage& image) = 0;
+                                           const std::string& spec_hash, const PreparedImage& image,
+                                           const AttachedNetwork& network) = 0;
 
   // Creates and starts a new task for container `id` (deleting a stopped one
   // first). The container's FIFO readers must already be open (Attach).
@@ -125,7 +138,10 @@ class HealthWatcher {
   using OnChange = std::function<void(Verdict verdict, const std::string& output)>;
   virtual ~HealthWatcher() = default;
   // Starts checking a new run of `id` (verdict kStarting), replacing an earlier watch.
-  virtual void Watch(const std::string& id, const spec::Health& health, OnChange on_change) = 0;
+  // tcp checks connect to `address` (the replica's own; "" = the node's loopback),
+  // and so do http checks whose URL names localhost or 127.0.0.1.
+  virtual void Watch(const std::string& id, const std::string& address, const spec::Health& health,
+                     OnChange on_change) = 0;
   // Stops checking `id`; a check in flight is ignored when it ends.
   virtual void Unwatch(const std::string& id) = 0;
   // The last results of `id`'s checks, oldest first.
@@ -142,6 +158,37 @@ class OutputAttacher {
   // Closes the drains now and, with `remove_logs`, deletes the FIFOs and the
   // container's logs off the loop.
   virtual void Detach(const std::string& id, bool remove_logs) = 0;
+};
+
+// Each replica's own network (network_mode default and none), implemented by
+// agent/network. Called on the event loop; callbacks run on it, exactly once.
+// A replica is attached before its container is created and detached after
+// the container is removed; its address stays the same across restarts of
+// its task and of the agent.
+class ReplicaNetwork {
+ public:
+  virtual ~ReplicaNetwork() = default;
+  // Gives container `id` (replica of `service` in `deployment`) its network:
+  // for network_mode default a namespace on the deployment's bridge with an
+  // address; for none a namespace with loopback only; for host nothing (an
+  // empty AttachedNetwork, at once). An id already attached gets what it has.
+  // Errors name the step ("cni bridge ADD for web-0: ...").
+  virtual void Attach(const std::string& id, const std::string& deployment,
+                      const spec::Service& service,
+                      std::function<void(Result<AttachedNetwork>)> done) = 0;
+  // Takes container `id` off its network and removes its namespace. OK when
+  // it has none.
+  virtual void Detach(const std::string& id, std::function<void(Status)> done) = 0;
+  // Container `id`'s address ("" when it has none); known at once for
+  // attachments made before the agent restarted.
+  virtual std::string AddressOf(const std::string& id) const = 0;
+  // The deployment is gone: its bridge and subnet are given back once its
+  // last replica is detached.
+  virtual void ReleaseDeployment(const std::string& deployment) = 0;
+  // Clean-up at start, once the containers are known: everything network
+  // (namespaces, addresses, bridges, subnets) of a container not in
+  // `containers` or a deployment not in `deployments` is removed, off the loop.
+  virtual void Prune(std::set<std::string> containers, std::set<std::string> deployments) = 0;
 };
 
 }  // namespace zlayer::reconcile

@@ -4,7 +4,7 @@
 
 namespace zlayer::runtime {
 
-std::string RenderHostsFile(std::string_view hostname) {
+std::string RenderHostsFile(std::string_view hostname, std::string_view address) {
   return fmt::format(
       "127.0.0.1\tlocalhost\n"
       "::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -12,14 +12,20 @@ std::string RenderHostsFile(std::string_view hostname) {
       "ff00::0\tip6-mcastprefix\n"
       "ff02::1\tip6-allnodes\n"
       "ff02::2\tip6-allrouters\n"
-      "127.0.1.1\t{}\n",
-      hostname);
+      "{}\t{}\n",
+      address.empty() ? std::string_view("127.0.1.1") : address, hostname);
 }
 
 std::string RenderResolvConf(std::string_view node_resolv_conf) {
   std::string text(node_resolv_conf);
   if (!text.empty() && text.back() != '\n') text += '\n';
   return text;
+}
+
+std::string RenderNetworkResolvConf(std::string_view nameserver, std::string_view search) {
+  std::string text = fmt::format("nameserver {}\n", nameserver);
+  if (!search.empty()) text += fmt::format("search {}\n", search);
+  return text + "options ndots:2\n";
 }
 
 std::string RenderHostnameFile(std::string_view hostname) { return fmt::format("{}\n", hostname); }

@@ -353,11 +353,15 @@ Result<json> BuildRuntimeSpec(const spec::Service& service, const oci::ImageConf
       {"noNewPrivileges", !service.privileged},
   };
 
+  json namespaces =
+      json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
+  if (!ctx.network_namespace.empty()) {
+    namespaces.push_back({{"type", "network"}, {"path", ctx.network_namespace}});
+  }
   json linux = {
       {"resources", Resources(service)},
       {"cgroupsPath", fmt::format("/{}/{}", ctx.namespace_name, ctx.container_id)},
-      {"namespaces",
-       json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}})},
+      {"namespaces", std::move(namespaces)},
   };
   if (service.privileged) {
     linux["maskedPaths"] = json::array();

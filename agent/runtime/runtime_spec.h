@@ -41,9 +41,11 @@ struct GeneratedFiles {
 // What the caller knows about the node and this replica. Paths must exist when the task
 // starts; creating them is the caller's job.
 struct ReplicaContext {
-  std::string container_id;         // a valid containerd id, e.g. "hello-web-0"
-  std::string namespace_name;       // the containerd namespace; cgroupsPath is /<namespace>/<id>
-  std::string hostname;             // "" means the service's hostname
+  std::string container_id;    // a valid containerd id, e.g. "hello-web-0"
+  std::string namespace_name;  // the containerd namespace; cgroupsPath is /<namespace>/<id>
+  std::string hostname;        // "" means the service's hostname
+  // The network namespace the container joins (a path); "" shares the node's.
+  std::string network_namespace;
   CapabilitySet node_capabilities;  // NodeCapabilities()
   RlimitMap node_hard_limits;       // NodeHardLimits(); a type missing here is not clamped
   GeneratedFiles files;

@@ -118,8 +118,12 @@ std::string_view Name(Exposure value) {
 
 std::string_view Name(NetworkMode value) {
   switch (value) {
+    case NetworkMode::kDefault:
+      return "default";
     case NetworkMode::kHost:
       return "host";
+    case NetworkMode::kNone:
+      return "none";
   }
   std::abort();
 }

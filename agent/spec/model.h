@@ -46,8 +46,10 @@ enum class TimeoutAction { kFail, kWarn, kContinue };
 enum class Protocol { kHttp, kHttps, kTcp, kUdp, kWebsocket };
 enum class Exposure { kPublic, kInternal };
 
-// `network_mode`: containers share the node's network namespace.
-enum class NetworkMode { kHost };
+// `network_mode`: kDefault gives each replica a network namespace of its own on
+// its deployment's bridge (an address, service names); kHost shares the node's
+// network namespace; kNone gives a namespace with loopback only.
+enum class NetworkMode { kDefault, kHost, kNone };
 
 // The spelling each enum value has in YAML ("if_not_present", "on_failure", ...).
 std::string_view Name(ResourceType value);
@@ -182,7 +184,7 @@ struct Service {
   std::chrono::nanoseconds stop_grace_period = std::chrono::seconds(10);  // then SIGKILL
   bool read_only_root_fs = false;
   std::map<std::string, Ulimit> ulimits;  // "nofile", "nproc", ... (kernel_names.h)
-  NetworkMode network_mode = NetworkMode::kHost;
+  NetworkMode network_mode = NetworkMode::kDefault;
 };
 
 struct Deployment {

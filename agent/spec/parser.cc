@@ -941,13 +941,19 @@ void SpecParser::ParseNetworkMode(const Value* value, NetworkMode* mode) {
   std::optional<std::string> text = reader_.String(
       value, [](std::string_view) { return true; }, "");
   if (!text) return;
-  // `default` is the deployment's own network, which runs on the node's until container
-  // networking is built (spec-v1.md).
-  if (*text == "host" || *text == "default") {
+  if (*text == "default") {
+    *mode = NetworkMode::kDefault;
+    return;
+  }
+  if (*text == "host") {
     *mode = NetworkMode::kHost;
     return;
   }
-  if (*text == "none" || *text == "bridge" || *text == "overlay" || text->starts_with("bridge:") ||
+  if (*text == "none") {
+    *mode = NetworkMode::kNone;
+    return;
+  }
+  if (*text == "bridge" || *text == "overlay" || text->starts_with("bridge:") ||
       text->starts_with("container:")) {
     reader_.Report(*value, fmt::format("\"{}\" is {}", *text, kNotSupported));
     return;

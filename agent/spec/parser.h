@@ -42,9 +42,9 @@ struct ListenPort {
 std::string Name(const ListenPort& port);
 
 // The ports `service`'s replicas listen on in the node's network: each endpoint's
-// target_port, and a tcp health check's port. Empty when the service has its own network
-// (network_mode `host` and, until container networking is built, `default` share the
-// node's; see spec-v1.md).
+// target_port, and a tcp health check's port. Empty unless the service runs on the
+// node's network (network_mode `host`): `default` and `none` give each replica a
+// network namespace of its own.
 std::vector<ListenPort> NodePorts(const Service& service);
 
 // Why `service` cannot run `replicas` replicas on this node, or nullopt when it can.

@@ -270,14 +270,14 @@ std::string FormatExit(const v1::ExitStatus& exit) {
 }
 
 std::string RenderReplicaTable(const v1::ListResponse& list, Clock::time_point now) {
-  Table table(
-      {"CONTAINER", "SERVICE", "STATE", "HEALTH", "PID", "RESTARTS", "EXIT", "UPTIME", "IMAGE"});
+  Table table({"CONTAINER", "SERVICE", "STATE", "HEALTH", "PID", "ADDRESS", "RESTARTS", "EXIT",
+               "UPTIME", "IMAGE"});
   for (const auto& d : list.deployments()) {
     for (const auto& s : d.services()) {
       for (const auto& r : s.replicas()) {
         table.AddRow({r.container_id(), d.name() + "/" + s.name(), ReplicaStateName(r.state()),
                       HealthName(r.health()), r.pid() != 0 ? std::to_string(r.pid()) : "-",
-                      std::to_string(r.restart_count()),
+                      r.address().empty() ? "-" : r.address(), std::to_string(r.restart_count()),
                       r.has_last_exit() ? FormatExit(r.last_exit()) : "-", UptimeCell(r, now),
                       r.image().empty() ? s.image() : r.image()});
       }
@@ -446,6 +446,7 @@ std::string RenderInspect(const v1::InspectResponse& inspect, Clock::time_point 
     state += ", " + Plural(r.restart_count(), "restart");
     line("state", state);
     if (!r.message().empty()) line("message", r.message());
+    if (!r.address().empty()) line("address", r.address());
     if (r.has_last_exit()) {
       std::string exit = FormatExit(r.last_exit());
       if (r.last_exit().has_exited_at()) exit += ", " + Ago(r.last_exit().exited_at(), now);

@@ -149,7 +149,7 @@ started_before=$("$ZL" ps steady -o json | jq -r '.deployments[0].services[0].re
 kill -9 "$(cat "$T/run/zlayer-agent.pid")"
 check "zlayer-init restarts the killed agent" \
   wait_for 30 bash -c "[[ \$(grep -c 'zlayer-agent is ready' '$T/init.err') -ge 2 ]]"
-uptime_cell() { "$ZL" ps steady | awk '$1 == "steady-tick-0" {print $8}'; }
+uptime_cell() { "$ZL" ps steady | awk '$1 == "steady-tick-0" {print $9}'; }
 check "after the restart, ps shows the adopted replica's uptime, not -" \
   bash -c "u=\$($(declare -f uptime_cell); ZL='$ZL' uptime_cell); [[ -n \$u && \$u != - ]]"
 started_after=$("$ZL" ps steady -o json | jq -r '.deployments[0].services[0].replicas[0].started_at')

@@ -334,7 +334,8 @@ TEST_CASE("Given a fake agent, `zlayer ps` prints its replicas as a table") {
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::StartsWith("CONTAINER     SERVICE     STATE     HEALTH   PID"));
-  CHECK_THAT(r.out, Catch::Contains("hello-web-0   hello/web   running   -        4242   0"));
+  CHECK_THAT(r.out,
+             Catch::Contains("hello-web-0   hello/web   running   -        4242   -         0"));
   CHECK_THAT(r.out, Catch::Contains("42s"));
   CHECK(r.err.empty());
 }

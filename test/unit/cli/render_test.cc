@@ -39,6 +39,7 @@ v1::ListResponse SampleList() {
   r0->set_state(v1::Replica::STATE_RUNNING);
   r0->set_health(v1::Replica::HEALTH_HEALTHY);
   r0->set_pid(4242);
+  r0->set_address("10.200.0.2");
   r0->set_image("127.0.0.1:5000/busybox:latest");
   *r0->mutable_uptime() = Span(3min + 12s);
 
@@ -67,17 +68,17 @@ v1::ListResponse SampleList() {
 
 }  // namespace
 
-TEST_CASE("ps renders one row per replica with state, health, exit and uptime") {
+TEST_CASE("ps renders one row per replica with state, health, address, exit and uptime") {
   CHECK(
       zlayer::cli::RenderReplicaTable(SampleList(), kNow) ==
-      "CONTAINER     SERVICE     STATE     HEALTH      PID    RESTARTS   EXIT                      "
-      "UPTIME                 IMAGE\n"
-      "hello-web-0   hello/web   running   healthy     4242   0          -                         "
-      "3m12s                  127.0.0.1:5000/busybox:latest\n"
-      "hello-web-1   hello/web   backoff   unhealthy   -      4          137/SIGKILL (OOMKilled)   "
-      "next restart in 1.6s   busybox:latest\n"
-      "hello-db-0    hello/db    exited    -           -      0          0 (Completed)             "
-      "-                      redis:7\n");
+      "CONTAINER     SERVICE     STATE     HEALTH      PID    ADDRESS      RESTARTS   EXIT       "
+      "               UPTIME                 IMAGE\n"
+      "hello-web-0   hello/web   running   healthy     4242   10.200.0.2   0          -          "
+      "               3m12s                  127.0.0.1:5000/busybox:latest\n"
+      "hello-web-1   hello/web   backoff   unhealthy   -      -            4          137/SIGKILL "
+      "(OOMKilled)   next restart in 1.6s   busybox:latest\n"
+      "hello-db-0    hello/db    exited    -           -      -            0          0 "
+      "(Completed)             -                      redis:7\n");
 }
 
 TEST_CASE("A replica whose restart is overdue shows `restarting`") {
@@ -88,8 +89,9 @@ TEST_CASE("A replica whose restart is overdue shows `restarting`") {
 }
 
 TEST_CASE("An empty list renders the header only") {
-  CHECK(zlayer::cli::RenderReplicaTable(v1::ListResponse(), kNow) ==
-        "CONTAINER   SERVICE   STATE   HEALTH   PID   RESTARTS   EXIT   UPTIME   IMAGE\n");
+  CHECK(
+      zlayer::cli::RenderReplicaTable(v1::ListResponse(), kNow) ==
+      "CONTAINER   SERVICE   STATE   HEALTH   PID   ADDRESS   RESTARTS   EXIT   UPTIME   IMAGE\n");
   CHECK(zlayer::cli::RenderListNotes(v1::ListResponse()).empty());
 }
 

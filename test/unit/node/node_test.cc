@@ -10,6 +10,7 @@
 #include "agent/logs/log_hub.h"
 #include "agent/store/memory_store.h"
 #include "test/support/containerd/fake_client.h"
+#include "test/support/network/fake_replica_network.h"
 
 using namespace std::chrono_literals;
 using namespace zlayer;
@@ -43,7 +44,8 @@ class RunningContainers : public reconcile::ReplicaOperations {
   Result<reconcile::ObservedContainer> Create(const std::string& id, const spec::Deployment& d,
                                               const spec::Service& s, uint32_t replica,
                                               const std::string& hash,
-                                              const reconcile::PreparedImage&) override {
+                                              const reconcile::PreparedImage&,
+                                              const reconcile::AttachedNetwork&) override {
     std::lock_guard lock(mu_);
     reconcile::ObservedContainer c;
     c.id = id;
@@ -112,7 +114,7 @@ class NoOutput : public reconcile::OutputAttacher {
 
 class NoHealth : public reconcile::HealthWatcher {
  public:
-  void Watch(const std::string&, const spec::Health&, OnChange) override {}
+  void Watch(const std::string&, const std::string&, const spec::Health&, OnChange) override {}
   void Unwatch(const std::string&) override {}
   std::vector<reconcile::HealthCheckRecord> History(const std::string&) const override {
     return {};
@@ -169,9 +171,10 @@ struct Harness {
   RunningContainers containers;
   NoOutput output;
   NoHealth health;
+  testing::FakeReplicaNetwork network;
   LoopClock clock{loop};
-  reconcile::Reconciler reconciler{loop,   lifecycle, images, clock,    containers,
-                                   output, health,    log,    Options()};
+  reconcile::Reconciler reconciler{loop,   lifecycle, images,  clock, containers,
+                                   output, health,    network, log,   Options()};
   FakeCatalog catalog;
   containerd::FakeClient containerd;
   logs::LogHub hub;

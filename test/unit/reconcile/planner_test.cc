@@ -84,12 +84,28 @@ TEST_CASE("A replica whose host port would collide with its replacement is repla
   http.port = 8080;
   http.target_port = 8080;
   desired.spec.services["web"].endpoints.push_back(http);
+  desired.spec.services["web"].network_mode = spec::NetworkMode::kHost;
   CHECK(ChooseUpdateStrategy(desired.spec.services["web"]).reason ==
         "host port 8080 would collide");
   auto plan = PlanActions({{"app", desired}}, {{"app-web-0", Running("app-web-0", "app", 0, "h1")}},
                           {}, {}, kNow);
   CHECK(Kinds(plan) ==
         std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kReplace, "app-web-0"}});
+}
+
+TEST_CASE("A service with an endpoint on its own network is updated start-first, beside the old") {
+  auto desired = Deployment("app", 1, "h2");
+  spec::Endpoint http;
+  http.name = "http";
+  http.port = 8080;
+  http.target_port = 8080;
+  desired.spec.services["web"].endpoints.push_back(http);
+  desired.spec.services["web"].network_mode = spec::NetworkMode::kDefault;
+  CHECK(ChooseUpdateStrategy(desired.spec.services["web"]).strategy == UpdateStrategy::kRolling);
+  auto plan = PlanActions({{"app", desired}}, {{"app-web-0", Running("app-web-0", "app", 0, "h1")}},
+                          {}, {}, kNow);
+  CHECK(Kinds(plan) ==
+        std::vector<std::pair<ActionKind, std::string>>{{ActionKind::kCreate, "app-web-0-g1"}});
 }
 
 TEST_CASE("A rolling update replaces one replica at a time") {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "test/support/manual_clock.h"
+#include "test/support/network/fake_replica_network.h"
 
 using namespace std::chrono_literals;
 using namespace zlayer;
@@ -43,7 +44,8 @@ class FakeOperations : public ReplicaOperations {
   }
   Result<ObservedContainer> Create(const std::string& id, const spec::Deployment& d,
                                    const spec::Service& s, uint32_t replica,
-                                   const std::string& hash, const PreparedImage&) override {
+                                   const std::string& hash, const PreparedImage&,
+                                   const AttachedNetwork& network) override {
     std::lock_guard lock(mu_);
     calls_.push_back("create " + id);
     if (!create_failures_.empty()) {
@@ -59,6 +61,7 @@ class FakeOperations : public ReplicaOperations {
     c.spec_hash = hash;
     c.recorded_stop_signal = image_stop_signal_;
     containers_[id] = c;
+    created_in_[id] = network;
     return c;
   }
   Result<pid_t> Start(const std::string& id) override {
@@ -170,6 +173,11 @@ class FakeOperations : public ReplicaOperations {
     std::lock_guard lock(mu_);
     create_failures_.assign(failures.begin(), failures.end());
   }
+  // The network the Create of `id` was given.
+  AttachedNetwork CreatedIn(const std::string& id) {
+    std::lock_guard lock(mu_);
+    return created_in_.at(id);
+  }
   // The signal the last Stop of `id` sent; 0 when none.
   int StopSignalOf(const std::string& id) {
     std::lock_guard lock(mu_);
@@ -198,6 +206,7 @@ class FakeOperations : public ReplicaOperations {
   std::map<std::string, int> stop_signals_;
   std::optional<int> image_stop_signal_;
   std::deque<Status> create_failures_;
+  std::map<std::string, AttachedNetwork> created_in_;  // the network each Create got
   std::set<std::string> ignores_signals_;
   std::set<std::string> unkillable_;
   std::set<std::string> ready_images_;
@@ -218,8 +227,10 @@ class FakeOutput : public OutputAttacher {
 // Health checks driven by the test: Report() delivers a verdict.
 class FakeHealth : public HealthWatcher {
  public:
-  void Watch(const std::string& id, const spec::Health&, OnChange on_change) override {
+  void Watch(const std::string& id, const std::string& address, const spec::Health&,
+             OnChange on_change) override {
     watched[id] = std::move(on_change);
+    aimed_at[id] = address;
   }
   void Unwatch(const std::string& id) override { watched.erase(id); }
   std::vector<HealthCheckRecord> History(const std::string&) const override { return {}; }
@@ -231,6 +242,7 @@ class FakeHealth : public HealthWatcher {
     return true;
   }
   std::map<std::string, OnChange> watched;
+  std::map<std::string, std::string> aimed_at;  // the address each watch was given
 };
 
 spec::Health CommandCheck() {
@@ -271,7 +283,9 @@ struct Harness {
   FakeOutput output;
   Logger log{"test", LogLevel::kError};
   FakeHealth health;
-  Reconciler reconciler{loop, lifecycle, images, clock, ops, output, health, log, Options()};
+  testing::FakeReplicaNetwork network;
+  Reconciler reconciler{loop,   lifecycle, images,  clock, ops,
+                        output, health,    network, log,   Options()};
 
   static Reconciler::Options Options() {
     Reconciler::Options options;
@@ -667,6 +681,7 @@ TEST_CASE("A stop-first replacement stops the old replica with its image's STOPS
   endpoint.name = "http";
   endpoint.port = 18400;
   app.spec.services["web"].endpoints.push_back(endpoint);
+  app.spec.services["web"].network_mode = spec::NetworkMode::kHost;
   h.StartWith({app});
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   auto next = app;
@@ -829,4 +844,97 @@ TEST_CASE("Node shutdown during a removal stops the replica once, by the shorter
   CHECK(h.ops.Count("stop app-web-1") == 1);
   CHECK(h.ops.Count("kill app-web-1") == 1);
   CHECK_FALSE(h.ops.HasTask("app-web-1"));
+}
+
+namespace {
+int IndexIn(const std::vector<std::string>& calls, const std::string& call) {
+  auto it = std::find(calls.begin(), calls.end(), call);
+  return it == calls.end() ? -1 : static_cast<int>(it - calls.begin());
+}
+}  // namespace
+
+TEST_CASE("A replica is created in the network it was attached to, and shows its address") {
+  Harness h;
+  h.StartWith({App(2)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-1") == ReplicaState::kRunning; }));
+  CHECK(IndexIn(h.network.calls, "attach app-web-0") >= 0);
+  const AttachedNetwork network = h.ops.CreatedIn("app-web-0");
+  CHECK(network.netns == "/run/zlayer/netns/app-web-0");
+  CHECK(network.address == h.network.AddressOf("app-web-0"));
+  CHECK(h.View("app-web-0")->address == network.address);
+  CHECK(h.View("app-web-1")->address != network.address);
+}
+
+TEST_CASE("A restarted task keeps its replica's network: nothing is attached again") {
+  Harness h;
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
+  const std::string address = h.View("app-web-0")->address;
+  h.reconciler.OnTaskExit("app-web-0", h.ops.Exit("app-web-0"), 1, h.clock.WallNow());
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 2; }));
+  CHECK(std::count(h.network.calls.begin(), h.network.calls.end(), "attach app-web-0") == 1);
+  CHECK(h.View("app-web-0")->address == address);
+}
+
+TEST_CASE(
+    "A removed replica is detached after its container is gone, and a deleted "
+    "deployment's network is released") {
+  Harness h;
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
+  bool deleted = false;
+  h.reconciler.Delete("app", [&](Status s) { deleted = s.ok(); });
+  REQUIRE(h.RunUntil([&] { return deleted; }));
+  CHECK(IndexIn(h.network.calls, "detach app-web-0") >= 0);
+  CHECK(h.ops.Count("remove app-web-0") == 1);
+  CHECK(IndexIn(h.network.calls, "release app") >= 0);
+  CHECK(h.network.attached.empty());
+}
+
+TEST_CASE("A failing network setup fails that replica's start, which its restart policy retries") {
+  Harness h;
+  h.network.attach_failures.push_back(
+      Status(StatusCode::kInternal, "cni bridge ADD for app-web-0: no space left"));
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
+  CHECK(std::count(h.network.calls.begin(), h.network.calls.end(), "attach app-web-0") == 2);
+  CHECK(h.ops.Count("create app-web-0") == 1);
+}
+
+TEST_CASE("A container that fails to create gives its network back before the retry") {
+  Harness h;
+  h.ops.FailCreates({Status(StatusCode::kUnavailable, "connection refused")});
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
+  const int detached = IndexIn(h.network.calls, "detach app-web-0");
+  REQUIRE(detached >= 0);
+  CHECK(detached < static_cast<int>(h.network.calls.size()) - 1);  // an attach followed
+}
+
+TEST_CASE("Health checks are aimed at the replica's own address") {
+  Harness h;
+  auto app = App(1);
+  app.spec.services["web"].health = CommandCheck();
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.health.watched.count("app-web-0") == 1; }));
+  CHECK(h.health.aimed_at["app-web-0"] == h.network.AddressOf("app-web-0"));
+  CHECK_FALSE(h.health.aimed_at["app-web-0"].empty());
+}
+
+TEST_CASE(
+    "At start, the network keeps what belongs to the containers found and the desired "
+    "deployments") {
+  Harness h;
+  ObservedContainer running;
+  running.id = "app-web-0";
+  running.deployment = "app";
+  running.service = "web";
+  running.spec_hash = "h1";
+  running.has_task = true;
+  running.task_status = TaskStatus::kRunning;
+  running.pid = 77;
+  h.ops.Put(running);
+  h.StartWith({App(1)});
+  CHECK(h.network.pruned_keeping == std::set<std::string>{"app-web-0"});
+  CHECK(h.network.pruned_deployments_keeping == std::set<std::string>{"app"});
 }

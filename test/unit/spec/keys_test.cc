@@ -129,15 +129,18 @@ TEST_CASE("capabilities is ZLayer's name for cap_add, and both lists add") {
                                  "capability such as NET_ADMIN, CAP_SYS_TIME or ALL, got \"FLY\""});
 }
 
-TEST_CASE("network_mode default and host run on the node's network; the others are refused") {
-  for (std::string_view mode : {"default", "host"}) {
+TEST_CASE("network_mode is default, host or none; the others ZLayer knows are refused") {
+  const std::pair<std::string_view, NetworkMode> modes[] = {{"default", NetworkMode::kDefault},
+                                                            {"host", NetworkMode::kHost},
+                                                            {"none", NetworkMode::kNone}};
+  for (const auto& [mode, parsed] : modes) {
     std::string spec = std::string(kSpecHead) + std::string(kServiceHead) +
                        "    network_mode: " + std::string(mode) + "\n";
     ParseResult result = ParseSpec(spec, "net.yaml", {});
     REQUIRE(Formatted(result) == std::vector<std::string>{});
-    CHECK(result.deployment->services.at("web").network_mode == NetworkMode::kHost);
+    CHECK(result.deployment->services.at("web").network_mode == parsed);
   }
-  for (std::string_view mode : {"none", "bridge", "bridge:front", "container:abc", "overlay"}) {
+  for (std::string_view mode : {"bridge", "bridge:front", "container:abc", "overlay"}) {
     std::string spec = std::string(kSpecHead) + std::string(kServiceHead) +
                        "    network_mode: " + std::string(mode) + "\n";
     CHECK(Formatted(ParseSpec(spec, "net.yaml", {})) ==

@@ -20,7 +20,7 @@ std::string Spec(std::string_view services) {
 }
 
 TEST_CASE("A service with an endpoint on the node's network is refused more than one replica") {
-  for (std::string_view mode : {"host", "default"}) {
+  for (std::string_view mode : {"host"}) {
     std::string spec = Spec(
         "  web:\n"
         "    image: {name: x}\n"
@@ -41,12 +41,12 @@ TEST_CASE("A service with an endpoint on the node's network is refused more than
 
 TEST_CASE("One replica, no endpoint, or replicas without ports are accepted") {
   const std::string specs[] = {
-      Spec("  web:\n    image: {name: x}\n    scale: {replicas: 1}\n"
+      Spec("  web:\n    image: {name: x}\n    network_mode: host\n    scale: {replicas: 1}\n"
            "    endpoints: [{name: http, protocol: http, port: 8080}]\n"),
-      Spec("  web:\n    image: {name: x}\n    scale: {replicas: 0}\n"
+      Spec("  web:\n    image: {name: x}\n    network_mode: host\n    scale: {replicas: 0}\n"
            "    endpoints: [{name: http, protocol: http, port: 8080}]\n"),
-      Spec("  worker:\n    image: {name: x}\n    scale: {replicas: 5}\n"),
-      Spec("  worker:\n    image: {name: x}\n    scale: {replicas: 5}\n"
+      Spec("  worker:\n    image: {name: x}\n    network_mode: host\n    scale: {replicas: 5}\n"),
+      Spec("  worker:\n    image: {name: x}\n    network_mode: host\n    scale: {replicas: 5}\n"
            "    health: {check: {type: command, command: 'true'}}\n"),
   };
   for (const std::string& spec : specs) {
@@ -57,44 +57,44 @@ TEST_CASE("One replica, no endpoint, or replicas without ports are accepted") {
 
 TEST_CASE("A tcp health check port is a port too, for replicas and between services") {
   std::string replicas = Spec(
-      "  db:\n    image: {name: x}\n    scale: {replicas: 2}\n"
+      "  db:\n    image: {name: x}\n    network_mode: host\n    scale: {replicas: 2}\n"
       "    health: {check: {type: tcp, port: 5432}}\n");
   CHECK(Formatted(ParseSpec(replicas, "db.yaml", {})) ==
         std::vector<std::string>{
-            "db.yaml:6:23: services.db.scale.replicas: 2 replicas would share the node's network "
+            "db.yaml:7:23: services.db.scale.replicas: 2 replicas would share the node's network "
             "and so its port 5432/tcp: all but one would fail with \"address in use\", and a "
             "health check could pass because another replica answers; run one replica, or give "
             "the service no endpoint and no tcp health check port"});
 
   std::string shared = Spec(
-      "  db:\n    image: {name: x}\n"
+      "  db:\n    image: {name: x}\n    network_mode: host\n"
       "    health: {check: {type: tcp, port: 5432}}\n"
-      "  other:\n    image: {name: x}\n"
+      "  other:\n    image: {name: x}\n    network_mode: host\n"
       "    health: {check: {type: tcp, port: 5432}}\n");
   CHECK(Formatted(ParseSpec(shared, "db.yaml", {})) ==
         std::vector<std::string>{
-            "db.yaml:9:39: services.other.health.check.port: port 5432/tcp is also used by "
-            "service db (line 6); services on the node's network share its ports: give one of "
+            "db.yaml:11:39: services.other.health.check.port: port 5432/tcp is also used by "
+            "service db (line 7); services on the node's network share its ports: give one of "
             "them another port"});
 }
 
 TEST_CASE("Two services listening on one port of the node are refused at the second") {
   std::string spec = Spec(
-      "  api:\n    image: {name: x}\n"
+      "  api:\n    image: {name: x}\n    network_mode: host\n"
       "    endpoints: [{name: http, protocol: http, port: 80, target_port: 8080}]\n"
-      "  admin:\n    image: {name: x}\n"
+      "  admin:\n    image: {name: x}\n    network_mode: host\n"
       "    endpoints:\n"
       "      - {name: dns, protocol: udp, port: 8080}\n"
       "      - {name: http, protocol: tcp, port: 8080}\n");
   // 8080/udp does not collide with 8080/tcp; the tcp endpoint does.
   CHECK(Formatted(ParseSpec(spec, "two.yaml", {})) ==
         std::vector<std::string>{
-            "two.yaml:11:43: services.admin.endpoints[1].port: port 8080/tcp is also used by "
-            "service api (line 6); services on the node's network share its ports: give one of "
+            "two.yaml:13:43: services.admin.endpoints[1].port: port 8080/tcp is also used by "
+            "service api (line 7); services on the node's network share its ports: give one of "
             "them another port"});
 
   std::string same_service = Spec(
-      "  web:\n    image: {name: x}\n"
+      "  web:\n    image: {name: x}\n    network_mode: host\n"
       "    endpoints:\n"
       "      - {name: http, protocol: http, port: 8080}\n"
       "      - {name: ws, protocol: websocket, port: 8080}\n");
@@ -102,9 +102,9 @@ TEST_CASE("Two services listening on one port of the node are refused at the sec
 }
 
 TEST_CASE("ReplicasProblem answers what zlayer scale asks before changing a count") {
-  ParseResult parsed = ParseSpec(Spec("  web:\n    image: {name: x}\n"
+  ParseResult parsed = ParseSpec(Spec("  web:\n    image: {name: x}\n    network_mode: host\n"
                                       "    endpoints: [{name: http, protocol: http, port: 8080}]\n"
-                                      "  worker:\n    image: {name: x}\n"),
+                                      "  worker:\n    image: {name: x}\n    network_mode: host\n"),
                                  "s.yaml", {});
   REQUIRE(parsed.ok());
   const Service& web = parsed.deployment->services.at("web");
@@ -118,9 +118,9 @@ TEST_CASE("ReplicasProblem answers what zlayer scale asks before changing a coun
 }
 
 TEST_CASE("A deployment may not listen on a node port another deployment holds") {
-  ParseResult parsed = ParseSpec(Spec("  web:\n    image: {name: x}\n"
+  ParseResult parsed = ParseSpec(Spec("  web:\n    image: {name: x}\n    network_mode: host\n"
                                       "    endpoints: [{name: http, protocol: http, port: 8080}]\n"
-                                      "  dns:\n    image: {name: x}\n"
+                                      "  dns:\n    image: {name: x}\n    network_mode: host\n"
                                       "    endpoints: [{name: dns, protocol: udp, port: 5353}]\n"),
                                  "s.yaml", {});
   REQUIRE(parsed.ok());

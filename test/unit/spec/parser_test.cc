@@ -73,7 +73,7 @@ TEST_CASE("A service given only its image takes every default of spec-v1.md") {
   CHECK_FALSE(app.read_only_root_fs);
   CHECK_FALSE(app.stop_signal.has_value());
   CHECK(app.stop_grace_period == 10s);
-  CHECK(app.network_mode == NetworkMode::kHost);
+  CHECK(app.network_mode == NetworkMode::kDefault);
 }
 
 TEST_CASE("A job restarts on failure unless its restart policy says otherwise") {

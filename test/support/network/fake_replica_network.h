@@ -1,0 +1,69 @@
+// A reconcile::ReplicaNetwork for unit tests: answers at once on the caller's
+// thread (the reconciler's loop), hands out 10.200.0.2, .3, ... to replicas
+// with network_mode default, records every call, and fails the next Attach
+// when told to.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/reconcile/replica_operations.h"
+
+namespace zlayer::testing {
+
+class FakeReplicaNetwork : public reconcile::ReplicaNetwork {
+ public:
+  void Attach(const std::string& id, const std::string& deployment, const spec::Service& service,
+              std::function<void(Result<reconcile::AttachedNetwork>)> done) override {
+    calls.push_back("attach " + id);
+    if (!attach_failures.empty()) {
+      Status failure = attach_failures.front();
+      attach_failures.pop_front();
+      return done(failure);
+    }
+    if (service.network_mode == spec::NetworkMode::kHost) return done(reconcile::AttachedNetwork{});
+    auto found = attached.find(id);
+    if (found == attached.end()) {
+      reconcile::AttachedNetwork network;
+      network.netns = "/run/zlayer/netns/" + id;
+      if (service.network_mode == spec::NetworkMode::kDefault) {
+        network.address = "10.200.0." + std::to_string(next_host++);
+        network.nameserver = "10.200.0.1";
+        network.search = deployment + ".zlayer.internal";
+      }
+      found = attached.emplace(id, network).first;
+    }
+    done(found->second);
+  }
+  void Detach(const std::string& id, std::function<void(Status)> done) override {
+    calls.push_back("detach " + id);
+    attached.erase(id);
+    done(Status::Ok());
+  }
+  std::string AddressOf(const std::string& id) const override {
+    auto found = attached.find(id);
+    return found == attached.end() ? "" : found->second.address;
+  }
+  void ReleaseDeployment(const std::string& deployment) override {
+    calls.push_back("release " + deployment);
+  }
+  void Prune(std::set<std::string> containers, std::set<std::string> deployments) override {
+    pruned_keeping = std::move(containers);
+    pruned_deployments_keeping = std::move(deployments);
+    for (auto it = attached.begin(); it != attached.end();) {
+      it = pruned_keeping.count(it->first) ? std::next(it) : attached.erase(it);
+    }
+  }
+
+  std::vector<std::string> calls;
+  std::map<std::string, reconcile::AttachedNetwork> attached;
+  std::deque<Status> attach_failures;
+  std::set<std::string> pruned_keeping;
+  std::set<std::string> pruned_deployments_keeping;
+  int next_host = 2;
+};
+
+}  // namespace zlayer::testing
