@@ -164,6 +164,7 @@ deployment: web
 services:
   http:
     $IMAGE
+    network_mode: host
     command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "$PORT", "-h", "/www"]}
     endpoints: [{name: http, protocol: http, port: $PORT}]
     env: {VERSION: "1"}
@@ -218,11 +219,13 @@ deployment: hc
 services:
   tcp:
     $IMAGE
+    network_mode: host
     # httpd is not PID 1 here, so killing it leaves the container running.
     command: {entrypoint: ["/bin/sh", "-c", "httpd -p $HP -h /www; trap 'exit 0' TERM; while true; do sleep 0.1; done"]}
     health: {start_grace: 0s, interval: 300ms, timeout: 1s, retries: 2, check: {type: tcp, port: $HP}}
   http:
     $IMAGE
+    network_mode: host
     command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "$((HP + 1))", "-h", "/www"]}
     health:
       start_grace: 0s

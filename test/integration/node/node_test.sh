@@ -31,6 +31,7 @@ services:
     image:
       name: zlayer/busybox:latest
       pull_policy: never
+    network_mode: host
     command:
       entrypoint: ["/bin/httpd"]
       args: ["-f", "-p", "$PORT", "-h", "/www"]

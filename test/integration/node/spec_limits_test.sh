@@ -24,6 +24,7 @@ deployment: lim
 services:
   web:
     $IMAGE
+    network_mode: host
     command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "$PORT", "-h", "/www"]}
     endpoints: [{name: http, protocol: http, port: $PORT}]
   worker:
@@ -66,7 +67,7 @@ refused() {
 # --- an endpoint and three replicas on the node's network ---------------------------------
 sed 's/endpoints: \[/scale: {replicas: 3}\n    endpoints: [/' "$T/lim.yaml" >"$T/three.yaml"
 refused "$T/three.yaml" \
-  "three.yaml:7:[0-9]+: services\.web\.scale\.replicas: 3 replicas would share the node's network and so its port $PORT/tcp: .*run one replica, or give the service no endpoint" \
+  "three.yaml:8:[0-9]+: services\.web\.scale\.replicas: 3 replicas would share the node's network and so its port $PORT/tcp: .*run one replica, or give the service no endpoint" \
   "three replicas with an endpoint"
 
 # --- two services on one port ----------------------------------------------------------
@@ -76,13 +77,15 @@ deployment: lim
 services:
   web:
     $IMAGE
+    network_mode: host
     endpoints: [{name: http, protocol: http, port: $PORT}]
   admin:
     $IMAGE
+    network_mode: host
     health: {check: {type: tcp, port: $PORT}}
 YAML
 refused "$T/two.yaml" \
-  "two.yaml:9:39: services\.admin\.health\.check\.port: port $PORT/tcp is also used by service web \(line 6\)" \
+  "two.yaml:11:39: services\.admin\.health\.check\.port: port $PORT/tcp is also used by service web \(line 7\)" \
   "two services on one port"
 
 # --- an alias bomb: 150 KB of text, 750 MB expanded ----------------------------------------
@@ -123,6 +126,7 @@ deployment: other
 services:
   site:
     $IMAGE
+    network_mode: host
     command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "$PORT", "-h", "/www"]}
     endpoints: [{name: http, protocol: http, port: $PORT}]
 YAML
