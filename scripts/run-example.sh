@@ -56,8 +56,13 @@ scripts/build-test-image.sh --format oci-archive "$image" >/dev/null
 "$BIN/zlayer" deploy --spec examples/hello.yaml --wait
 "$BIN/zlayer" ps
 echo
-echo "run-example: the page served by the deployment:"
-for _ in $(seq 50); do curl -sf http://127.0.0.1:8080/ && break; sleep 0.1; done
+echo "run-example: the page served by each replica, at its own address:"
+for id in hello-web-0 hello-web-1; do
+  address=$("$BIN/zlayer" ps hello -o json |
+    jq -r --arg id "$id" '.deployments[].services[].replicas[] | select(.container_id == $id) | .address')
+  echo -n "$id at $address: "
+  for _ in $(seq 50); do curl -sf "http://$address:8080/" && break; sleep 0.1; done
+done
 cat <<TXT
 
 The node runs in the background (zlayer-init pid $(cat "$PIDFILE")). Try:
