@@ -1105,6 +1105,7 @@ std::vector<DeploymentView> Reconciler::Deployments() const {
     }
     if (IsRunning(c) && !busy_.count(id)) r.state = ReplicaState::kRunning;
     if (!IsRunning(c)) r.health.reset();
+    r.ready = r.state == ReplicaState::kRunning && IsReplicaReady(c);
     view.replicas.push_back(std::move(r));
   }
   // Replicas without a container (creating, or creation failed): what we know.

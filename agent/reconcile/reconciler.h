@@ -71,6 +71,10 @@ struct ReplicaView {
   std::optional<std::chrono::system_clock::time_point> started_at;
   std::optional<std::chrono::system_clock::time_point> next_restart;
   std::optional<ReplicaHealth> health;  // unset without a health check or when not running
+  // Running, not being stopped, and ready as rollouts count it (healthy; or
+  // adopted after an agent restart while its checks start over): may receive
+  // new connections through its service's address.
+  bool ready = false;
   bool current = true;      // runs the service's current spec (false: an old replica in a rollout)
   uint64_t generation = 0;  // the deployment generation it was created for (0: unknown)
   int stop_signal = 15;     // what stops it (StopSignal: the spec's, the image's, SIGTERM)

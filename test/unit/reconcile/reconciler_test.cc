@@ -938,3 +938,37 @@ TEST_CASE(
   CHECK(h.network.pruned_keeping == std::set<std::string>{"app-web-0"});
   CHECK(h.network.pruned_deployments_keeping == std::set<std::string>{"app"});
 }
+
+TEST_CASE("A replica is shown ready once its check passes, and no longer once it is removed") {
+  Harness h;
+  auto app = App(1);
+  app.spec.services["web"].health = CommandCheck();
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.health.watched.count("app-web-0") == 1; }));
+  CHECK_FALSE(h.View("app-web-0")->ready);
+  h.health.Report("app-web-0", HealthWatcher::Verdict::kHealthy);
+  REQUIRE(h.RunUntil([&] { return h.View("app-web-0")->ready; }));
+  h.ops.IgnoreSignals("app-web-0");
+  h.reconciler.Delete("app", [](Status) {});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRemoving; }));
+  CHECK_FALSE(h.View("app-web-0")->ready);
+}
+
+TEST_CASE("A replica adopted after an agent restart stays ready while its checks start over") {
+  Harness h;
+  ObservedContainer running;
+  running.id = "app-web-0";
+  running.deployment = "app";
+  running.service = "web";
+  running.spec_hash = "h1";
+  running.has_task = true;
+  running.task_status = TaskStatus::kRunning;
+  running.pid = 77;
+  h.ops.Put(running);
+  auto app = App(1);
+  app.spec.services["web"].health = CommandCheck();
+  h.StartWith({app});
+  REQUIRE(h.View("app-web-0") != nullptr);
+  CHECK(h.View("app-web-0")->health == ReplicaHealth::kStarting);
+  CHECK(h.View("app-web-0")->ready);
+}
