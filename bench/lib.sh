@@ -1,6 +1,10 @@
 # What the node benchmarks share: a node's environment, starting and stopping it, the
 # test image, a spec of health-checked web servers, medians. Sourced by bench/*.sh after
 # they `cd` to the repository root and set BIN (the programs) and NS (containerd namespace).
+source test/support/node_network.sh
+# Address ranges of the benchmark's node, apart from a node of the defaults on this host.
+export ZLAYER_NETWORK_CIDR=${ZLAYER_NETWORK_CIDR:-10.246.0.0/16}
+export ZLAYER_SERVICE_CIDR=${ZLAYER_SERVICE_CIDR:-10.247.0.0/16}
 
 # The variables that put a node's files under directory $1 and its containers in $NS.
 node_vars() {
@@ -56,6 +60,7 @@ cleanup_node() {
   pkill -KILL -f "$1/c.sock" 2>/dev/null || true
   grep " $1/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "/run/containerd/runc/$NS" "$1"
+  remove_node_network "$ZLAYER_NETWORK_CIDR"
 }
 
 # import_busybox DIR: builds the test image (scripts/build-test-image.sh, cached) into

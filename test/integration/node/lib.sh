@@ -12,6 +12,7 @@ BIN=${ZLAYER_BIN_DIR:-$ROOT/build/bin}
 ZL=$BIN/zlayer
 
 source "$ROOT/test/support/checks.sh"
+source "$ROOT/test/support/node_network.sh"
 finish() {
   echo "$passed passed, $failed failed"
   [[ $failed -eq 0 ]]
@@ -23,6 +24,9 @@ NS=e2e$$
 export ZLAYER_RUN_DIR=$T/run ZLAYER_DATA_DIR=$T/data ZLAYER_STATE_DIR=$T/data/containers \
   ZLAYER_CONTAINERD_ROOT=$T/root ZLAYER_CONTAINERD_STATE=$T/state CONTAINERD_SOCKET=$T/c.sock \
   ZLAYER_SOCKET=$T/run/agent.sock ZLAYER_NAMESPACE=$NS ZLAYER_WATCHDOG_TIMEOUT=10s
+# Address ranges of its own, so that its bridges, nftables table and dnsmasq never meet
+# another node's on this host (a script may set others after sourcing this file).
+export ZLAYER_NETWORK_CIDR=10.$((150 + $$ % 50)).0.0/16 ZLAYER_SERVICE_CIDR=10.$((100 + $$ % 50)).0.0/16
 CTR=(ctr --address "$T/c.sock" -n "$NS")
 export T NS ZL BIN ROOT
 # ctr for this node; a function, so `bash -c` checks can use it too.
@@ -38,6 +42,7 @@ cleanup() {
   pkill -KILL -f "$T/c.sock" 2>/dev/null
   grep " $T/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "/run/containerd/runc/$NS" "$T"
+  remove_node_network "$ZLAYER_NETWORK_CIDR"
 }
 trap cleanup EXIT
 

@@ -53,6 +53,7 @@ pid_of() {
   "$ZL" ps net -o json |
     jq -r --arg id "$1" '.deployments[].services[].replicas[] | select(.container_id == $id) | .pid'
 }
+export -f address address_in pid_of
 A0=$(address net-web-0); A1=$(address net-web-1); A2=$(address net-web-2)
 check "each replica has its own address in the deployment's subnet" bash -c "
   [[ '$A0' == 10.241.* && '$A1' == 10.241.* && '$A2' == 10.241.* ]] &&
@@ -98,6 +99,8 @@ leftovers() {
   n=$((n + $(ip -o link show type bridge | grep -c " $BRIDGE_PREFIX")))
   echo "$n"
 }
+export -f leftovers
+export BRIDGE_PREFIX
 check "deleting the deployment removes its namespaces, records, reservations and bridge" bash -c "
   '$ZL' delete net >/dev/null && [[ \$($(declare -f leftovers); BRIDGE_PREFIX=$BRIDGE_PREFIX T=$T leftovers) == 0 ]]"
 check "and its subnet is released" wait_for 10 bash -c "! grep -q '\"net\"' '$T/data/network/subnets.json'"
@@ -118,7 +121,7 @@ for i in $(seq 1 20); do
   "$ZL" delete cycle >/dev/null 2>&1 || { cycles_ok=0; break; }
 done
 check "20 create/delete cycles of two replicas succeed" test "$cycles_ok" == 1
-check "and leave nothing behind" bash -c "[[ \$(BRIDGE_PREFIX=$BRIDGE_PREFIX T=$T; $(declare -f leftovers); leftovers) == 0 ]]"
+check "and leave nothing behind" bash -c "[[ \$(leftovers) == 0 ]]"
 
 # --- node stop and start: the network comes back; a crash's leftovers go --------------
 check "a deployment runs again" timeout 60 "$ZL" deploy --spec "$T/cycle.yaml" --wait
