@@ -202,7 +202,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "Names under zlayer.internal that no file holds are not forwarded; other names go to the "
+    "Names under zlayer.internal that no file holds are not forwarded, and other names go to the "
     "node's resolvers") {
   DnsHarness h;
   INFO("dnsmasq's log: " << h.Log());

@@ -39,7 +39,7 @@ void StopAndExpectExit0(Node& node) {
 
 TEST_CASE(
     "Given a node coming up, dnsmasq runs with the node's hosts directory, which exists, and "
-    "listens on the node's bridges only; it is up without sending READY=1") {
+    "listens on the node's bridges only, and it is up without sending READY=1") {
   const InitMode mode = GENERATE(InitMode::kSubreaper, InitMode::kPid1);
   INFO("zlayer-init " << ToString(mode));
   Node node({.mode = mode,

@@ -92,7 +92,7 @@ TEST_CASE("Dropping the names of a deployment that has none writes nothing") {
   CHECK_FALSE(FileExists(tmp / "hosts/shop"));
 }
 
-TEST_CASE("The deployments with names are listed sorted; empty and hidden files are not") {
+TEST_CASE("The deployments with names are listed sorted, without empty or hidden files") {
   TempDir tmp;
   HostsDirRecords records(tmp / "hosts");
   CHECK(records.Deployments().value().empty());  // no directory yet
