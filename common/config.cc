@@ -43,6 +43,8 @@ const std::vector<ConfigVariable>& ConfigVariables() {
       {"ZLAYER_CONTAINERD_BIN", "containerd (on PATH)", "program run in containerd's place"},
       {"ZLAYER_AGENT_BIN", "zlayer-agent beside zlayer-init", "program run in the agent's place"},
       {"ZLAYER_CLI_BIN", "zlayer beside zlayer-init", "CLI run for deploy and pass-through"},
+      {"ZLAYER_DNSMASQ_BIN", "dnsmasq (on PATH)",
+       "DNS server of the containers' names, run by zlayer-init"},
       {"ZLAYER_INSECURE_REGISTRIES", "", "comma-separated host[:port] reached over plain HTTP"},
       {"ZLAYER_REGISTRY_CONFIG", "<ZLAYER_DATA_DIR>/config.json",
        "Docker config.json with registry credentials (then $DOCKER_CONFIG/config.json)"},
@@ -66,6 +68,8 @@ Result<LogLevel> ParseLogLevel(const std::string& text) {
   return InvalidArgumentError(
       fmt::format("unknown log level \"{}\" (expected debug, info, warn or error)", text));
 }
+
+std::string DnsHostsDir(const NodeConfig& config) { return config.run_dir + "/dns/hosts"; }
 
 Result<NodeConfig> LoadNodeConfig(const Environment& env) {
   NodeConfig config;
@@ -138,6 +142,7 @@ Result<NodeConfig> LoadNodeConfig(const Environment& env) {
   text("ZLAYER_CONTAINERD_BIN", config.containerd_bin);
   text("ZLAYER_AGENT_BIN", config.agent_bin);
   text("ZLAYER_CLI_BIN", config.cli_bin);
+  text("ZLAYER_DNSMASQ_BIN", config.dnsmasq_bin);
   if (const std::string* v = lookup("ZLAYER_INSECURE_REGISTRIES")) {
     size_t start = 0;
     while (start <= v->size()) {

@@ -60,11 +60,17 @@ struct NodeConfig {
   std::string containerd_bin = "containerd";  // a bare name is looked up on PATH
   std::string agent_bin;                      // empty: zlayer-agent beside zlayer-init
   std::string cli_bin;                        // empty: zlayer beside zlayer-init
+  std::string dnsmasq_bin = "dnsmasq";        // a bare name is looked up on PATH
 
   // True when ZLAYER_SNAPSHOTTER was set explicitly (the user pinned it), so
   // the supervisor must not silently fall back to another snapshotter.
   bool snapshotter_pinned = false;
 };
+
+// The directory of dnsmasq's --hostsdir, one hosts file per deployment:
+// <run_dir>/dns/hosts. zlayer-init creates it before starting dnsmasq; the agent
+// writes the files (agent/network/dns/hosts_dir_records.h). Pure.
+std::string DnsHostsDir(const NodeConfig& config);
 
 // Builds the configuration from `env`. Every bad value is reported at once in
 // one kInvalidArgument Status naming each variable ("ZLAYER_STOP_TIMEOUT=abc:

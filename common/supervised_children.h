@@ -1,9 +1,10 @@
 // What zlayer-init knows about the programs it supervises, shared with the agent.
 //
 // zlayer-init rewrites one small file, `<ZLAYER_RUN_DIR>/children`, whenever a supervised
-// child (containerd, the agent, later the DNS server and the proxy) changes between up and
-// down. The agent reads it to answer `zlayer health` about the node: a child that is down or
-// backing off makes the node unhealthy even while the agent itself answers.
+// child (containerd, the agent, dnsmasq, later the proxy) changes between up and down.
+// dnsmasq sends no READY=1: it is up while it runs. The agent reads it to answer `zlayer health`
+// about the node: a child that is down or backing off makes the node unhealthy even while the agent
+// itself answers.
 //
 // Format: one line per child, `<name>\t<up|down>\t<detail>`, detail free text without tabs
 // or newlines ("restart 3 in 400ms after exit 1"). Written to a temporary file and renamed,

@@ -31,6 +31,9 @@ RUNTIME_PACKAGES=(
   # Replica networks (agent/network): CNI plugins in /usr/lib/cni (bridge, host-local,
   # loopback, firewall), nftables; bridge's ipMasq and the firewall plugin run iptables.
   containernetworking-plugins nftables iptables
+  # The containers' DNS server, run by zlayer-init (supervisor/dnsmasq_command.h):
+  # dnsmasq-base is the program alone, without the dnsmasq package's own service.
+  dnsmasq-base
 )
 
 packages=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}")

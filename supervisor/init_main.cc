@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "supervisor/command_line.h"
 #include "supervisor/containerd_config.h"
+#include "supervisor/dnsmasq_command.h"
 #include "supervisor/pass_through.h"
 #include "supervisor/preflight.h"
 #include "supervisor/spawn.h"
@@ -89,7 +90,8 @@ int InitMain(const std::vector<std::string>& args, const Environment& env,
   }
 
   const std::string self_dir = SelfDirectory();
-  const std::string path_env = EnvOr(env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  const std::string path_env =
+      EnvOr(env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   auto resolve = [&](const std::string& configured, const std::string& beside_us) {
     return ResolveProgram(configured.empty() ? self_dir + "/" + beside_us : configured, path_env);
   };
@@ -127,6 +129,20 @@ int InitMain(const std::vector<std::string>& args, const Environment& env,
     deploy_spec = command->spec_file;
   }
 
+  // The DNS server is no reason to refuse to start: without it, containers
+  // run and only their names do not resolve (it is retried with back-off).
+  auto dnsmasq_program = ResolveProgram(config->dnsmasq_bin, path_env);
+  if (!dnsmasq_program.ok()) {
+    log.Warn("{}; containers' names will not resolve until it can be started",
+             dnsmasq_program.status().message());
+  }
+  auto dnsmasq =
+      DnsmasqCommandFor(*config, dnsmasq_program.ok() ? *dnsmasq_program : config->dnsmasq_bin);
+  if (!dnsmasq.ok()) {
+    log.Error("{}", dnsmasq.status().message());
+    return kExitFailure;
+  }
+
   auto snapshotter = RunPreflight(*config, log);
   if (!snapshotter.ok()) {
     log.Error("{}", snapshotter.status().message());
@@ -134,7 +150,7 @@ int InitMain(const std::vector<std::string>& args, const Environment& env,
   }
 
   std::error_code ec;
-  for (const std::string& dir : {config->run_dir, config->data_dir}) {
+  for (const std::string& dir : {config->run_dir, config->data_dir, dnsmasq->hosts_dir}) {
     std::filesystem::create_directories(dir, ec);
     if (ec) {
       log.Error("create {}: {}", dir, ec.message());
@@ -155,6 +171,7 @@ int InitMain(const std::vector<std::string>& args, const Environment& env,
   options.containerd_program = *containerd;
   options.agent_program = *agent;
   options.cli_program = cli.ok() ? *cli : "";
+  options.dnsmasq_argv = DnsmasqArgv(*dnsmasq);
   options.snapshotter = *snapshotter;
   options.deploy_spec = deploy_spec;
   options.child_signal_mask = original_mask;

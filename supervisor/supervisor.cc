@@ -88,7 +88,8 @@ class Supervisor::Impl {
         sweep_timer_(io_),
         rng_(std::random_device{}()),
         containerd_(io_, "containerd", MakeTracker()),
-        agent_(io_, "zlayer-agent", MakeTracker()) {
+        agent_(io_, "zlayer-agent", MakeTracker()),
+        dnsmasq_(io_, "dnsmasq", MakeTracker()) {
     containerd_.program = options_.containerd_program;
     containerd_.args = {options_.containerd_program, "--config",
                         options_.config.run_dir + "/containerd.toml"};
@@ -96,13 +97,25 @@ class Supervisor::Impl {
     agent_.args = {options_.agent_program};
     agent_.watchdog_timeout = options_.config.watchdog_timeout;
     agent_.detail = "waiting for containerd";
+    if (!options_.dnsmasq_argv.empty()) {
+      dnsmasq_.program = options_.dnsmasq_argv.front();
+      dnsmasq_.args = options_.dnsmasq_argv;
+      dnsmasq_.up_once_started = true;
+    }
   }
 
   int Run();
 
  private:
   enum class State { kIdle, kStarting, kReady, kBackoff, kStopping };
-  enum class Phase { kRunning, kStoppingAgent, kStoppingContainerd, kSweeping, kDone };
+  enum class Phase {
+    kRunning,
+    kStoppingAgent,
+    kStoppingContainerd,
+    kStoppingDnsmasq,
+    kSweeping,
+    kDone
+  };
 
   // One managed program and everything we know about its current run.
   struct Slot {
@@ -122,6 +135,9 @@ class Supervisor::Impl {
     bool start_timed_out = false;
     bool watchdog_expired = false;
     nanoseconds watchdog_timeout{0};
+    // Sends no READY=1 (dnsmasq): up once started, restarted forever, and its
+    // failures never shut the node down.
+    bool up_once_started = false;
     std::optional<std::string> last_status;
     std::string detail = "not started";  // why it is up or down, for the children file
     RestartTracker restarts;
@@ -152,6 +168,10 @@ class Supervisor::Impl {
   void ArmWatchdog(Slot& slot);
   void OnWatchdogExpired(Slot& slot);
   void KillLater(Slot& slot, nanoseconds after, const char* why);
+  // Backs off, then starts `slot` again (or leaves the agent waiting for containerd).
+  void RestartLater(Slot& slot, const RestartTracker::Decision& decision, const std::string& how);
+  // The slots that run, in start order.
+  std::vector<Slot*> Slots();
   void Signal(pid_t pid, int signal, const std::string& who);
   void StartDeploy();
   Environment ChildEnvironment(const Slot* slot) const;
@@ -184,6 +204,7 @@ class Supervisor::Impl {
   std::mt19937 rng_;
   Slot containerd_;
   Slot agent_;
+  Slot dnsmasq_;
 
   Phase phase_ = Phase::kRunning;
   int exit_code_ = 0;
@@ -202,6 +223,7 @@ int Supervisor::Impl::Run() {
   }
   PublishChildren();
   Start(containerd_);
+  if (!dnsmasq_.program.empty()) Start(dnsmasq_);
   io_.run();
   return exit_code_;
 }
@@ -342,8 +364,14 @@ void Supervisor::Impl::Reap() {
   }
 }
 
+std::vector<Supervisor::Impl::Slot*> Supervisor::Impl::Slots() {
+  std::vector<Slot*> slots = {&containerd_, &agent_};
+  if (!dnsmasq_.program.empty()) slots.push_back(&dnsmasq_);
+  return slots;
+}
+
 void Supervisor::Impl::OnExit(pid_t pid, int wait_status) {
-  for (Slot* slot : {&containerd_, &agent_}) {
+  for (Slot* slot : Slots()) {
     if (slot->pid == pid) return OnSlotExit(*slot, wait_status);
   }
   if (pid == deploy_pid_) {
@@ -380,6 +408,10 @@ void Supervisor::Impl::OnSlotExit(Slot& slot, int wait_status) {
   if (slot.watchdog_expired) how += " after missing its watchdog";
   if (slot.start_timed_out) how += " after its start timeout";
   RestartTracker::Decision decision = slot.restarts.OnFailure(Clock::now());
+  if (slot.up_once_started) {
+    log_.Warn("{} (pid {}) {} (ran {})", slot.name, pid, how, FormatDuration(decision.ran_for));
+    return RestartLater(slot, decision, how);
+  }
   if (decision.was_ready) {
     log_.Warn("{} (pid {}) {}: crashed after being ready (ran {})", slot.name, pid, how,
               FormatDuration(decision.ran_for));
@@ -396,6 +428,11 @@ void Supervisor::Impl::OnSlotExit(Slot& slot, int wait_status) {
     BeginShutdown(slot.name + " cannot start", 1);
     return;
   }
+  RestartLater(slot, decision, how);
+}
+
+void Supervisor::Impl::RestartLater(Slot& slot, const RestartTracker::Decision& decision,
+                                    const std::string& how) {
   slot.state = State::kBackoff;
   slot.detail = fmt::format("restarting in {} after {}", FormatDuration(decision.delay), how);
   PublishChildren();
@@ -417,11 +454,20 @@ void Supervisor::Impl::OnSlotExit(Slot& slot, int wait_status) {
 }
 
 void Supervisor::Impl::Start(Slot& slot) {
-  auto pid = SpawnRelayed(slot.name, slot.program, slot.args, ChildEnvironment(&slot));
+  Environment env = ChildEnvironment(&slot);
+  if (slot.up_once_started) env.erase("NOTIFY_SOCKET");
+  auto pid = SpawnRelayed(slot.name, slot.program, slot.args, std::move(env));
   if (!pid.ok()) {
     log_.Error("cannot start {}: {}", slot.name, pid.status().message());
     slot.detail = "cannot start: " + pid.status().message();
     PublishChildren();
+    if (slot.up_once_started) {
+      // Never the node's end: try again later (the program may be installed meanwhile).
+      slot.restarts.OnStarted(Clock::now());
+      slot.restarts.OnReady();
+      return RestartLater(slot, slot.restarts.OnFailure(Clock::now()),
+                          "cannot start: " + pid.status().message());
+    }
     const bool missing = pid.status().code() == StatusCode::kNotFound ||
                          pid.status().code() == StatusCode::kPermissionDenied;
     BeginShutdown("cannot start " + slot.name, missing ? ExitCodeForStartFailure(pid.status()) : 1);
@@ -438,6 +484,13 @@ void Supervisor::Impl::Start(Slot& slot) {
   WritePidFile(slot);
   PublishChildren();
   log_.Info("started {} (pid {}): {}", slot.name, slot.pid, slot.program);
+  if (slot.up_once_started) {
+    slot.state = State::kReady;
+    slot.restarts.OnReady();  // so it is restarted forever
+    slot.detail = fmt::format("running (pid {})", slot.pid);
+    PublishChildren();
+    return;
+  }
   ArmStartTimer(slot, options_.config.start_timeout);
 }
 
@@ -584,7 +637,9 @@ void Supervisor::Impl::RemovePidFile(const Slot& slot) const {
 
 void Supervisor::Impl::PublishChildren() const {
   std::vector<SupervisedChild> children;
-  for (const Slot* slot : {&containerd_, &agent_}) {
+  std::vector<const Slot*> slots = {&containerd_, &agent_};
+  if (!dnsmasq_.program.empty()) slots.push_back(&dnsmasq_);
+  for (const Slot* slot : slots) {
     const bool up = slot->state == State::kReady && !slot->watchdog_expired;
     children.push_back({slot->name, up, slot->detail});
   }
@@ -606,7 +661,7 @@ void Supervisor::Impl::BeginShutdown(const std::string& reason, int exit_code) {
   log_.Info("shutting down ({}); deadline {}", reason,
             FormatDuration(options_.config.stop_timeout));
   (void)SdNotify(CurrentEnvironment(), "STOPPING=1");
-  for (Slot* slot : {&containerd_, &agent_}) {
+  for (Slot* slot : Slots()) {
     slot->restart_timer.cancel();
     slot->start_timer.cancel();
     slot->watchdog_timer.cancel();
@@ -655,6 +710,12 @@ void Supervisor::Impl::AdvanceShutdown() {
     return;
   }
   if (phase_ == Phase::kStoppingContainerd && containerd_.pid <= 0) {
+    // The containers' names keep resolving until containerd is gone.
+    phase_ = Phase::kStoppingDnsmasq;
+    StopSlotPhase(dnsmasq_, 0.10);
+    return;
+  }
+  if (phase_ == Phase::kStoppingDnsmasq && dnsmasq_.pid <= 0) {
     phase_ = Phase::kSweeping;
     Sweep();
   }

@@ -1,4 +1,5 @@
-// The node supervisor: runs containerd and zlayer-agent and keeps them up.
+// The node supervisor: runs containerd, zlayer-agent and dnsmasq and keeps
+// them up.
 //
 // Contract (README "zlayer-init" and the supervisor contract it implements):
 //   - containerd starts first; the agent starts once containerd sent READY=1.
@@ -18,6 +19,11 @@
 //     then containerd (by pid only, so shims are not hit), then every
 //     remaining process (TERM, grace, KILL), all inside the stop timeout;
 //     exit code 0. USR1 and USR2 are forwarded to containerd and the agent.
+//   - dnsmasq (the containers' DNS server, supervisor/dnsmasq_command.h)
+//     starts beside containerd and is up as soon as it runs (it sends no
+//     READY=1). It is restarted with the same back-off, forever; its failures
+//     (exits, a missing program) never shut the node down and never hold the
+//     agent back. At shutdown it stops after containerd, before the sweep.
 //   - Every exited child is reaped by one waitpid(-1) loop; orphans too.
 //
 // Threading: Run() is single-threaded; everything happens on its event loop.
@@ -29,6 +35,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -45,6 +52,8 @@ struct SupervisorOptions {
   std::string containerd_program;  // resolved paths
   std::string agent_program;
   std::string cli_program;
+  // dnsmasq's argv (DnsmasqArgv; argv[0] is the program). Empty: no DNS server.
+  std::vector<std::string> dnsmasq_argv;
   std::string snapshotter;                 // effective, after preflight
   std::optional<std::string> deploy_spec;  // `zlayer-init deploy --spec FILE`
   sigset_t child_signal_mask{};            // the mask zlayer-init was started with

@@ -62,6 +62,8 @@ const char* SlotName(Slot slot) {
       return "agent";
     case Slot::kCli:
       return "cli";
+    case Slot::kDnsmasq:
+      return "dnsmasq";
   }
   return "?";
 }
@@ -83,6 +85,7 @@ Node::Node(NodeOptions options) : options_(std::move(options)) {
       {"ZLAYER_CONTAINERD_BIN", ScriptPath(Slot::kContainerd)},
       {"ZLAYER_AGENT_BIN", ScriptPath(Slot::kAgent)},
       {"ZLAYER_CLI_BIN", ScriptPath(Slot::kCli)},
+      {"ZLAYER_DNSMASQ_BIN", ScriptPath(Slot::kDnsmasq)},
       {"ZLAYER_START_TIMEOUT", "10s"},
       {"ZLAYER_SNAPSHOTTER", "native"},
       {"ZLAYER_LOG_LEVEL", "debug"},
@@ -92,10 +95,11 @@ Node::Node(NodeOptions options) : options_(std::move(options)) {
     if (value) env_.push_back(key + "=" + *value);
   }
 
-  for (Slot slot : {Slot::kContainerd, Slot::kAgent, Slot::kCli}) {
+  for (Slot slot : {Slot::kContainerd, Slot::kAgent, Slot::kCli, Slot::kDnsmasq}) {
     const std::string& body = slot == Slot::kContainerd ? options_.containerd_body
                               : slot == Slot::kAgent    ? options_.agent_body
-                                                        : options_.cli_body;
+                              : slot == Slot::kCli      ? options_.cli_body
+                                                        : options_.dnsmasq_body;
     WriteScript(ScriptPath(slot), Script(SlotName(slot), body));
   }
 }
@@ -124,6 +128,8 @@ std::string Node::ScriptPath(Slot slot) const {
       return Path("agent.sh");
     case Slot::kCli:
       return Path("zlayer.sh");
+    case Slot::kDnsmasq:
+      return Path("dnsmasq.sh");
   }
   return "";
 }

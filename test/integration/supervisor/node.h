@@ -1,5 +1,5 @@
 // A zlayer-init under test, run from a private /tmp/zl-XXXXXX directory with
-// shell scripts in the places of containerd, zlayer-agent and the zlayer CLI.
+// shell scripts in the places of containerd, zlayer-agent, dnsmasq and the zlayer CLI.
 //
 // The scripts ("stand-ins") share a preamble that makes them observable:
 // each start appends its pid to <slot>.starts and writes an event line
@@ -37,8 +37,8 @@ namespace zlayer::testing {
 enum class InitMode { kSubreaper, kPid1 };
 const char* ToString(InitMode mode);
 
-enum class Slot { kContainerd, kAgent, kCli };
-// "containerd", "agent", "cli": the $SLOT of the stand-in and its file names.
+enum class Slot { kContainerd, kAgent, kCli, kDnsmasq };
+// "containerd", "agent", "cli", "dnsmasq": the $SLOT of the stand-in and its file names.
 const char* SlotName(Slot slot);
 
 // Script bodies for the common cases.
@@ -48,12 +48,19 @@ inline constexpr const char* kCliRecordsArgs =
     "printf '%s\\n' \"$@\" > \"$D/cli.argv.$START\"\n"
     "event cli-done\n";
 
+inline constexpr const char* kDnsmasqRecordsArgsThenIdle =
+    "printf '%s\\n' \"$@\" > \"$D/dnsmasq.argv.$START\"\n"
+    "idle\n";
+
 struct NodeOptions {
   InitMode mode = InitMode::kSubreaper;
   std::vector<std::string> args;  // zlayer-init's arguments; empty = serve
   std::string containerd_body = kReadyThenIdle;
   std::string agent_body = kReadyThenIdle;
   std::string cli_body = kCliRecordsArgs;
+  // dnsmasq sends no READY=1; by default the stand-in records its arguments
+  // in $D/dnsmasq.argv.<start> and idles.
+  std::string dnsmasq_body = kDnsmasqRecordsArgsThenIdle;
   // Added to (or replacing) the base environment; std::nullopt removes a variable.
   std::map<std::string, std::optional<std::string>> env;
 };

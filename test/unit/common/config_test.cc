@@ -20,6 +20,17 @@ TEST_CASE("With an empty environment every setting has its documented default") 
   CHECK(config->agent_socket == "/run/zlayer/agent.sock");
   CHECK(config->stop_timeout == 9s);
   CHECK(config->log_level == zlayer::LogLevel::kInfo);
+  CHECK(config->dnsmasq_bin == "dnsmasq");
+  CHECK(zlayer::DnsHostsDir(*config) == "/run/zlayer/dns/hosts");
+}
+
+TEST_CASE("The DNS server can be replaced, and its hosts directory follows the run dir") {
+  auto config =
+      LoadNodeConfig({{"ZLAYER_DNSMASQ_BIN", "/opt/dnsmasq"}, {"ZLAYER_RUN_DIR", "/tmp/zl-2/run"}});
+  REQUIRE(config.ok());
+  CHECK(config->dnsmasq_bin == "/opt/dnsmasq");
+  CHECK(zlayer::DnsHostsDir(*config) == "/tmp/zl-2/run/dns/hosts");
+  CHECK(zlayer::UnknownZlayerVariables({{"ZLAYER_DNSMASQ_BIN", "x"}}).empty());
 }
 
 TEST_CASE("Every path can be moved, so that nodes run side by side under /tmp") {
