@@ -114,6 +114,7 @@ void FillReplica(const reconcile::ReplicaView& r, v1::Replica* out) {
   out->set_state(ToProto(r.state));
   out->set_pid(static_cast<uint32_t>(r.pid));
   out->set_address(r.address);
+  out->set_ready(r.ready);
   out->set_image(r.image);
   out->set_restart_count(r.restarts);
   out->set_health(ToProto(r.health));

@@ -7,7 +7,6 @@
 #include "agent/oci/platform.h"
 #include "agent/spec/size.h"
 #include "common/executors.h"
-#include "common/network_names.h"
 
 namespace zlayer::agent::daemon {
 
@@ -305,9 +304,6 @@ void ReplicaNetworks::Attach(const std::string& id, const std::string& deploymen
                     network.netns = attached->netns;
                     network.address = attached->address;
                     network.nameserver = attached->gateway;
-                    if (!attached->gateway.empty()) {
-                      network.search = attached->deployment + "." + kClusterDomain;
-                    }
                     done(std::move(network));
                   });
 }

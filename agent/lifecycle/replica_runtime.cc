@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "agent/network/dns/dns_records.h"
 #include "agent/runtime/container_labels.h"
 #include "agent/runtime/etc_files.h"
 #include "agent/runtime/runtime_spec.h"
@@ -209,11 +210,11 @@ Result<reconcile::ObservedContainer> ReplicaRuntime::Create(
   ctx.network_namespace = network.netns;
   ZLAYER_RETURN_IF_ERROR(
       WriteTextFile(ctx.files.hosts, runtime::RenderHostsFile(hostname, network.address)));
-  ZLAYER_RETURN_IF_ERROR(
-      WriteTextFile(ctx.files.resolv_conf,
-                    network.nameserver.empty()
-                        ? runtime::RenderResolvConf(facts_.resolv_conf)
-                        : runtime::RenderNetworkResolvConf(network.nameserver, network.search)));
+  ZLAYER_RETURN_IF_ERROR(WriteTextFile(
+      ctx.files.resolv_conf,
+      network.nameserver.empty()
+          ? runtime::RenderResolvConf(facts_.resolv_conf)
+          : agent::network::ContainerResolvConf(network.nameserver, deployment.name)));
   ZLAYER_RETURN_IF_ERROR(WriteTextFile(ctx.files.hostname, runtime::RenderHostnameFile(hostname)));
   for (const spec::Storage& storage : service.storage) {
     if (const auto* named = std::get_if<spec::NamedVolume>(&storage)) {

@@ -43,7 +43,6 @@ struct AttachedNetwork {
   std::string netns;       // path of the replica's network namespace
   std::string address;     // its IPv4 address on its deployment's network; "" without one
   std::string nameserver;  // the resolver its /etc/resolv.conf names; "" = the node's resolv.conf
-  std::string search;      // the search domain going with `nameserver`
 };
 
 // How to stop one container's task: its stop signal, then SIGKILL once

@@ -22,12 +22,6 @@ std::string RenderResolvConf(std::string_view node_resolv_conf) {
   return text;
 }
 
-std::string RenderNetworkResolvConf(std::string_view nameserver, std::string_view search) {
-  std::string text = fmt::format("nameserver {}\n", nameserver);
-  if (!search.empty()) text += fmt::format("search {}\n", search);
-  return text + "options ndots:2\n";
-}
-
 std::string RenderHostnameFile(std::string_view hostname) { return fmt::format("{}\n", hostname); }
 
 }  // namespace zlayer::runtime

@@ -21,11 +21,7 @@ std::string RenderHostsFile(std::string_view hostname, std::string_view address 
 // resolver (127.0.0.53) on the node is reachable from the container too, so nothing is
 // dropped.
 std::string RenderResolvConf(std::string_view node_resolv_conf);
-
-// A replica on its deployment's network: `nameserver`, `search` (its deployment's
-// domain, so that `web` and `0.web` resolve) and ndots:2, so that those two try the
-// search domain before the world.
-std::string RenderNetworkResolvConf(std::string_view nameserver, std::string_view search);
+// (A replica on its deployment's network gets agent/network/dns's ContainerResolvConf.)
 
 // "<hostname>\n".
 std::string RenderHostnameFile(std::string_view hostname);

@@ -19,6 +19,7 @@ class FakeReplicaNetwork : public reconcile::ReplicaNetwork {
   void Attach(const std::string& id, const std::string& deployment, const spec::Service& service,
               std::function<void(Result<reconcile::AttachedNetwork>)> done) override {
     calls.push_back("attach " + id);
+    deployment_of[id] = deployment;
     if (!attach_failures.empty()) {
       Status failure = attach_failures.front();
       attach_failures.pop_front();
@@ -32,7 +33,6 @@ class FakeReplicaNetwork : public reconcile::ReplicaNetwork {
       if (service.network_mode == spec::NetworkMode::kDefault) {
         network.address = "10.200.0." + std::to_string(next_host++);
         network.nameserver = "10.200.0.1";
-        network.search = deployment + ".zlayer.internal";
       }
       found = attached.emplace(id, network).first;
     }
@@ -60,6 +60,7 @@ class FakeReplicaNetwork : public reconcile::ReplicaNetwork {
 
   std::vector<std::string> calls;
   std::map<std::string, reconcile::AttachedNetwork> attached;
+  std::map<std::string, std::string> deployment_of;  // the deployment each attach named
   std::deque<Status> attach_failures;
   std::set<std::string> pruned_keeping;
   std::set<std::string> pruned_deployments_keeping;
