@@ -23,6 +23,10 @@
 //       bridge, gets the replies through the node, where they are un-DNAT'd.
 //       Outbound NAT is the CNI bridge plugin's ipMasq, not ours.
 //
+// The service addresses are assigned to no interface: the node must route them
+// somewhere (its default route does), else a connection to one fails with
+// "network unreachable" at the route lookup, before any of these hooks.
+//
 // Changing readiness is a new script applied as one transaction: the table is
 // replaced whole. Conntrack keeps the translation of established connections,
 // so a replica dropped from the backends gets no new connections but finishes
