@@ -7,13 +7,19 @@
 // bridges, rules and the nftables table are invisible to other tests and to the
 // host, and vanish with the namespace. Its ranges and names are its own:
 // deployments in 10.233.0.0/16 on bridges zl-svct*, services in 10.234.0.0/16.
+#include <arpa/inet.h>
 #include <fmt/core.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -48,6 +54,7 @@ constexpr const char* kWebSubnet = "10.233.0.0/24";
 constexpr const char* kOtherSubnet = "10.233.1.0/24";
 constexpr int kPort = 80;          // on the service address
 constexpr int kTargetPort = 8080;  // on each replica
+constexpr int kEchoPort = 9000;    // a line with the replica's name, then an echo
 
 struct Shell {
   int status;
@@ -86,7 +93,8 @@ void EnterPrivateNetworkLikeDockerHost() {
 }
 
 // Two deployments: "web" with replicas web-0 and web-1 (busybox httpd on
-// kTargetPort answering their own name) and a client web-c, and "other" with
+// kTargetPort answering their own name, busybox nc on kEchoPort saying its
+// name and echoing) and a client web-c, and "other" with
 // one namespace other-0, each deployment on its own bridge and subnet. The
 // nftables table is applied through the real NftRuleApplier.
 class Node {
@@ -111,10 +119,27 @@ class Node {
               .argv = {"nsenter", "--net=" + netns_paths_[replica], "busybox", "httpd", "-f", "-p",
                        std::to_string(kTargetPort), "-h", root},
               .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}));
+      const std::string echo = dir_.Path(std::string("echo-") + replica);
+      std::ofstream(echo) << "#!/bin/sh\necho " << replica << "\nexec cat\n";
+      std::filesystem::permissions(echo, std::filesystem::perms::owner_all);
+      servers_.push_back(
+          std::make_unique<zlayer::testing::ChildProcess>(zlayer::testing::SpawnOptions{
+              .argv = {"nsenter", "--net=" + netns_paths_[replica], "busybox", "nc", "-ll", "-p",
+                       std::to_string(kEchoPort), "-e", echo},
+              .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}));
     }
     for (const char* replica : {"web-0", "web-1"}) {
       REQUIRE(zlayer::testing::WaitUntil(
           [&] { return Get("web-c", address_[replica], kTargetPort) == replica; }));
+      std::string said;
+      const bool echoes = zlayer::testing::WaitUntil([&] {
+        said = Run(fmt::format("nsenter --net={} timeout 3 busybox nc {} {} </dev/null",
+                               netns_paths_["web-c"], address_[replica], kEchoPort))
+                   .output;
+        return said == std::string(replica) + "\n";
+      });
+      INFO(said);
+      REQUIRE(echoes);
     }
   }
 
@@ -133,12 +158,13 @@ class Node {
     rules.subnets = {{"web", kWebSubnet}, {"other", kOtherSubnet}};
     std::vector<std::string> backends;
     for (const std::string& name : ready) backends.push_back(Address(name));
-    rules.services.push_back(
-        ServiceRoute{.deployment = "web",
-                     .service = "api",
-                     .address = ServiceAddress("api"),
-                     .ports = {{Protocol::kTcp, kPort, kTargetPort}, {Protocol::kUdp, 53, 5353}},
-                     .backends = backends});
+    rules.services.push_back(ServiceRoute{.deployment = "web",
+                                          .service = "api",
+                                          .address = ServiceAddress("api"),
+                                          .ports = {{Protocol::kTcp, kPort, kTargetPort},
+                                                    {Protocol::kTcp, kEchoPort, kEchoPort},
+                                                    {Protocol::kUdp, 53, 5353}},
+                                          .backends = backends});
     return rules;
   }
 
@@ -230,6 +256,42 @@ std::multiset<std::string> Answers(Node& node, const std::string& from, int coun
   return answers;
 }
 
+// A TCP connection from the node itself, reading and writing lines with a deadline.
+class Connection {
+ public:
+  Connection(const std::string& address, int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    REQUIRE(fd_ >= 0);
+    timeval timeout{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    REQUIRE(::inet_pton(AF_INET, address.c_str(), &to.sin_addr) == 1);
+    INFO("connect " << address << ":" << port << ": " << std::strerror(errno));
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+  }
+  ~Connection() { ::close(fd_); }
+
+  // The next line without its newline; "" on EOF, error or timeout.
+  std::string ReadLine() {
+    std::string line;
+    char c;
+    while (::read(fd_, &c, 1) == 1) {
+      if (c == '\n') return line;
+      line += c;
+    }
+    return "";
+  }
+  bool WriteLine(const std::string& line) {
+    const std::string data = line + "\n";
+    return ::write(fd_, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  }
+
+ private:
+  int fd_;
+};
+
 }  // namespace
 
 TEST_CASE(
@@ -300,4 +362,28 @@ TEST_CASE(
   CHECK(node.Get("other-0", node.Address("web-0"), kTargetPort) == "web-0");
   // Deleting what is not there is fine too.
   CHECK(node.Apply(RenderDeleteTable(node.table()) + "\n").ok());
+}
+
+TEST_CASE(
+    "A connection established through the service address keeps working after its replica "
+    "leaves the ready set, while new connections go to the replicas still ready") {
+  Node node;
+  REQUIRE(node.Apply(node.Rules({"web-0", "web-1"})).ok());
+  // Connections until one lands on web-0 (each has a one in two chance).
+  std::unique_ptr<Connection> to_web0;
+  for (int i = 0; i < 30 && !to_web0; ++i) {
+    auto connection = std::make_unique<Connection>(node.ServiceAddress("api"), kEchoPort);
+    if (connection->ReadLine() == "web-0") to_web0 = std::move(connection);
+  }
+  REQUIRE(to_web0);
+  REQUIRE(to_web0->WriteLine("before"));
+  CHECK(to_web0->ReadLine() == "before");
+
+  REQUIRE(node.Apply(node.Rules({"web-1"})).ok());
+  REQUIRE(to_web0->WriteLine("after"));
+  CHECK(to_web0->ReadLine() == "after");
+  for (int i = 0; i < 5; ++i) {
+    Connection fresh(node.ServiceAddress("api"), kEchoPort);
+    CHECK(fresh.ReadLine() == "web-1");
+  }
 }
