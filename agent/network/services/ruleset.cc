@@ -107,7 +107,8 @@ Result<std::string> RenderRuleset(const std::string& table, const NetworkRules& 
   if (!IsTableName(table)) {
     return InvalidArgumentError(fmt::format("nft table \"{}\": not [A-Za-z0-9_]+", table));
   }
-  // Subnets in address order; the deployment names only for the messages.
+  // Subnets in address order, each once. Overlapping ones (left from a range
+  // change) are merged by the set's auto-merge instead of failing the script.
   std::map<std::pair<uint32_t, int>, std::string> subnets;
   for (const auto& [deployment, text] : rules.subnets) {
     auto cidr = Ipv4Cidr::Parse(text);
@@ -158,7 +159,9 @@ Result<std::string> RenderRuleset(const std::string& table, const NetworkRules& 
 
   std::vector<std::string> subnet_elements;
   for (const auto& [key, text] : subnets) subnet_elements.push_back(text);
-  out += "\tset deployment_subnets {\n\t\ttype ipv4_addr\n\t\tflags interval\n";
+  out +=
+      "\tset deployment_subnets {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+      "\t\tauto-merge\n";
   if (!subnet_elements.empty()) {
     out += fmt::format("\t\telements = {{ {} }}\n", Elements(subnet_elements, "\t\t\t     "));
   }

@@ -387,3 +387,22 @@ TEST_CASE(
     CHECK(fresh.ReadLine() == "web-1");
   }
 }
+
+TEST_CASE("nft accepts the scripts of empty rules, of overlapping subnets and of table deletion") {
+  REQUIRE(::unshare(CLONE_NEWNET) == 0);
+  zlayer::testing::TempDir dir;
+  NetworkRules overlapping;
+  overlapping.subnets = {{"old", "10.233.0.0/16"}, {"web", "10.233.1.0/24"}};
+  for (const NetworkRules& rules : {NetworkRules{}, overlapping}) {
+    auto script = RenderRuleset("zlayer_svct", rules);
+    REQUIRE(script.ok());
+    std::ofstream(dir.Path("ruleset.nft")) << *script;
+    Shell check = Run("nft -f " + dir.Path("ruleset.nft"));
+    INFO(*script);
+    INFO(check.output);
+    CHECK(check.status == 0);
+  }
+  std::ofstream(dir.Path("delete.nft")) << RenderDeleteTable("zlayer_svct");
+  CHECK(Run("nft -f " + dir.Path("delete.nft")).status == 0);
+  CHECK(Run("nft list ruleset").output.empty());
+}

@@ -79,7 +79,8 @@ TEST_CASE("Each subnet reaches only itself, and hairpin traffic within a subnet 
                              "@deployment_subnets drop\n"
                              "\t\tip saddr 10.200.1.0/24 ip daddr != 10.200.1.0/24 ip daddr "
                              "@deployment_subnets drop\n"));
-  CHECK_THAT(script, Catch::Contains("elements = { 10.200.0.0/24,\n\t\t\t     10.200.1.0/24 }"));
+  CHECK_THAT(script, Catch::Contains("flags interval\n\t\tauto-merge\n\t\telements = { "
+                                     "10.200.0.0/24,\n\t\t\t     10.200.1.0/24 }"));
   CHECK_THAT(script, Catch::Contains("type nat hook postrouting priority srcnat; policy accept;\n"
                                      "\t\tip saddr 10.200.0.0/24 ip daddr 10.200.0.0/24 ct status "
                                      "dnat masquerade\n"));
