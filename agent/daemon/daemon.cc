@@ -13,6 +13,7 @@
 #include "agent/api/agent_service.h"
 #include "agent/api/socket_listener.h"
 #include "agent/daemon/adapters.h"
+#include "agent/daemon/service_network.h"
 #include "agent/images/image_store.h"
 #include "agent/images/importer.h"
 #include "agent/images/puller.h"
@@ -29,6 +30,7 @@
 #include "common/executors.h"
 #include "common/ipv4_cidr.h"
 #include "common/loop_lag.h"
+#include "common/network_names.h"
 #include "common/process_runner.h"
 #include "common/sd_notify.h"
 #include "common/shutdown.h"
@@ -112,8 +114,12 @@ class Daemon::Parts {
   AsioProcessRunner process_runner_{loop_};  // CNI plugins, ip
   std::unique_ptr<network::NetworkManager> network_;
   std::unique_ptr<ReplicaNetworks> replica_networks_;
+  std::unique_ptr<network::services::ServiceAddressAllocator> service_addresses_;
+  std::unique_ptr<network::services::NftRuleApplier> rule_applier_;
+  std::unique_ptr<network::HostsDirRecords> dns_names_;
   std::unique_ptr<lifecycle::ReplicaRuntime> runtime_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
+  std::unique_ptr<ServiceNetwork> service_network_;  // subscribed to reconciler_
   std::unique_ptr<node::Node> node_;
   std::shared_ptr<containerd::EventSubscription> events_;  // subscribed on a pool
 
@@ -172,6 +178,24 @@ int Daemon::Parts::Run() {
   reconciler_ =
       std::make_unique<reconcile::Reconciler>(loop_, lifecycle_, images_, clock_, *runtime_,
                                               drains_, health_, *replica_networks_, log_, options);
+  auto service_range = Ipv4Cidr::Parse(config_.service_cidr);
+  auto network_range = Ipv4Cidr::Parse(config_.network_cidr);
+  if (!service_range.ok() || !network_range.ok()) {
+    log_.Error("ZLAYER_SERVICE_CIDR / ZLAYER_NETWORK_CIDR: not a CIDR");
+    return 1;
+  }
+  auto service_addresses = network::services::FileServiceAddressAllocator::Open(
+      config_.data_dir + "/network/services.json", *service_range);
+  if (!service_addresses.ok()) {
+    log_.Error("service addresses: {}", service_addresses.status().message());
+    return 1;
+  }
+  service_addresses_ = std::move(*service_addresses);
+  rule_applier_ = std::make_unique<network::services::NftRuleApplier>(loop_, process_runner_);
+  dns_names_ = std::make_unique<network::HostsDirRecords>(DnsHostsDir(config_));
+  service_network_ = std::make_unique<ServiceNetwork>(
+      loop_, files_, clock_, *reconciler_, *network_, *service_addresses_, *rule_applier_,
+      *dns_names_, NftTableName(*network_range), log_);
   node_ = std::make_unique<node::Node>(node::NodeParts{executors_, config_, env_, log_, *store_,
                                                        *reconciler_, health_, catalog_, *client_,
                                                        *client_, hub_, &loop_lag_});
@@ -289,6 +313,7 @@ void Daemon::Parts::OnConnected(const containerd::VersionInfo& version) {
   log_.Info("connected to containerd {} at {} (namespace {})", version.version,
             config_.containerd_socket, config_.namespace_name);
   if (node_->OnContainerdUp(version.version)) {
+    service_network_->Start();  // publishes after the reconciler's first plan
     (void)SdNotify(env_, "READY=1\nSTATUS=serving; containerd " + version.version);
     log_.Info("ready");
   }

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <optional>
 
-#include "test/support/fake_rule_applier.h"
+#include "test/support/network/fake_rule_applier.h"
 
 using zlayer::ProcessCallback;
 using zlayer::ProcessRequest;

@@ -1,0 +1,75 @@
+// What the node publishes for its services (service_network.h): which replicas
+// receive connections through a service address, and which names resolve.
+#include "agent/daemon/service_network.h"
+
+#include <catch2/catch.hpp>
+
+namespace zlayer::agent::daemon {
+namespace {
+
+namespace services = network::services;
+using reconcile::ReplicaHealth;
+using reconcile::ReplicaState;
+
+PublishedService Web() { return {"shop", "web", {{services::Protocol::kTcp, 80, 8080}}}; }
+
+const std::map<std::string, std::string> kAddresses = {{"shop/web", "10.201.0.1"}};
+const std::map<std::string, std::string> kSubnets = {{"shop", "10.200.0.0/24"}};
+
+TEST_CASE("Only ready replicas are behind a service's address") {
+  std::vector<PublishedReplica> replicas = {
+      {"shop", "web", 0, "10.200.0.2", true},
+      {"shop", "web", 1, "10.200.0.3", false},  // starting, unhealthy or stopping
+      {"shop", "web", 2, "", true},             // no address (yet)
+  };
+  services::NetworkRules rules = BuildRules({Web()}, replicas, kAddresses, kSubnets);
+  REQUIRE(rules.services.size() == 1);
+  CHECK(rules.services[0].address == "10.201.0.1");
+  CHECK(rules.services[0].backends == std::vector<std::string>{"10.200.0.2"});
+  CHECK(rules.services[0].ports[0].target_port == 8080);
+  CHECK(rules.subnets == kSubnets);
+}
+
+TEST_CASE("A service without an address yet is left out of the rules") {
+  services::NetworkRules rules = BuildRules({Web()}, {}, {}, kSubnets);
+  CHECK(rules.services.empty());
+}
+
+TEST_CASE("A deployment's names map the service to its address and each replica to its own") {
+  auto names = BuildNames(
+      {Web()}, {{"shop", "web", 0, "10.200.0.2", true}, {"shop", "web", 1, "10.200.0.3", false}},
+      kAddresses);
+  REQUIRE(names.count("shop") == 1);
+  const auto& records = names.at("shop");
+  auto has = [&](const std::string& name, const std::string& address) {
+    return std::find(records.begin(), records.end(), network::DnsRecord{name, address}) !=
+           records.end();
+  };
+  CHECK(has("web.shop.zlayer.internal", "10.201.0.1"));
+  CHECK(has("0.web.shop.zlayer.internal", "10.200.0.2"));
+  // A replica that is not ready keeps its own name: it is addressed on purpose.
+  CHECK(has("1.web.shop.zlayer.internal", "10.200.0.3"));
+}
+
+TEST_CASE("A replica is ready for traffic when the reconciler counts it ready and it runs") {
+  reconcile::ReplicaView view;
+  view.state = ReplicaState::kRunning;
+  view.ready = true;
+  CHECK(ReadyForTraffic(view));
+  view.health = ReplicaHealth::kStarting;  // adopted: its checks start over
+  CHECK(ReadyForTraffic(view));
+  view.health = ReplicaHealth::kUnhealthy;
+  CHECK_FALSE(ReadyForTraffic(view));
+  view.health = ReplicaHealth::kHealthy;
+  view.ready = false;  // a new replica whose first check has not passed
+  CHECK_FALSE(ReadyForTraffic(view));
+  view.ready = true;
+  for (ReplicaState state : {ReplicaState::kRemoving, ReplicaState::kStopping,
+                             ReplicaState::kStarting, ReplicaState::kBackoff}) {
+    view.state = state;
+    CHECK_FALSE(ReadyForTraffic(view));
+  }
+}
+
+}  // namespace
+}  // namespace zlayer::agent::daemon
