@@ -22,10 +22,14 @@ deployment: net
 services:
   web:
     $IMAGE
-    command: {entrypoint: ["/bin/httpd"], args: ["-f", "-p", "8080", "-h", "/www"]}
+    # Each replica's page is its own address (its hostname maps to it in /etc/hosts), so a
+    # client can tell who answered.
+    command:
+      entrypoint: ["/bin/sh", "-c"]
+      args: ["mkdir -p /tmp/w && hostname -i >/tmp/w/index.html && exec httpd -f -p 8080 -h /tmp/w"]
     scale: {replicas: 3}
-    endpoints: [{name: http, protocol: http, port: 8080}]
-    health: {start_grace: 0s, interval: 500ms, timeout: 1s, retries: 2, check: {type: tcp, port: 8080}}
+    endpoints: [{name: http, protocol: http, port: 80, target_port: 8080}]
+    health: {start_grace: 0s, interval: 300ms, timeout: 2s, retries: 1, check: {type: command, command: "test ! -f /tmp/sick"}}
   client:
     $IMAGE
     command: {entrypoint: ["/bin/sleep"], args: ["3600"]}
@@ -62,10 +66,56 @@ check "zlayer ps shows the addresses" bash -c "'$ZL' ps net | grep net-web-1 | g
 check "zlayer inspect shows the address" bash -c "'$ZL' inspect net-web-2 | grep -q 'address:.*$A2'"
 for a in "$A0" "$A1" "$A2"; do
   check "the replica at $a answers on its own address" \
-    bash -c "curl -sf --max-time 5 http://$a:8080/ | grep -q 'hello from zlayer'"
+    bash -c "[[ \$(curl -sf --max-time 5 http://$a:8080/) == '$a' ]]"
 done
 check "a replica of the same deployment reaches another by its address" bash -c "
-  '$ZL' exec net-client-0 -- timeout 5 wget -qO- http://$A1:8080/ | grep -q 'hello from zlayer'"
+  [[ \$('$ZL' exec net-client-0 -- timeout 5 wget -qO- http://$A1:8080/) == '$A1' ]]"
+
+# --- the service's address and names ----------------------------------------------------
+VIP=$(jq -r '.services["net/web"] // ""' "$T/data/network/services.json" 2>/dev/null)
+check "the service has a stable address from ZLAYER_SERVICE_CIDR" bash -c "[[ '$VIP' == 10.242.* ]]"
+# answers_from N URL: the distinct answers of N requests from the client replica.
+answers_from() {
+  "$ZL" exec net-client-0 -- sh -c "for i in \$(seq $1); do timeout 3 wget -qO- $2; echo; done" |
+    grep . | sort -u | tr '\n' ' '
+}
+export -f answers_from
+check "from a replica, the service name on the endpoint's port reaches all three replicas" bash -c "
+  [[ \$(answers_from 40 http://web.net.zlayer.internal/) == \"\$(printf '%s\n' $A0 $A1 $A2 | sort | tr '\n' ' ')\" ]]"
+check "the short name works through the search domain" bash -c "
+  [[ \$('$ZL' exec net-client-0 -- timeout 5 wget -qO- http://web/) == 10.241.* ]]"
+check "nslookup of the service gives its address, of 1.web replica 1's" bash -c "
+  '$ZL' exec net-client-0 -- nslookup web.net.zlayer.internal | grep -q 'Address: $VIP' &&
+  '$ZL' exec net-client-0 -- nslookup 1.web.net.zlayer.internal | grep -q 'Address: $A1'"
+check "a replica reaches its own service (hairpin)" bash -c "
+  [[ \$('$ZL' exec net-web-0 -- sh -c 'for i in 1 2 3 4 5 6 7 8; do timeout 3 wget -qO- http://$VIP/; echo; done' | grep -c .) == 8 ]]"
+check "other names are forwarded to the node's resolvers" bash -c "
+  '$ZL' exec net-client-0 -- nslookup localhost | grep -q 'Address: 127.0.0.1' ||
+  '$ZL' exec net-client-0 -- nslookup $(hostname) | grep -q Address"
+"$ZL" exec net-web-2 -- touch /tmp/sick
+check "a replica made unhealthy stops receiving connections through the service address" \
+  wait_for 20 bash -c "[[ \$('$ZL' ps net -o json | jq -r '.deployments[].services[].replicas[] | select(.container_id == \"net-web-2\") | .ready') != true ]]"
+check "and 30 requests through the service never reach it" bash -c "
+  ! answers_from 30 http://$VIP/ | grep -qw '$A2'"
+
+# --- isolation between deployments --------------------------------------------------------
+cat >"$T/other.yaml" <<YAML
+version: v1
+deployment: other
+services:
+  client:
+    $IMAGE
+    command: {entrypoint: ["/bin/sleep"], args: ["3600"]}
+YAML
+check "a second deployment deploys" timeout 60 "$ZL" deploy --spec "$T/other.yaml" --wait
+check "its replica cannot connect to the first deployment's replicas" bash -c "
+  ! '$ZL' exec other-client-0 -- timeout 3 wget -qO- http://$A0:8080/ >/dev/null 2>&1"
+check "nor to its service address" bash -c "
+  ! '$ZL' exec other-client-0 -- timeout 3 wget -qO- http://$VIP/ >/dev/null 2>&1"
+NODE_IP=$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "src") print $(i + 1)}')
+check "but reaches the node's own network through NAT ($NODE_IP)" bash -c "
+  '$ZL' exec other-client-0 -- ping -c 1 -W 2 $NODE_IP >/dev/null"
+"$ZL" delete other >/dev/null
 check "a replica's eth0 has its address and a default route through the bridge" bash -c "
   '$ZL' exec net-web-0 -- ip -4 addr show eth0 | grep -q '$A0/24' &&
   '$ZL' exec net-web-0 -- ip route | grep -q 'default via 10.241.'"
@@ -82,12 +132,22 @@ check "network_mode host: the node's interfaces, no address of its own" bash -c 
 P1=$(pid_of net-web-1)
 agent_pid=$(pgrep -f "zlayer-agent" -P "$init_pid" | head -1)
 check "the agent is found" test -n "$agent_pid"
+# Requests through the service address from the node the whole time.
+(end=$((SECONDS + 6)); fails=0; n=0
+ while ((SECONDS < end)); do curl -sf --max-time 2 "http://$VIP/" >/dev/null || fails=$((fails + 1)); n=$((n + 1)); done
+ echo "$n $fails" >"$T/during-kill") &
+traffic=$!
+sleep 1
 kill -9 "$agent_pid"
 check "the agent comes back" wait_for 60 bash -c "'$ZL' ps net >/dev/null 2>&1"
+wait "$traffic"
+read -r sent failed <"$T/during-kill"
+echo "# requests through the service address across kill -9 of the agent: $sent sent, $failed failed"
+check "no request through the service address failed across kill -9 of the agent" test "$failed" == 0
 check "after the restart every replica has the same address and pid" wait_for 30 bash -c "
   [[ \$(address net-web-0) == '$A0' && \$(address net-web-1) == '$A1' && \$(address net-web-2) == '$A2' ]] &&
   [[ \$(pid_of net-web-1) == '$P1' ]]"
-check "and still answers" bash -c "curl -sf --max-time 5 http://$A1:8080/ | grep -q hello"
+check "and still answers" bash -c "[[ \$(curl -sf --max-time 5 http://$A1:8080/) == '$A1' ]]"
 check "no attachment is doubled" bash -c "[[ \$(ls '$T/data/network/attachments' | wc -l) == 5 ]]"
 
 # --- nothing leaks -----------------------------------------------------------------
