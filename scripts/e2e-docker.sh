@@ -211,6 +211,18 @@ check "docker exec zlayer ctr version / ctr containers ls (no flags): the node's
 interactive=$(printf 'echo answer=$((6*7)); exit\n' | timeout 60 script -qec "docker exec -it zlayer bash" /dev/null 2>&1 | tr -d '\r') || true
 if grep -q 'answer=42' <<<"$interactive"; then ok "docker exec -it zlayer bash"; else
   not_ok "docker exec -it zlayer bash"; sed 's/^/    | /' <<<"$interactive" | tail -10; fi
+# examples/talk.yaml: two services on their deployment's own network, talking by name.
+check "docker exec zlayer zlayer deploy --spec /specs/talk.yaml --wait (own network, 2+1 replicas)" \
+  timeout 120 docker exec zlayer zlayer deploy --spec /specs/talk.yaml --wait
+talks() {
+  [[ $(docker exec zlayer zlayer exec talk-client-0 -- wget -qO- http://api/ 2>/dev/null) == "hello from zlayer" ]]
+}
+check "inside the node: talk-client-0 reaches api by name (DNS + service address)" wait_for 30 talks
+check "inside the node: each api replica has its own address" bash -c '
+  [[ $(docker exec zlayer zlayer ps talk -o json |
+       jq -r "[.deployments[].services[] | select(.name == \"api\") | .replicas[].address] | unique | length") == 2 ]]'
+check "the client's log shows the answers it got by name" wait_for 20 bash -c \
+  'docker exec zlayer zlayer logs talk/client 2>/dev/null | grep -q "hello from zlayer"'
 healthy() { [[ $(docker inspect -f '{{.State.Health.Status}}' zlayer) == healthy ]]; }
 check "docker inspect: health check (zlayer health) reports healthy" wait_for 90 healthy
 
