@@ -42,7 +42,7 @@ cleanup() {
   cleanup_node "$T"
 }
 trap cleanup EXIT
-ms() { date +%s%N | awk '{printf "%d", $1 / 1000000}'; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
 median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 field() {  # field DEPLOYMENT CONTAINER KEY
   "$ZL" ps "$1" -o json |

@@ -1,5 +1,6 @@
 #include "agent/daemon/daemon.h"
 
+#include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
 #include <signal.h>
@@ -9,6 +10,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <fstream>
+#include <sstream>
 
 #include "agent/api/agent_service.h"
 #include "agent/api/socket_listener.h"
@@ -20,6 +23,7 @@
 #include "agent/lifecycle/image_source.h"
 #include "agent/lifecycle/replica_runtime.h"
 #include "agent/logs/log_hub.h"
+#include "agent/network/route_check.h"
 #include "agent/node/node.h"
 #include "agent/oci/platform.h"
 #include "agent/reconcile/reconciler.h"
@@ -136,6 +140,22 @@ class Daemon::Parts {
 Result<std::unique_ptr<network::NetworkManager>> Daemon::Parts::OpenNetwork() {
   auto range = Ipv4Cidr::Parse(config_.network_cidr);
   if (!range.ok()) return range.status().Wrap("ZLAYER_NETWORK_CIDR");
+  auto service_range = Ipv4Cidr::Parse(config_.service_cidr);
+  if (!service_range.ok()) return service_range.status().Wrap("ZLAYER_SERVICE_CIDR");
+  // Neither range may shadow a network the node already reaches.
+  std::ifstream route_file("/proc/net/route");
+  std::stringstream route_text;
+  route_text << route_file.rdbuf();
+  const std::vector<network::Route> routes = network::ParseProcRoutes(route_text.str());
+  const std::pair<const char*, const Ipv4Cidr*> ranges[] = {
+      {"ZLAYER_NETWORK_CIDR", &*range}, {"ZLAYER_SERVICE_CIDR", &*service_range}};
+  for (const auto& [name, cidr] : ranges) {
+    if (auto route = network::OverlappingRoute(*cidr, routes, BridgePrefix(*range))) {
+      return InvalidArgumentError(fmt::format(
+          "{}={} overlaps the node's route {}: choose a range the node does not reach yet", name,
+          cidr->ToString(), *route));
+    }
+  }
   auto subnets =
       network::FileSubnetAllocator::Open(config_.data_dir + "/network/subnets.json", *range);
   if (!subnets.ok()) return subnets.status();
