@@ -6,7 +6,6 @@
 // the bridge, veths and iptables rules it makes are invisible to other tests
 // and to the host, and it can reproduce what dockerd does beside us (FORWARD
 // policy DROP with br_netfilter on) without touching the host.
-#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include "agent/network/subnet_allocator.h"
 #include "common/process_runner.h"
 #include "test/support/files.h"
+#include "test/support/network/private_network.h"
 #include "test/support/temp_dir.h"
 #include "test/support/wait_until.h"
 
@@ -39,35 +39,10 @@ constexpr const char* kRange = "10.231.0.0/16";
 constexpr const char* kBridge = "zl-cnit0";
 constexpr const char* kNetwork = "zl-cnitest";
 
-struct Shell {
-  int status;
-  std::string output;
-};
+using Shell = zlayer::testing::ShellResult;
+Shell Run(const std::string& command) { return zlayer::testing::RunShell(command); }
 
-// Runs `command` (sh -c, stderr merged) in this thread's network namespace.
-Shell Run(const std::string& command) {
-  Shell result{-1, ""};
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, n);
-  result.status = ::pclose(pipe);
-  return result;
-}
-
-// A private network namespace for the calling thread, set up like a host where
-// dockerd runs: bridged traffic goes through iptables, and FORWARD drops it.
-void EnterPrivateNetworkLikeDockerHost() {
-  REQUIRE(::unshare(CLONE_NEWNET) == 0);
-  REQUIRE(Run("ip link set lo up").status == 0);
-  if (!zlayer::testing::FileExists("/proc/sys/net/bridge/bridge-nf-call-iptables")) {
-    Run("modprobe br_netfilter");
-  }
-  // br_netfilter's switches are per network namespace since Linux 5.3.
-  CHECK(Run("echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables").status == 0);
-  CHECK(Run("echo 1 > /proc/sys/net/ipv4/ip_forward").status == 0);
-  REQUIRE(Run("iptables -P FORWARD DROP").status == 0);
-}
+using zlayer::testing::EnterPrivateNetworkLikeDockerHost;
 
 class Harness {
  public:

@@ -22,6 +22,7 @@
 #include "supervisor/dnsmasq_command.h"
 #include "test/support/child_process.h"
 #include "test/support/files.h"
+#include "test/support/network/private_network.h"
 #include "test/support/temp_dir.h"
 #include "test/support/wait_until.h"
 
@@ -42,21 +43,8 @@ constexpr const char* kGateway = "10.232.1.1";
 constexpr const char* kUpstreamAnswer = "192.0.2.7";
 constexpr const char* kTrapAnswer = "192.0.2.99";
 
-struct Shell {
-  int status;
-  std::string output;
-};
-
-// Runs `command` (sh -c, stderr merged) in this thread's network namespace.
-Shell Run(const std::string& command) {
-  Shell result{-1, ""};
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, n);
-  result.status = ::pclose(pipe);
-  return result;
-}
+using Shell = zlayer::testing::ShellResult;
+Shell Run(const std::string& command) { return zlayer::testing::RunShell(command); }
 
 std::string DnsmasqProgram() {
   Shell found = Run("command -v dnsmasq || ls /usr/sbin/dnsmasq");

@@ -37,6 +37,7 @@
 #include "common/process_runner.h"
 #include "test/support/child_process.h"
 #include "test/support/files.h"
+#include "test/support/network/private_network.h"
 #include "test/support/temp_dir.h"
 #include "test/support/wait_until.h"
 
@@ -56,33 +57,13 @@ constexpr int kPort = 80;          // on the service address
 constexpr int kTargetPort = 8080;  // on each replica
 constexpr int kEchoPort = 9000;    // a line with the replica's name, then an echo
 
-struct Shell {
-  int status;
-  std::string output;
-};
+using Shell = zlayer::testing::ShellResult;
+Shell Run(const std::string& command) { return zlayer::testing::RunShell(command); }
 
-// Runs `command` (sh -c, stderr merged) in this thread's network namespace.
-Shell Run(const std::string& command) {
-  Shell result{-1, ""};
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, n);
-  result.status = ::pclose(pipe);
-  return result;
-}
-
-// A private network namespace for the calling thread, set up like a host where
-// dockerd runs: bridged traffic goes through netfilter, and FORWARD drops it.
-void EnterPrivateNetworkLikeDockerHost() {
-  REQUIRE(::unshare(CLONE_NEWNET) == 0);
-  REQUIRE(Run("ip link set lo up").status == 0);
-  if (!zlayer::testing::FileExists("/proc/sys/net/bridge/bridge-nf-call-iptables")) {
-    Run("modprobe br_netfilter");
-  }
-  CHECK(Run("echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables").status == 0);
-  CHECK(Run("echo 1 > /proc/sys/net/ipv4/ip_forward").status == 0);
-  REQUIRE(Run("iptables -P FORWARD DROP").status == 0);
+// A private network namespace like a host where dockerd runs
+// (EnterPrivateNetworkLikeDockerHost), with a default route.
+void EnterPrivateNetworkWithDefaultRoute() {
+  zlayer::testing::EnterPrivateNetworkLikeDockerHost();
   // Like a real host, a default route (into a veth pair leading nowhere): service
   // addresses are routed somewhere, so a connection to one reaches the hooks
   // instead of failing with "network unreachable" at the route lookup.
@@ -107,7 +88,7 @@ class Node {
         netns_(dir_.Path("run")),
         applier_(io_, runner_),
         addresses_(Cidr(kServiceRange)) {
-    EnterPrivateNetworkLikeDockerHost();
+    EnterPrivateNetworkWithDefaultRoute();
     Attach("web", "zl-svct0", kWebSubnet, {"web-0", "web-1", "web-c"});
     Attach("other", "zl-svct1", kOtherSubnet, {"other-0"});
     for (const char* replica : {"web-0", "web-1"}) {

@@ -363,6 +363,19 @@ struct Harness {
   }
 };
 
+// app-web-0 of App() running with generation 1's spec: what an agent restart finds.
+ObservedContainer RunningAppWeb0() {
+  ObservedContainer running;
+  running.id = "app-web-0";
+  running.deployment = "app";
+  running.service = "web";
+  running.spec_hash = "h1";
+  running.has_task = true;
+  running.task_status = TaskStatus::kRunning;
+  running.pid = 77;
+  return running;
+}
+
 // `app` with a second service, db (with a health check that the test answers),
 // on which web depends as `on_db` says.
 DesiredDeployment AppWithDb(spec::Dependency on_db) {
@@ -459,15 +472,7 @@ TEST_CASE("Deleting a deployment stops and removes its containers before it repo
 
 TEST_CASE("After an agent restart, running containers are adopted and not restarted") {
   Harness h;
-  ObservedContainer running;
-  running.id = "app-web-0";
-  running.deployment = "app";
-  running.service = "web";
-  running.spec_hash = "h1";
-  running.has_task = true;
-  running.task_status = TaskStatus::kRunning;
-  running.pid = 77;
-  h.ops.Put(running);
+  h.ops.Put(RunningAppWeb0());
   h.StartWith({App(1)});
   h.Wait(1min);
   CHECK(h.ops.Calls().empty());
@@ -925,15 +930,7 @@ TEST_CASE(
     "At start, the network keeps what belongs to the containers found and the desired "
     "deployments") {
   Harness h;
-  ObservedContainer running;
-  running.id = "app-web-0";
-  running.deployment = "app";
-  running.service = "web";
-  running.spec_hash = "h1";
-  running.has_task = true;
-  running.task_status = TaskStatus::kRunning;
-  running.pid = 77;
-  h.ops.Put(running);
+  h.ops.Put(RunningAppWeb0());
   h.StartWith({App(1)});
   CHECK(h.network.pruned_keeping == std::set<std::string>{"app-web-0"});
   CHECK(h.network.pruned_deployments_keeping == std::set<std::string>{"app"});
@@ -956,15 +953,7 @@ TEST_CASE("A replica is shown ready once its check passes, and no longer once it
 
 TEST_CASE("A replica adopted after an agent restart stays ready while its checks start over") {
   Harness h;
-  ObservedContainer running;
-  running.id = "app-web-0";
-  running.deployment = "app";
-  running.service = "web";
-  running.spec_hash = "h1";
-  running.has_task = true;
-  running.task_status = TaskStatus::kRunning;
-  running.pid = 77;
-  h.ops.Put(running);
+  h.ops.Put(RunningAppWeb0());
   auto app = App(1);
   app.spec.services["web"].health = CommandCheck();
   h.StartWith({app});
