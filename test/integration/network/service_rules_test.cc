@@ -133,7 +133,7 @@ class Node {
   }
 
   // The rules with the "web" service "api" on ServiceAddress("api") and the
-  // given ready backends (its udp port only makes nft check and load that form).
+  // given ready backends (udp port 53 goes to 5353, where ServeWhoOverUdp answers).
   NetworkRules Rules(const std::vector<std::string>& ready) {
     NetworkRules rules;
     rules.subnets = {{"web", kWebSubnet}, {"other", kOtherSubnet}};
@@ -176,6 +176,30 @@ class Node {
     Shell get = Run(fmt::format("nsenter --net={} timeout {} busybox wget -q -O - http://{}:{}/",
                                 netns_paths_.at(from), seconds, address, port));
     return get.status == 0 ? get.output : "";
+  }
+  // A DNS server (the real dnsmasq) in `replica`'s namespace on udp `port`, answering
+  // "who.test" with the replica's own address: which replica answered shows in the answer.
+  void ServeWhoOverUdp(const std::string& replica, int port) {
+    const std::string address = address_.at(replica);
+    servers_.push_back(
+        std::make_unique<zlayer::testing::ChildProcess>(zlayer::testing::SpawnOptions{
+            .argv = {"nsenter", "--net=" + netns_paths_.at(replica), "dnsmasq",
+                     "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                     "--pid-file=", "--user=root", "--bind-interfaces",
+                     "--listen-address=" + address, "--port=" + std::to_string(port),
+                     "--host-record=who.test," + address},
+            .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}));
+  }
+  // The address "who.test" resolves to, asked from `from` of the DNS server at
+  // `server` (port 53, a new socket each time); "" when there is no answer.
+  std::string AskWho(const std::string& from, const std::string& server) {
+    Shell ask = Run(fmt::format("nsenter --net={} timeout 3 busybox nslookup who.test {}",
+                                netns_paths_.at(from), server));
+    const size_t name = ask.output.find("who.test");
+    const size_t at = ask.output.find("Address: ", name == std::string::npos ? 0 : name);
+    if (name == std::string::npos || at == std::string::npos) return "";
+    const size_t end = ask.output.find_first_of(" \n", at + 9);
+    return ask.output.substr(at + 9, end - at - 9);
   }
   // The whole wget run, for failures.
   Shell Fetch(const std::string& from, const std::string& address, int port, int seconds) {
@@ -302,6 +326,29 @@ TEST_CASE(
   Shell local = Run(fmt::format("timeout 3 busybox wget -q -O - http://{}:{}/",
                                 node.ServiceAddress("api"), kPort));
   CHECK(local.output == "web-1");
+}
+
+TEST_CASE("Datagrams to a service address's udp port reach its ready replicas' target port") {
+  Node node;
+  for (const char* replica : {"web-0", "web-1"}) node.ServeWhoOverUdp(replica, 5353);
+  // Port 5353 of each replica answers (straight, before any rule).
+  for (const char* replica : {"web-0", "web-1"}) {
+    REQUIRE(zlayer::testing::WaitUntil([&] {
+      return node.AskWho("web-c", node.Address(replica) + ":5353") == node.Address(replica);
+    }));
+  }
+  REQUIRE(node.Apply(node.Rules({"web-0", "web-1"})).ok());
+  std::multiset<std::string> answers;
+  for (int i = 0; i < 20; ++i) answers.insert(node.AskWho("web-c", node.ServiceAddress("api")));
+  INFO(Catch::StringMaker<std::multiset<std::string>>::convert(answers));
+  CHECK(answers.count(node.Address("web-0")) > 0);
+  CHECK(answers.count(node.Address("web-1")) > 0);
+  CHECK(answers.count("") == 0);
+
+  REQUIRE(node.Apply(node.Rules({"web-1"})).ok());
+  for (int i = 0; i < 8; ++i) {
+    CHECK(node.AskWho("web-c", node.ServiceAddress("api")) == node.Address("web-1"));
+  }
 }
 
 TEST_CASE("A service address without ready replicas, or on a port it lacks, refuses at once") {
