@@ -86,7 +86,14 @@ class Daemon::Parts {
   void OnEventStreamEnded(const Status& status);
   void RetryConnect();
   // The replicas' networks: subnets and attachments as kept under the data dir.
-  Result<std::unique_ptr<network::NetworkManager>> OpenNetwork();
+  // ZLAYER_NETWORK_CIDR and ZLAYER_SERVICE_CIDR, parsed once, after checking that
+  // neither shadows a network the node already reaches.
+  struct Ranges {
+    Ipv4Cidr network;
+    Ipv4Cidr service;
+  };
+  Result<Ranges> CheckRanges() const;
+  Result<std::unique_ptr<network::NetworkManager>> OpenNetwork(const Ipv4Cidr& range);
 
   NodeConfig config_;
   Environment env_;
@@ -137,12 +144,11 @@ class Daemon::Parts {
   int exit_code_ = 0;
 };
 
-Result<std::unique_ptr<network::NetworkManager>> Daemon::Parts::OpenNetwork() {
+Result<Daemon::Parts::Ranges> Daemon::Parts::CheckRanges() const {
   auto range = Ipv4Cidr::Parse(config_.network_cidr);
   if (!range.ok()) return range.status().Wrap("ZLAYER_NETWORK_CIDR");
   auto service_range = Ipv4Cidr::Parse(config_.service_cidr);
   if (!service_range.ok()) return service_range.status().Wrap("ZLAYER_SERVICE_CIDR");
-  // Neither range may shadow a network the node already reaches.
   std::ifstream route_file("/proc/net/route");
   std::stringstream route_text;
   route_text << route_file.rdbuf();
@@ -156,13 +162,17 @@ Result<std::unique_ptr<network::NetworkManager>> Daemon::Parts::OpenNetwork() {
           cidr->ToString(), *route));
     }
   }
+  return Ranges{*range, *service_range};
+}
+
+Result<std::unique_ptr<network::NetworkManager>> Daemon::Parts::OpenNetwork(const Ipv4Cidr& range) {
   auto subnets =
-      network::FileSubnetAllocator::Open(config_.data_dir + "/network/subnets.json", *range);
+      network::FileSubnetAllocator::Open(config_.data_dir + "/network/subnets.json", range);
   if (!subnets.ok()) return subnets.status();
   network::NetworkManagerOptions options;
   options.data_dir = config_.data_dir;
   options.run_dir = config_.run_dir;
-  options.range = *range;
+  options.range = range;
   return network::NetworkManager::Open(loop_, files_, process_runner_, std::move(*subnets),
                                        std::move(options), log_);
 }
@@ -184,7 +194,12 @@ int Daemon::Parts::Run() {
     log_.Error("reading the node's limits: {}", facts.status().message());
     return 1;
   }
-  auto network = OpenNetwork();
+  auto ranges = CheckRanges();
+  if (!ranges.ok()) {
+    log_.Error("container networking: {}", ranges.status().message());
+    return 1;
+  }
+  auto network = OpenNetwork(ranges->network);
   if (!network.ok()) {
     log_.Error("container networking: {}", network.status().message());
     return 1;
@@ -198,14 +213,8 @@ int Daemon::Parts::Run() {
   reconciler_ =
       std::make_unique<reconcile::Reconciler>(loop_, lifecycle_, images_, clock_, *runtime_,
                                               drains_, health_, *replica_networks_, log_, options);
-  auto service_range = Ipv4Cidr::Parse(config_.service_cidr);
-  auto network_range = Ipv4Cidr::Parse(config_.network_cidr);
-  if (!service_range.ok() || !network_range.ok()) {
-    log_.Error("ZLAYER_SERVICE_CIDR / ZLAYER_NETWORK_CIDR: not a CIDR");
-    return 1;
-  }
   auto service_addresses = network::services::FileServiceAddressAllocator::Open(
-      config_.data_dir + "/network/services.json", *service_range);
+      config_.data_dir + "/network/services.json", ranges->service);
   if (!service_addresses.ok()) {
     log_.Error("service addresses: {}", service_addresses.status().message());
     return 1;
@@ -215,7 +224,7 @@ int Daemon::Parts::Run() {
   dns_names_ = std::make_unique<network::HostsDirRecords>(DnsHostsDir(config_));
   service_network_ = std::make_unique<ServiceNetwork>(
       loop_, files_, clock_, *reconciler_, *network_, *service_addresses_, *rule_applier_,
-      *dns_names_, NftTableName(*network_range), log_);
+      *dns_names_, NftTableName(ranges->network), log_);
   node_ = std::make_unique<node::Node>(node::NodeParts{executors_, config_, env_, log_, *store_,
                                                        *reconciler_, health_, catalog_, *client_,
                                                        *client_, hub_, &loop_lag_});
