@@ -45,6 +45,10 @@ const std::vector<ConfigVariable>& ConfigVariables() {
       {"ZLAYER_CLI_BIN", "zlayer beside zlayer-init", "CLI run for deploy and pass-through"},
       {"ZLAYER_DNSMASQ_BIN", "dnsmasq (on PATH)",
        "DNS server of the containers' names, run by zlayer-init"},
+      {"ZLAYER_HAPROXY_BIN", "haproxy (on PATH)",
+       "the ingress proxy on the public ports, run by zlayer-init"},
+      {"ZLAYER_INGRESS_ADDRESS", "(every address)",
+       "IPv4 address the public endpoints' listeners bind"},
       {"ZLAYER_INSECURE_REGISTRIES", "", "comma-separated host[:port] reached over plain HTTP"},
       {"ZLAYER_REGISTRY_CONFIG", "<ZLAYER_DATA_DIR>/config.json",
        "Docker config.json with registry credentials (then $DOCKER_CONFIG/config.json)"},
@@ -70,6 +74,20 @@ Result<LogLevel> ParseLogLevel(const std::string& text) {
 }
 
 std::string DnsHostsDir(const NodeConfig& config) { return config.run_dir + "/dns/hosts"; }
+
+IngressPaths IngressPathsFor(const NodeConfig& config) {
+  IngressPaths paths;
+  paths.dir = config.run_dir + "/ingress";
+  paths.config_file = paths.dir + "/haproxy.cfg";
+  paths.admin_socket = paths.dir + "/admin.sock";
+  paths.master_socket = paths.dir + "/master.sock";
+  paths.maps_dir = paths.dir + "/maps";
+  paths.certs_dir = paths.dir + "/certs";
+  paths.crt_list = paths.dir + "/crt-list.txt";
+  return paths;
+}
+
+std::string UserCertsDir(const NodeConfig& config) { return config.data_dir + "/certs"; }
 
 Result<NodeConfig> LoadNodeConfig(const Environment& env) {
   NodeConfig config;
@@ -143,6 +161,14 @@ Result<NodeConfig> LoadNodeConfig(const Environment& env) {
   text("ZLAYER_AGENT_BIN", config.agent_bin);
   text("ZLAYER_CLI_BIN", config.cli_bin);
   text("ZLAYER_DNSMASQ_BIN", config.dnsmasq_bin);
+  text("ZLAYER_HAPROXY_BIN", config.haproxy_bin);
+  if (const std::string* v = lookup("ZLAYER_INGRESS_ADDRESS")) {
+    if (!Ipv4Cidr::Parse(*v + "/32").ok()) {
+      problems.push_back(fmt::format("ZLAYER_INGRESS_ADDRESS={}: not an IPv4 address", *v));
+    } else {
+      config.ingress_address = *v;
+    }
+  }
   if (const std::string* v = lookup("ZLAYER_INSECURE_REGISTRIES")) {
     size_t start = 0;
     while (start <= v->size()) {

@@ -61,6 +61,10 @@ struct NodeConfig {
   std::string agent_bin;                      // empty: zlayer-agent beside zlayer-init
   std::string cli_bin;                        // empty: zlayer beside zlayer-init
   std::string dnsmasq_bin = "dnsmasq";        // a bare name is looked up on PATH
+  std::string haproxy_bin = "haproxy";        // a bare name is looked up on PATH
+  // The IPv4 address the ingress listeners bind (ZLAYER_INGRESS_ADDRESS); "" =
+  // every address of the node. Tests give each node its own loopback address.
+  std::string ingress_address;
 
   // True when ZLAYER_SNAPSHOTTER was set explicitly (the user pinned it), so
   // the supervisor must not silently fall back to another snapshotter.
@@ -71,6 +75,25 @@ struct NodeConfig {
 // <run_dir>/dns/hosts. zlayer-init creates it before starting dnsmasq; the agent
 // writes the files (agent/network/dns/hosts_dir_records.h). Pure.
 std::string DnsHostsDir(const NodeConfig& config);
+
+// Where the node's HAProxy (the ingress on the spec's public ports) keeps its
+// files, all under <run_dir>/ingress. The agent writes them; zlayer-init
+// creates the directory and, when config_file is absent, a listener-less
+// configuration so that HAProxy can start before the agent. Pure.
+struct IngressPaths {
+  std::string dir;            // <run_dir>/ingress
+  std::string config_file;    // haproxy.cfg
+  std::string admin_socket;   // the runtime API (stats socket, level admin)
+  std::string master_socket;  // the master CLI (reload, show proc)
+  std::string maps_dir;       // the routing maps the configuration names
+  std::string certs_dir;      // the PEM files HAProxy loads (cert + key each)
+  std::string crt_list;       // the TLS listeners' crt-list (SNI -> PEM)
+};
+IngressPaths IngressPathsFor(const NodeConfig& config);
+
+// The directory users put certificates in: <data_dir>/certs, with
+// <domain>.crt + <domain>.key (and _wildcard.<domain>.* for *.<domain>). Pure.
+std::string UserCertsDir(const NodeConfig& config);
 
 // Builds the configuration from `env`. Every bad value is reported at once in
 // one kInvalidArgument Status naming each variable ("ZLAYER_STOP_TIMEOUT=abc:

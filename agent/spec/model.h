@@ -96,6 +96,9 @@ struct Endpoint {
   std::optional<std::string> path;  // http, https and websocket only; starts with '/'
   std::optional<std::string> host;  // http, https and websocket only
   Exposure expose = Exposure::kInternal;
+  // Ours, not ZLayer's: a public https endpoint also answers on the node's
+  // port-80 HTTP listener with a permanent redirect to https.
+  bool redirect_http = false;
 };
 
 struct HealthCheck {
