@@ -223,6 +223,32 @@ check "inside the node: each api replica has its own address" bash -c '
        jq -r "[.deployments[].services[] | select(.name == \"api\") | .replicas[].address] | unique | length") == 2 ]]'
 check "the client's log shows the answers it got by name" wait_for 20 bash -c \
   'docker exec zlayer zlayer logs talk/client 2>/dev/null | grep -q "hello from zlayer"'
+# examples/sites.yaml: two public services on the node's ports 80 and 443, by host name.
+check "docker exec zlayer zlayer deploy --spec /specs/sites.yaml --wait (two public services)" \
+  timeout 120 docker exec zlayer zlayer deploy --spec /specs/sites.yaml --wait
+site_says() {  # $1 host, $2 answer: through -p 80:80 and the node's ingress
+  [[ $(curl -s --max-time 2 -H "Host: $1" http://localhost:80/) == "$2" ]]
+}
+check "curl -H 'Host: alpha.localhost' http://localhost/ from the host: alpha" wait_for 30 site_says alpha.localhost alpha
+check "curl -H 'Host: beta.localhost' http://localhost/ from the host: beta" wait_for 30 site_says beta.localhost beta
+check "https://beta.localhost/ through -p 443:443 with the node's self-signed certificate" bash -c \
+  '[[ $(curl -sk --max-time 5 --resolve beta.localhost:443:127.0.0.1 https://beta.localhost/) == beta ]]'
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=e2e CA" -keyout "$WORK/ca.key" \
+  -out "$WORK/ca.crt" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=alpha.localhost" \
+  -addext "subjectAltName=DNS:alpha.localhost" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" \
+  -keyout "$WORK/alpha.localhost.key" -out "$WORK/alpha.localhost.crt" 2>/dev/null
+check "a certificate copied into the state volume's certs directory" bash -c '
+  docker exec zlayer mkdir -p /var/lib/zlayer/certs &&
+  docker cp "$1/alpha.localhost.key" zlayer:/var/lib/zlayer/certs/ &&
+  docker cp "$1/alpha.localhost.crt" zlayer:/var/lib/zlayer/certs/' _ "$WORK"
+alpha_verified() {
+  [[ $(curl -s --max-time 5 --cacert "$WORK/ca.crt" --resolve alpha.localhost:443:127.0.0.1 https://alpha.localhost/) == alpha ]]
+}
+check "https://alpha.localhost/ from the host is served with it, verified against its CA" wait_for 30 alpha_verified
+check "docker exec zlayer zlayer routes: both hosts on 80 and 443" bash -c '
+  routes=$(docker exec zlayer zlayer routes) &&
+  grep -qE "^80 +http +alpha.localhost" <<<"$routes" && grep -qE "^443 +https +beta.localhost" <<<"$routes"'
 healthy() { [[ $(docker inspect -f '{{.State.Health.Status}}' zlayer) == healthy ]]; }
 check "docker inspect: health check (zlayer health) reports healthy" wait_for 90 healthy
 

@@ -785,6 +785,39 @@ grpc::ServerWriteReactor<v1::PullImageResponse>* AgentService::PullImage(
   return writer;
 }
 
+grpc::ServerUnaryReactor* AgentService::ListRoutes(grpc::CallbackServerContext* context,
+                                                   const v1::ListRoutesRequest*,
+                                                   v1::ListRoutesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  asio::post(agent_.loop(), [this, reactor, response] {
+    for (const agent::node::ListenerView& l : agent_.Routes()) {
+      v1::Listener* listener = response->add_listeners();
+      listener->set_port(l.port);
+      listener->set_kind(l.kind);
+      for (const agent::node::RouteView& r : l.routes) {
+        v1::Route* route = listener->add_routes();
+        route->set_host(r.host);
+        route->set_path(r.path);
+        route->set_deployment(r.deployment);
+        route->set_service(r.service);
+        route->set_endpoint(r.endpoint);
+        route->set_target_port(r.target_port);
+        route->set_redirect_to_port(r.redirect_to_port);
+        for (const reconcile::ReplicaView& replica : r.replicas) {
+          v1::RouteReplica* out = route->add_replicas();
+          out->set_container_id(replica.id);
+          out->set_address(replica.address);
+          out->set_state(ToProto(replica.state));
+          out->set_health(ToProto(replica.health));
+          out->set_in_rotation(r.in_rotation.count(replica.id) > 0);
+        }
+      }
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AgentService::ListImages(grpc::CallbackServerContext* context,
                                                    const v1::ListImagesRequest*,
                                                    v1::ListImagesResponse* response) {

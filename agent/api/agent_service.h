@@ -49,6 +49,9 @@ class AgentService : public zlayer::v1::Agent::CallbackService {
       grpc::CallbackServerContext* context, const v1::ImportImageRequest* request) override;
   grpc::ServerWriteReactor<v1::PullImageResponse>* PullImage(
       grpc::CallbackServerContext* context, const v1::PullImageRequest* request) override;
+  grpc::ServerUnaryReactor* ListRoutes(grpc::CallbackServerContext* context,
+                                       const v1::ListRoutesRequest* request,
+                                       v1::ListRoutesResponse* response) override;
   grpc::ServerUnaryReactor* ListImages(grpc::CallbackServerContext* context,
                                        const v1::ListImagesRequest* request,
                                        v1::ListImagesResponse* response) override;

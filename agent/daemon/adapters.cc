@@ -325,4 +325,10 @@ void ReplicaNetworks::Prune(std::set<std::string> containers, std::set<std::stri
   manager_.Prune(std::move(containers), std::move(deployments));
 }
 
+void ReplicaNetworks::Drain(const std::string& id, std::chrono::steady_clock::time_point deadline,
+                            std::function<void()> done) {
+  if (drainer_) return drainer_(id, deadline, std::move(done));
+  done();
+}
+
 }  // namespace zlayer::agent::daemon

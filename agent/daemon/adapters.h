@@ -111,9 +111,19 @@ class ReplicaNetworks : public reconcile::ReplicaNetwork {
   std::string AddressOf(const std::string& id) const override;
   void ReleaseDeployment(const std::string& deployment) override;
   void Prune(std::set<std::string> containers, std::set<std::string> deployments) override;
+  void Drain(const std::string& id, std::chrono::steady_clock::time_point deadline,
+             std::function<void()> done) override;
+
+  // Who takes replicas out of rotation (the ingress). Until one is set,
+  // Drain answers at once.
+  using Drainer =
+      std::function<void(const std::string& id, std::chrono::steady_clock::time_point deadline,
+                         std::function<void()> done)>;
+  void SetDrainer(Drainer drainer) { drainer_ = std::move(drainer); }
 
  private:
   network::NetworkManager& manager_;
+  Drainer drainer_;
 };
 
 // The node's images (agent/images) as the application layer sees them.

@@ -5,6 +5,8 @@
 #include <grpcpp/server_posix.h>
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -16,6 +18,7 @@
 #include "agent/api/agent_service.h"
 #include "agent/api/socket_listener.h"
 #include "agent/daemon/adapters.h"
+#include "agent/daemon/ingress_controller.h"
 #include "agent/daemon/service_network.h"
 #include "agent/images/image_store.h"
 #include "agent/images/importer.h"
@@ -42,6 +45,28 @@
 namespace zlayer::agent::daemon {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// `name` when it is a path, else the first executable `name` on env's PATH;
+// "" when there is none (the caller then does without it).
+std::string FindProgram(const std::string& name, const Environment& env) {
+  if (name.find('/') != std::string::npos) return name;
+  auto path = env.find("PATH");
+  std::string dirs = path != env.end()
+                         ? path->second
+                         : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t colon = std::min(dirs.find(':', start), dirs.size());
+    std::string candidate = dirs.substr(start, colon - start) + "/" + name;
+    if (colon > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = colon + 1;
+  }
+  return "";
+}
+
+}  // namespace
 
 // Every part of the running agent, in construction order (destroyed in reverse).
 class Daemon::Parts {
@@ -131,6 +156,9 @@ class Daemon::Parts {
   std::unique_ptr<lifecycle::ReplicaRuntime> runtime_;
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::unique_ptr<ServiceNetwork> service_network_;  // subscribed to reconciler_
+  std::unique_ptr<ingress::SocketHaproxyCommands> haproxy_admin_;
+  std::unique_ptr<ingress::SocketHaproxyCommands> haproxy_master_;
+  std::unique_ptr<IngressController> ingress_;  // subscribed to reconciler_
   std::unique_ptr<node::Node> node_;
   std::shared_ptr<containerd::EventSubscription> events_;  // subscribed on a pool
 
@@ -225,6 +253,24 @@ int Daemon::Parts::Run() {
   service_network_ = std::make_unique<ServiceNetwork>(
       loop_, files_, clock_, *reconciler_, *network_, *service_addresses_, *rule_applier_,
       *dns_names_, NftTableName(ranges->network), log_);
+  const IngressPaths ingress_paths = IngressPathsFor(config_);
+  haproxy_admin_ =
+      std::make_unique<ingress::SocketHaproxyCommands>(loop_, ingress_paths.admin_socket);
+  haproxy_master_ =
+      std::make_unique<ingress::SocketHaproxyCommands>(loop_, ingress_paths.master_socket);
+  IngressSettings ingress_settings;
+  ingress_settings.paths = ingress_paths;
+  ingress_settings.bind_address = config_.ingress_address;
+  ingress_settings.certificates = {UserCertsDir(config_), config_.data_dir + "/acme/certs",
+                                   config_.data_dir + "/ingress/self-signed",
+                                   ingress_paths.certs_dir};
+  ingress_settings.haproxy_program = FindProgram(config_.haproxy_bin, env_);
+  ingress_ = std::make_unique<IngressController>(loop_, files_, clock_, *reconciler_,
+                                                 process_runner_, *haproxy_admin_, *haproxy_master_,
+                                                 ingress_settings, log_);
+  replica_networks_->SetDrainer(
+      [this](const std::string& id, std::chrono::steady_clock::time_point deadline,
+             std::function<void()> done) { ingress_->Drain(id, deadline, std::move(done)); });
   node_ = std::make_unique<node::Node>(node::NodeParts{executors_, config_, env_, log_, *store_,
                                                        *reconciler_, health_, catalog_, *client_,
                                                        *client_, hub_, &loop_lag_});
@@ -343,6 +389,7 @@ void Daemon::Parts::OnConnected(const containerd::VersionInfo& version) {
             config_.containerd_socket, config_.namespace_name);
   if (node_->OnContainerdUp(version.version)) {
     service_network_->Start();  // publishes after the reconciler's first plan
+    ingress_->Start();          // likewise
     (void)SdNotify(env_, "READY=1\nSTATUS=serving; containerd " + version.version);
     log_.Info("ready");
   }

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <set>
 
+#include "agent/ingress/route_table.h"
 #include "agent/logs/paths.h"
 #include "agent/spec/edit.h"
 #include "agent/spec/kernel_names.h"
@@ -173,6 +174,17 @@ void Node::Accept(std::shared_ptr<Parsed> parsed, std::string yaml, bool dry_run
     std::string message = "deployment " + deployment.name + ": ";
     for (size_t i = 0; i < conflicts.size(); ++i) message += (i ? "; " : "") + conflicts[i];
     return done(FailedPreconditionError(std::move(message)));
+  }
+  // Public routes and ports are the node's too: one owner each.
+  {
+    std::vector<spec::Deployment> others;
+    for (const auto& [name, accepted] : accepted_) {
+      if (name != deployment.name && accepted.spec) others.push_back(*accepted.spec);
+    }
+    if (Status routes = ingress::CheckRouteConflicts(deployment, others); !routes.ok()) {
+      return done(FailedPreconditionError(
+          fmt::format("deployment {}: {}", deployment.name, routes.message())));
+    }
   }
   const std::string name = deployment.name;
   result.deployment = name;

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,24 @@ struct ReplicaDetail {
   std::string stop_signal;  // e.g. "SIGTERM"
   std::chrono::nanoseconds stop_grace_period{0};
   std::vector<reconcile::HealthCheckRecord> health_history;
+};
+
+// `zlayer routes`: one route of a public listener and the replicas behind it.
+struct RouteView {
+  std::string host;  // "" = any host
+  std::string path;  // "" for tcp and udp
+  std::string deployment;
+  std::string service;
+  std::string endpoint;
+  uint16_t target_port = 0;
+  uint16_t redirect_to_port = 0;  // a redirect to https on that port instead of a backend
+  std::vector<reconcile::ReplicaView> replicas;  // every replica of the service
+  std::set<std::string> in_rotation;             // the ids that receive new requests
+};
+struct ListenerView {
+  uint16_t port = 0;
+  std::string kind;  // "http", "https", "tcp" or "udp"
+  std::vector<RouteView> routes;
 };
 
 // What the node is built from; every reference must outlive the Node.
@@ -175,6 +194,8 @@ class Node {
   Result<std::shared_ptr<exec::ExecSession>> StartExec(const std::string& target,
                                                        exec::ExecOptions options,
                                                        exec::ExecCallbacks callbacks);
+  // The public listeners and their routes, as the ingress serves them now.
+  std::vector<ListenerView> Routes() const;
   NodeStatus CurrentStatus() const;
   // The node's health (node/node_health.h): containerd as the loop knows it, and the
   // supervised-children file, read off the loop.

@@ -221,7 +221,8 @@ void Reconciler::OnTaskExit(const std::string& id, pid_t pid, uint32_t exit_stat
       if (!stop.exited) {
         stop.exited = true;
         // While a signal is in flight its answer carries on (OnStopSignalled).
-        if (stop.phase == PendingStop::Phase::kGrace ||
+        if (stop.phase == PendingStop::Phase::kDraining ||
+            stop.phase == PendingStop::Phase::kGrace ||
             stop.phase == PendingStop::Phase::kAfterKill) {
           DeleteStoppedTask(stop);
         }
@@ -442,7 +443,16 @@ void Reconciler::StopTask(const StopRequest& request, std::function<void(Status)
   PendingStop& pending = *stop;
   // Registered before the signal goes out: its exit event cannot be missed.
   stops_[request.id] = std::move(stop);
-  SendStopSignal(pending, request.signal);
+  if (request.signal == SIGKILL) return SendStopSignal(pending, request.signal);
+  // Out of rotation first, so that no new request reaches a replica that is
+  // shutting down; the grace period counts from here.
+  pending.phase = PendingStop::Phase::kDraining;
+  network_.Drain(request.id, deadline, [this, id = request.id, serial = pending.serial] {
+    PendingStop* stop = FindStop(id, serial);
+    if (stop == nullptr || stop->phase != PendingStop::Phase::kDraining) return;
+    if (stop->exited) return DeleteStoppedTask(*stop);
+    SendStopSignal(*stop, stop->request.signal);
+  });
 }
 
 void Reconciler::SendStopSignal(PendingStop& stop, int signal) {

@@ -237,7 +237,15 @@ class Reconciler {
 
   // One stop in progress (see the top of this file).
   struct PendingStop {
-    enum class Phase { kSignalling, kGrace, kKilling, kAfterKill, kChecking, kDeleting };
+    enum class Phase {
+      kDraining,  // ReplicaNetwork::Drain, before the stop signal (not for SIGKILL)
+      kSignalling,
+      kGrace,
+      kKilling,
+      kAfterKill,
+      kChecking,
+      kDeleting
+    };
     uint64_t serial = 0;  // tells this stop from a later one of the same container
     StopRequest request;
     pid_t pid = 0;  // of the task being stopped; 0: unknown, any exit of the container counts

@@ -188,6 +188,12 @@ class ReplicaNetwork {
   // (namespaces, addresses, bridges, subnets) of a container not in
   // `containers` or a deployment not in `deployments` is removed, off the loop.
   virtual void Prune(std::set<std::string> containers, std::set<std::string> deployments) = 0;
+  // Container `id` is about to get its stop signal: it is taken out of
+  // everything that sends it new traffic (the ingress), and `done` runs once
+  // the requests it is serving have finished, or at `deadline` (its grace
+  // period's end), whichever comes first. At once when nothing routes to it.
+  virtual void Drain(const std::string& id, std::chrono::steady_clock::time_point deadline,
+                     std::function<void()> done) = 0;
 };
 
 }  // namespace zlayer::reconcile

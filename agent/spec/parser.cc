@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <set>
 
@@ -178,6 +179,25 @@ void CheckVariantKeys(Reader& reader, const Fields& fields, std::string_view tag
 }
 
 bool IsAbsolute(std::string_view path) { return !path.empty() && path.front() == '/'; }
+
+// An endpoint's host: a DNS name (letters, digits, '-' and '.' between
+// labels, at most 253 characters), or "*." followed by one.
+bool IsRouteHost(std::string_view host) {
+  if (host.starts_with("*.")) host.remove_prefix(2);
+  if (host.empty() || host.size() > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i <= host.size(); ++i) {
+    if (i == host.size() || host[i] == '.') {
+      if (label == 0 || label > 63 || host[i - 1] == '-' || host[i - label] == '-') return false;
+      label = 0;
+    } else if (std::isalnum(static_cast<unsigned char>(host[i])) || host[i] == '-') {
+      ++label;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
 
 // Why `path` cannot be a mount target inside a container, or nullopt when it can.
 std::optional<std::string> ContainerPathProblem(std::string_view path) {
@@ -544,9 +564,10 @@ void SpecParser::ParseEndpoints(const Value* value, std::vector<Endpoint>* endpo
   if (!items) return;
   std::map<std::string, YAML::Mark> names;
   for (const Value& item : *items) {
-    std::optional<Fields> f =
-        reader_.Map(&item, {"name", "protocol", "port", "target_port", "path", "host", "expose"},
-                    {"stream", "target_role", "tunnel"});
+    std::optional<Fields> f = reader_.Map(
+        &item,
+        {"name", "protocol", "port", "target_port", "path", "host", "expose", "redirect_http"},
+        {"stream", "target_role", "tunnel"});
     if (!f) continue;
     Endpoint endpoint;
     if (const Value* name = f->Get("name")) {
@@ -590,7 +611,21 @@ void SpecParser::ParseEndpoints(const Value* value, std::vector<Endpoint>* endpo
         Assign(reader_.String(field, IsAbsolute, "expected a path starting with '/'"),
                &endpoint.path);
       } else {
-        Assign(reader_.String(field), &endpoint.host);
+        Assign(reader_.String(field, IsRouteHost,
+                              "expected a host name (api.example.com) or a wildcard "
+                              "(*.example.com)"),
+               &endpoint.host);
+        if (endpoint.host) {
+          std::transform(endpoint.host->begin(), endpoint.host->end(), endpoint.host->begin(),
+                         [](unsigned char c) { return std::tolower(c); });
+        }
+      }
+    }
+    if (const Value* redirect = f->Get("redirect_http")) {
+      if (endpoint.protocol != Protocol::kHttps) {
+        reader_.Report(redirect->key_mark, redirect->path, "only allowed with protocol: https");
+      } else {
+        Assign(reader_.Bool(redirect), &endpoint.redirect_http);
       }
     }
     Assign(reader_.Enum<Exposure>(f->Get("expose"), {Exposure::kPublic, Exposure::kInternal}),

@@ -116,6 +116,7 @@ json ToJson(const Service& service) {
                 {"expose", Name(endpoint.expose)}};
       if (endpoint.path) e["path"] = *endpoint.path;
       if (endpoint.host) e["host"] = *endpoint.host;
+      if (endpoint.redirect_http) e["redirect_http"] = true;
       endpoints.push_back(std::move(e));
     }
     out["endpoints"] = endpoints;

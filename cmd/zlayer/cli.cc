@@ -53,6 +53,7 @@ const std::map<std::string, Handler, std::less<>>& Handlers() {
       {"pull", RunPull},
       {"status", RunStatus},
       {"health", RunHealth},
+      {"routes", RunRoutes},
       {"version", RunVersion},
   };
   return kHandlers;

@@ -99,6 +99,25 @@ Result<int> RunHealth(Context& ctx) {
   return kExitFailure;
 }
 
+Result<int> RunRoutes(Context& ctx) {
+  auto connection = ctx.Connect();
+  if (!connection.ok()) return connection.status();
+  v1::ListRoutesResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, ctx.BoundedDeadline());
+  grpc::Status status =
+      (*connection)->stub().ListRoutes(&context, v1::ListRoutesRequest(), &response);
+  if (!status.ok()) return ctx.RpcError(status, ctx.BoundedDeadline());
+  if (ctx.invocation.output == OutputFormat::kJson) {
+    auto json = ToJson(response);
+    if (!json.ok()) return json.status();
+    ctx.io.Out(*json);
+  } else {
+    ctx.io.Out(RenderRoutesTable(response));
+  }
+  return kExitOk;
+}
+
 Result<int> RunVersion(Context& ctx) {
   ctx.io.Out(fmt::format("client: {} (api zlayer.v1)\n", kVersion));
   // Without an agent the client's version is still an answer; the note says why the

@@ -438,6 +438,17 @@ const std::vector<CommandSpec>& Commands() {
        {{"no-wait", 0, nullptr, "return once the desired state is removed"}},
        -1,
        BindDelete},
+      {"routes",
+       "[-o table|json]",
+       "Deployments",
+       "list the public listeners, their routes and the replicas behind each",
+       "Every port of an `expose: public` endpoint is a listener of the node's proxy.\n"
+       "HTTP routes are listed most specific first (exact host, wildcard, any host;\n"
+       "longest path), the order they are matched in. REPLICAS names those in rotation,\n"
+       "then the others with their state.",
+       {kOutputFlag},
+       -1,
+       BindOutputOnly},
       {"images",
        "[-o table|json]",
        "Images",

@@ -370,6 +370,38 @@ std::string RenderImageTable(const v1::ListImagesResponse& images) {
   return table.Render();
 }
 
+std::string RenderRoutesTable(const v1::ListRoutesResponse& routes) {
+  Table table({"PORT", "KIND", "HOST", "PATH", "TARGET", "REPLICAS"});
+  for (const v1::Listener& l : routes.listeners()) {
+    for (const v1::Route& r : l.routes()) {
+      std::string target =
+          r.redirect_to_port() != 0
+              ? fmt::format("redirect to https :{}", r.redirect_to_port())
+              : fmt::format("{}/{}:{}", r.deployment(), r.service(), r.target_port());
+      std::string in;
+      std::string out;
+      for (const v1::RouteReplica& replica : r.replicas()) {
+        if (replica.in_rotation()) {
+          in += (in.empty() ? "" : ", ") + replica.container_id();
+        } else {
+          std::string state = ReplicaStateName(replica.state());
+          if (replica.health() == v1::Replica::HEALTH_UNHEALTHY ||
+              replica.health() == v1::Replica::HEALTH_STARTING) {
+            state += ", " + HealthName(replica.health());
+          }
+          out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", replica.container_id(), state);
+        }
+      }
+      std::string replicas = in.empty() && out.empty() ? "-" : in;
+      if (!out.empty()) replicas += (in.empty() ? "" : ", ") + out;
+      if (r.redirect_to_port() != 0) replicas = "-";
+      table.AddRow({std::to_string(l.port()), l.kind(), r.host().empty() ? "*" : r.host(),
+                    r.path().empty() ? "-" : r.path(), target, replicas});
+    }
+  }
+  return table.Render();
+}
+
 namespace {
 
 // A loop's lag: fractions of a millisecond matter here (FormatSpan says "<1ms").

@@ -61,6 +61,9 @@ DeploymentHealth JudgeDeploymentHealth(const v1::Deployment& deployment);
 
 // `zlayer images`: NAME DIGEST SIZE UNPACKED.
 std::string RenderImageTable(const v1::ListImagesResponse& images);
+// `zlayer routes`: a row per route of each public listener; REPLICAS lists the
+// replicas in rotation, then the others with their state in brackets.
+std::string RenderRoutesTable(const v1::ListRoutesResponse& routes);
 
 // `zlayer status`: node facts as "key: value" lines, then a deployment table.
 std::string RenderStatus(const v1::StatusResponse& status, Clock::time_point now);

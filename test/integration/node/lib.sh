@@ -27,6 +27,8 @@ export ZLAYER_RUN_DIR=$T/run ZLAYER_DATA_DIR=$T/data ZLAYER_STATE_DIR=$T/data/co
 # Address ranges of its own, so that its bridges, nftables table and dnsmasq never meet
 # another node's on this host (a script may set others after sourcing this file).
 export ZLAYER_NETWORK_CIDR=10.$((150 + $$ % 50)).0.0/16 ZLAYER_SERVICE_CIDR=10.$((100 + $$ % 50)).0.0/16
+# Its public listeners on a loopback address of its own (scripts may set another).
+export ZLAYER_INGRESS_ADDRESS=127.$((100 + $$ % 100)).$(($$ / 100 % 250 + 1)).1
 CTR=(ctr --address "$T/c.sock" -n "$NS")
 export T NS ZL BIN ROOT
 # ctr for this node; a function, so `bash -c` checks can use it too.

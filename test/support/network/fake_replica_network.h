@@ -58,7 +58,21 @@ class FakeReplicaNetwork : public reconcile::ReplicaNetwork {
     }
   }
 
+  void Drain(const std::string& id, std::chrono::steady_clock::time_point deadline,
+             std::function<void()> done) override {
+    calls.push_back("drain " + id);
+    drain_deadlines[id] = deadline;
+    if (hold_drains) {
+      held_drains.push_back(std::move(done));
+      return;
+    }
+    done();
+  }
+
   std::vector<std::string> calls;
+  std::map<std::string, std::chrono::steady_clock::time_point> drain_deadlines;
+  bool hold_drains = false;  // keep Drain's callbacks in held_drains instead of calling them
+  std::vector<std::function<void()>> held_drains;
   std::map<std::string, reconcile::AttachedNetwork> attached;
   std::map<std::string, std::string> deployment_of;  // the deployment each attach named
   std::deque<Status> attach_failures;

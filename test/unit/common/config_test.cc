@@ -33,6 +33,32 @@ TEST_CASE("The DNS server can be replaced, and its hosts directory follows the r
   CHECK(zlayer::UnknownZlayerVariables({{"ZLAYER_DNSMASQ_BIN", "x"}}).empty());
 }
 
+TEST_CASE("The ingress binds every address unless told one, and keeps its files in the run dir") {
+  auto defaults = LoadNodeConfig({});
+  REQUIRE(defaults.ok());
+  CHECK(defaults->ingress_address.empty());
+  CHECK(defaults->haproxy_bin == "haproxy");
+  auto config = LoadNodeConfig({{"ZLAYER_INGRESS_ADDRESS", "127.0.13.1"},
+                                {"ZLAYER_HAPROXY_BIN", "/opt/haproxy"},
+                                {"ZLAYER_RUN_DIR", "/tmp/zl-3/run"},
+                                {"ZLAYER_DATA_DIR", "/tmp/zl-3/data"}});
+  REQUIRE(config.ok());
+  CHECK(config->ingress_address == "127.0.13.1");
+  CHECK(config->haproxy_bin == "/opt/haproxy");
+  zlayer::IngressPaths paths = zlayer::IngressPathsFor(*config);
+  CHECK(paths.config_file == "/tmp/zl-3/run/ingress/haproxy.cfg");
+  CHECK(paths.admin_socket == "/tmp/zl-3/run/ingress/admin.sock");
+  CHECK(paths.master_socket == "/tmp/zl-3/run/ingress/master.sock");
+  CHECK(zlayer::UserCertsDir(*config) == "/tmp/zl-3/data/certs");
+}
+
+TEST_CASE("An ingress address that is not an IPv4 address is refused, naming the variable") {
+  auto config = LoadNodeConfig({{"ZLAYER_INGRESS_ADDRESS", "localhost"}});
+  REQUIRE_FALSE(config.ok());
+  CHECK(config.status().message().find("ZLAYER_INGRESS_ADDRESS=localhost: not an IPv4 address") !=
+        std::string::npos);
+}
+
 TEST_CASE("Every path can be moved, so that nodes run side by side under /tmp") {
   Environment env = {{"ZLAYER_RUN_DIR", "/tmp/zl-1/run"},
                      {"CONTAINERD_SOCKET", "/tmp/zl-1/c.sock"},

@@ -772,6 +772,44 @@ TEST_CASE("A stop ends when the task's exit event arrives, not when its grace pe
   CHECK(h.StateOf("app-web-0") == ReplicaState::kRunning);
 }
 
+TEST_CASE("A replica is drained before its stop signal, and the signal waits for the drain") {
+  Harness h;
+  h.network.hold_drains = true;
+  const auto began = h.Now();
+  h.ScaleDownFromTwo(30s, StopAnswer::kExits);
+  REQUIRE(h.RunUntil([&] { return h.network.held_drains.size() == 1; }));
+  CHECK(h.network.drain_deadlines.at("app-web-1") - h.clock.SteadyNow() == 30s - (h.Now() - began));
+  h.Wait(2s);
+  CHECK(h.ops.Count("stop app-web-1") == 0);
+  h.network.held_drains.front()();
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("remove app-web-1") == 1; }));
+  CHECK(h.ops.Count("kill app-web-1") == 0);
+}
+
+TEST_CASE("A drain that lasts the whole grace period is followed by the signal, then SIGKILL") {
+  Harness h;
+  h.network.hold_drains = true;
+  h.ScaleDownFromTwo(10s, StopAnswer::kIgnores);
+  REQUIRE(h.RunUntil([&] { return h.network.held_drains.size() == 1; }));
+  h.Wait(10s);
+  h.network.held_drains.front()();  // the drain gave up at its deadline
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("kill app-web-1") == 1; }, 1s));
+  CHECK(h.ops.IndexOf("stop app-web-1") < h.ops.IndexOf("kill app-web-1"));
+}
+
+TEST_CASE("A replica that exits while it is drained is deleted without a signal") {
+  Harness h;
+  h.network.hold_drains = true;
+  h.ScaleDownFromTwo(30s, StopAnswer::kExits);
+  REQUIRE(h.RunUntil([&] { return h.network.held_drains.size() == 1; }));
+  pid_t pid = h.ops.Exit("app-web-1");
+  h.reconciler.OnTaskExit("app-web-1", pid, 1, h.clock.WallNow());
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("remove app-web-1") == 1; }));
+  h.network.held_drains.front()();
+  h.Wait(1s);
+  CHECK(h.ops.Count("stop app-web-1") == 0);
+}
+
 TEST_CASE("A task that ignores its stop signal gets SIGKILL when its grace period ends") {
   Harness h;
   h.ScaleDownFromTwo(10s, StopAnswer::kIgnores);
