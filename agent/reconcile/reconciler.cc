@@ -120,6 +120,7 @@ void Reconciler::Start(std::vector<DesiredDeployment> loaded, std::function<void
 
 void Reconciler::Apply(DesiredDeployment deployment) {
   std::string name = deployment.spec.name;
+  deleted_.erase(name);
   log_.Info("deployment {} generation {}: {} service(s)", name, deployment.generation,
             deployment.spec.services.size());
   // A service whose spec changed while it has replicas starts a rollout.
@@ -175,7 +176,10 @@ void Reconciler::Apply(DesiredDeployment deployment) {
 }
 
 void Reconciler::Delete(const std::string& name, std::function<void(Status)> done) {
-  desired_.erase(name);
+  if (auto d = desired_.find(name); d != desired_.end()) {
+    deleted_[name] = std::move(d->second.spec);  // its stop signals and grace periods
+    desired_.erase(d);
+  }
   for (auto it = services_.begin(); it != services_.end();) {
     it = it->first.compare(0, name.size() + 1, name + "/") == 0 ? services_.erase(it)
                                                                 : std::next(it);
@@ -367,10 +371,15 @@ void Reconciler::CheckRolloutFailure(const std::string& id, const std::string& w
 
 StopRequest Reconciler::StopRequestFor(const std::string& id, const std::string& deployment,
                                        const std::string& service) const {
-  // A service no longer in the spec stops with Docker's defaults.
+  // A service no longer in the spec stops with Docker's defaults; one of a
+  // deleted deployment as its last spec said.
   StopRequest request;
   request.id = id;
   const spec::Service* s = FindService(deployment, service);
+  if (auto d = deleted_.find(deployment); s == nullptr && d != deleted_.end()) {
+    auto found = d->second.services.find(service);
+    if (found != d->second.services.end()) s = &found->second;
+  }
   auto o = observed_.find(id);
   request.signal =
       StopSignal(s, o == observed_.end() ? std::nullopt : o->second.recorded_stop_signal);
@@ -995,6 +1004,7 @@ void Reconciler::CheckWaiters() {
       bool left = false;
       for (const auto& [id, c] : observed_) left = left || c.deployment == it->deployment;
       finished = !left;
+      if (finished && !desired_.count(it->deployment)) deleted_.erase(it->deployment);
     } else {
       auto d = desired_.find(it->deployment);
       if (d == desired_.end()) {

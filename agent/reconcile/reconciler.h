@@ -310,6 +310,9 @@ class Reconciler {
   bool plan_scheduled_ = false;
   bool observing_ = false;
   std::map<std::string, DesiredDeployment> desired_;
+  // Deleted deployments' last specs, until their containers are gone: their
+  // replicas stop with their own signal and grace period.
+  std::map<std::string, spec::Deployment> deleted_;
   std::map<std::string, ObservedContainer> observed_;
   std::map<std::string, Replica> replicas_;
   std::map<std::string, ServiceState> services_;

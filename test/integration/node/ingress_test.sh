@@ -9,7 +9,7 @@
 # Listens on its own loopback address (ZLAYER_INGRESS_ADDRESS) and its own
 # network ranges, so that it never meets another node on this host.
 source "$(dirname "$0")/lib.sh"
-export ZLAYER_NETWORK_CIDR=10.243.0.0/16 ZLAYER_SERVICE_CIDR=10.244.0.0/16
+export ZLAYER_NETWORK_CIDR=10.248.0.0/16 ZLAYER_SERVICE_CIDR=10.249.0.0/16
 IP=127.0.13.1
 export ZLAYER_INGRESS_ADDRESS=$IP
 

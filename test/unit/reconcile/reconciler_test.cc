@@ -470,6 +470,22 @@ TEST_CASE("Deleting a deployment stops and removes its containers before it repo
   CHECK(h.reconciler.Deployments().empty());
 }
 
+TEST_CASE("Deleting a deployment stops its replicas with their own signal and grace period") {
+  Harness h;
+  auto app = App(1);
+  app.spec.services["web"].stop_signal = SIGQUIT;
+  app.spec.services["web"].stop_grace_period = 3s;
+  h.StartWith({app});
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 1; }));
+  h.ops.IgnoreSignals("app-web-0");
+  h.reconciler.Delete("app", [](Status) {});
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("stop app-web-0") == 1; }));
+  CHECK(h.ops.StopSignalOf("app-web-0") == SIGQUIT);
+  const auto stopped_at = h.Now();
+  REQUIRE(h.RunUntil([&] { return h.ops.Count("kill app-web-0") == 1; }));
+  CHECK(h.Now() - stopped_at == 3s);
+}
+
 TEST_CASE("After an agent restart, running containers are adopted and not restarted") {
   Harness h;
   h.ops.Put(RunningAppWeb0());
