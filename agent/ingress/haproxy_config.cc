@@ -80,6 +80,7 @@ void RenderHttpFrontend(const Listener& listener, const HaproxySettings& setting
   } else {
     c += fmt::format("    bind {}\n", Bind(settings, listener.port));
   }
+  c += "    option idle-close-on-response\n";
   c += "    option forwardfor\n";
   c += fmt::format("    http-request set-header X-Forwarded-Proto {}\n", tls ? "https" : "http");
   c += "    http-request del-header X-Forwarded-Host\n";
@@ -162,7 +163,6 @@ RenderedHaproxy RenderHaproxy(const ProxyState& state, const HaproxySettings& se
   c += "    timeout http-request 10s\n";
   c += "    timeout http-keep-alive 10s\n";
   c += "    timeout tunnel 1h\n";
-  c += "    option idle-close-on-response\n";
   c += "\n";
   for (const Listener& listener : state.listeners) {
     if (listener.kind == ListenerKind::kTcp) {

@@ -8,14 +8,15 @@
 //     expose-fd listeners`, for live server changes and seamless reloads),
 //     `hard-stop-after 30s`, TLS 1.2 at least;
 //   - defaults: mode http, timeouts connect 5s, client/server 60s,
-//     http-request 10s, http-keep-alive 10s, tunnel 1h (WebSocket and tcp),
-//     `option idle-close-on-response` (reloads close idle keep-alive
-//     connections only after their next response);
+//     http-request 10s, http-keep-alive 10s, tunnel 1h (WebSocket and tcp);
 //   - one frontend per listener, bound on settings.bind_address:<port>, or on
 //     every IPv4 address (":<port>") when it is "":
 //       http_<port> (kHttp), https_<port> (kHttps: `ssl crt-list
 //       <paths.crt_list> alpn h2,http/1.1`, the crt-list is written by the
 //       certificates module), tcp_<port> (kTcp, straight to its backend);
+//     HTTP frontends have `option idle-close-on-response` (an old worker
+//     closes idle keep-alive connections only after their next response, so
+//     reloads fail no request; HTTP mode only, hence not in defaults);
 //   - one backend per ProxyBackend: `balance roundrobin` (which runtime-added
 //     servers need), no health checks (the agent decides readiness), a server
 //     per ProxyServer `server <name> <address>:<port> pool-max-conn -1

@@ -60,10 +60,9 @@ TEST_CASE("The global section has the admin socket that hands over listeners, an
                 "    stats socket /run/zl/ingress/admin.sock mode 600 level admin expose-fd "
                 "listeners"));
   CHECK(HasLine(out.config, "    hard-stop-after 30s"));
-  for (const char* line :
-       {"    timeout connect 5s", "    timeout client 60s", "    timeout server 60s",
-        "    timeout http-request 10s", "    timeout http-keep-alive 10s", "    timeout tunnel 1h",
-        "    option idle-close-on-response"}) {
+  for (const char* line : {"    timeout connect 5s", "    timeout client 60s",
+                           "    timeout server 60s", "    timeout http-request 10s",
+                           "    timeout http-keep-alive 10s", "    timeout tunnel 1h"}) {
     CHECK(HasLine(out.config, line));
   }
   CHECK(out.config.find("frontend") == std::string::npos);
@@ -92,6 +91,7 @@ TEST_CASE("Each listener is a frontend bound on the ingress address, or on every
 TEST_CASE("HTTP frontends set the forwarding headers, with the protocol of the listener") {
   RenderedHaproxy out = RenderHaproxy(ShopState(), Settings());
   CHECK(HasLine(out.config, "    option forwardfor"));
+  CHECK(HasLine(out.config, "    option idle-close-on-response"));
   CHECK(HasLine(out.config, "    http-request set-header X-Forwarded-Proto http"));
   CHECK(HasLine(out.config, "    http-request set-header X-Forwarded-Proto https"));
   CHECK(HasLine(out.config, "    http-request set-header X-Real-IP %[src]"));
