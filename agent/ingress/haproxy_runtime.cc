@@ -270,6 +270,7 @@ struct Drain : std::enable_shared_from_this<Drain> {
             self->last_error = answer.status().message();
             return self->Again();
           }
+          self->last_error.clear();
           auto servers = ParseServersConn(*answer);
           if (!servers.ok()) return self->Finish(servers.status());
           auto it = servers->find(self->server);

@@ -166,8 +166,11 @@ inline constexpr std::chrono::milliseconds kHaproxyPollInterval{50};
 // (without the pool options HAProxy does not reuse connections to dynamic
 // servers). A server of that name that already exists with the same address
 // and port is put back into rotation (`set server ... state ready`: out of
-// drain or maintenance) and is OK; with another address it is kAlreadyExists.
+// drain or maintenance) and is OK; with another address it is kAlreadyExists
+// (remove it first); deleted between the two looks, kAborted (try again).
 // A backend that does not exist is kNotFound. `server.address` must be an IP.
+// The change lives in the current worker only: a reload forgets it unless the
+// configuration on disk has it too.
 void AddServer(HaproxyCommands& commands, std::string backend, ProxyServer server,
                std::function<void(Status)> done);
 
@@ -190,6 +193,11 @@ void DrainServer(HaproxyCommands& commands, boost::asio::io_context& loop, std::
 // attached (idle ones being closed) is retried every kHaproxyPollInterval
 // until max(deadline, now) + 2 s. OK once the server is gone, including
 // when it, or its backend, did not exist.
+//
+// After a reload, the stats socket is the new worker's: workers of previous
+// configurations (Reload's "old workers", finishing their connections) still
+// hold the server and are not drained by this. Stop the replica once they
+// have exited (`show proc` lists no old worker), or within hard-stop-after.
 void RemoveServer(HaproxyCommands& commands, boost::asio::io_context& loop, std::string backend,
                   std::string server, std::chrono::steady_clock::time_point deadline,
                   std::function<void(Status)> done);
