@@ -34,6 +34,13 @@ RUNTIME_PACKAGES=(
   # The containers' DNS server, run by zlayer-init (supervisor/dnsmasq_command.h):
   # dnsmasq-base is the program alone, without the dnsmasq package's own service.
   dnsmasq-base
+  # The ingress on the spec's public ports, run by zlayer-init (supervisor/haproxy_command.h)
+  # with the node's own configuration; the package's service and /etc/haproxy/haproxy.cfg
+  # are never used by a node.
+  haproxy
+  # Load generators of the ingress tests and benchmarks: wrk (HTTP/1.1), h2load (HTTP/2,
+  # in nghttp2-client).
+  wrk nghttp2-client
 )
 
 packages=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}")

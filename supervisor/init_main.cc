@@ -12,6 +12,7 @@
 #include "supervisor/command_line.h"
 #include "supervisor/containerd_config.h"
 #include "supervisor/dnsmasq_command.h"
+#include "supervisor/haproxy_command.h"
 #include "supervisor/pass_through.h"
 #include "supervisor/preflight.h"
 #include "supervisor/spawn.h"
@@ -143,6 +144,14 @@ int InitMain(const std::vector<std::string>& args, const Environment& env,
     return kExitFailure;
   }
 
+  // Nor is the ingress proxy: without it, only the public endpoints do not answer.
+  auto haproxy_program = ResolveProgram(config->haproxy_bin, path_env);
+  if (!haproxy_program.ok()) {
+    log.Warn("{}; public endpoints will not answer until haproxy can be started",
+             haproxy_program.status().message());
+  }
+  const IngressPaths ingress = IngressPathsFor(*config);
+
   auto snapshotter = RunPreflight(*config, log);
   if (!snapshotter.ok()) {
     log.Error("{}", snapshotter.status().message());
@@ -150,7 +159,8 @@ int InitMain(const std::vector<std::string>& args, const Environment& env,
   }
 
   std::error_code ec;
-  for (const std::string& dir : {config->run_dir, config->data_dir, dnsmasq->hosts_dir}) {
+  for (const std::string& dir : {config->run_dir, config->data_dir, dnsmasq->hosts_dir, ingress.dir,
+                                 ingress.maps_dir, ingress.certs_dir}) {
     std::filesystem::create_directories(dir, ec);
     if (ec) {
       log.Error("create {}: {}", dir, ec.message());
@@ -163,6 +173,13 @@ int InitMain(const std::vector<std::string>& args, const Environment& env,
     log.Error("{}", s.message());
     return kExitFailure;
   }
+  // HAProxy starts before the agent has written anything; the agent's file,
+  // once there, is never replaced.
+  if (auto wrote = WriteHaproxyBootstrapConfigIfAbsent(ingress); !wrote.ok()) {
+    log.Warn("{}; haproxy will not start until the agent writes it", wrote.status().message());
+  } else if (*wrote) {
+    log.Info("wrote a listener-less haproxy configuration: {}", ingress.config_file);
+  }
   std::ofstream(config->run_dir + "/zlayer-init.pid") << ::getpid() << "\n";
 
   SupervisorOptions options;
@@ -172,6 +189,8 @@ int InitMain(const std::vector<std::string>& args, const Environment& env,
   options.agent_program = *agent;
   options.cli_program = cli.ok() ? *cli : "";
   options.dnsmasq_argv = DnsmasqArgv(*dnsmasq);
+  options.haproxy_argv =
+      HaproxyArgv(haproxy_program.ok() ? *haproxy_program : config->haproxy_bin, ingress);
   options.snapshotter = *snapshotter;
   options.deploy_spec = deploy_spec;
   options.child_signal_mask = original_mask;

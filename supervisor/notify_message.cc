@@ -20,13 +20,16 @@ NotifyMessage ParseNotifyMessage(std::string_view datagram) {
   while (!datagram.empty()) {
     size_t newline = datagram.find('\n');
     std::string_view line = datagram.substr(0, newline);
-    datagram = newline == std::string_view::npos ? std::string_view() : datagram.substr(newline + 1);
+    datagram =
+        newline == std::string_view::npos ? std::string_view() : datagram.substr(newline + 1);
     size_t eq = line.find('=');
     if (eq == std::string_view::npos) continue;
     std::string_view key = line.substr(0, eq);
     std::string_view value = line.substr(eq + 1);
     if (key == "READY") {
       message.ready = value == "1";
+    } else if (key == "RELOADING") {
+      message.reloading = value == "1";
     } else if (key == "STOPPING") {
       message.stopping = value == "1";
     } else if (key == "WATCHDOG") {

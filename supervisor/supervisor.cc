@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -89,7 +90,8 @@ class Supervisor::Impl {
         rng_(std::random_device{}()),
         containerd_(io_, "containerd", MakeTracker()),
         agent_(io_, "zlayer-agent", MakeTracker()),
-        dnsmasq_(io_, "dnsmasq", MakeTracker()) {
+        dnsmasq_(io_, "dnsmasq", MakeTracker()),
+        haproxy_(io_, "haproxy", MakeTracker(/*gives_up=*/false)) {
     containerd_.program = options_.containerd_program;
     containerd_.args = {options_.containerd_program, "--config",
                         options_.config.run_dir + "/containerd.toml"};
@@ -101,6 +103,12 @@ class Supervisor::Impl {
       dnsmasq_.program = options_.dnsmasq_argv.front();
       dnsmasq_.args = options_.dnsmasq_argv;
       dnsmasq_.up_once_started = true;
+      dnsmasq_.essential = false;
+    }
+    if (!options_.haproxy_argv.empty()) {
+      haproxy_.program = options_.haproxy_argv.front();
+      haproxy_.args = options_.haproxy_argv;
+      haproxy_.essential = false;
     }
   }
 
@@ -111,6 +119,7 @@ class Supervisor::Impl {
   enum class Phase {
     kRunning,
     kStoppingAgent,
+    kStoppingHaproxy,
     kStoppingContainerd,
     kStoppingDnsmasq,
     kSweeping,
@@ -135,18 +144,23 @@ class Supervisor::Impl {
     bool start_timed_out = false;
     bool watchdog_expired = false;
     nanoseconds watchdog_timeout{0};
-    // Sends no READY=1 (dnsmasq): up once started, restarted forever, and its
-    // failures never shut the node down.
+    // Sends no READY=1 (dnsmasq): up once started.
     bool up_once_started = false;
+    // false (dnsmasq, haproxy): restarted forever, also when it never became
+    // ready or cannot be started at all; its failures never shut the node down.
+    bool essential = true;
+    // Sent RELOADING=1 and no READY=1 since (HAProxy during a reload). Still up.
+    bool reloading = false;
     std::optional<std::string> last_status;
     std::string detail = "not started";  // why it is up or down, for the children file
     RestartTracker restarts;
     asio::steady_timer start_timer, watchdog_timer, restart_timer, kill_timer;
   };
 
-  RestartTracker MakeTracker() {
+  // gives_up = false: never gives up on a program that does not become ready.
+  RestartTracker MakeTracker(bool gives_up = true) {
     RestartPolicy policy;
-    policy.start_limit = options_.config.restart_limit;
+    policy.start_limit = gives_up ? options_.config.restart_limit : std::numeric_limits<int>::max();
     return RestartTracker(
         policy, [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); });
   }
@@ -172,6 +186,8 @@ class Supervisor::Impl {
   void RestartLater(Slot& slot, const RestartTracker::Decision& decision, const std::string& how);
   // The slots that run, in start order.
   std::vector<Slot*> Slots();
+  // The slots whose programs get NOTIFY_SOCKET (dnsmasq does not).
+  std::vector<Slot*> NotifyingSlots() { return {&containerd_, &agent_, &haproxy_}; }
   void Signal(pid_t pid, int signal, const std::string& who);
   void StartDeploy();
   Environment ChildEnvironment(const Slot* slot) const;
@@ -205,6 +221,7 @@ class Supervisor::Impl {
   Slot containerd_;
   Slot agent_;
   Slot dnsmasq_;
+  Slot haproxy_;
 
   Phase phase_ = Phase::kRunning;
   int exit_code_ = 0;
@@ -224,6 +241,7 @@ int Supervisor::Impl::Run() {
   PublishChildren();
   Start(containerd_);
   if (!dnsmasq_.program.empty()) Start(dnsmasq_);
+  if (!haproxy_.program.empty()) Start(haproxy_);
   io_.run();
   return exit_code_;
 }
@@ -298,14 +316,14 @@ void Supervisor::Impl::OnNotification(const NotifySocket::Datagram& datagram) {
   NotifyMessage message = ParseNotifyMessage(datagram.text);
   std::vector<ProcessInfo> table;
   Slot* owner = nullptr;
-  for (Slot* slot : {&containerd_, &agent_}) {
+  for (Slot* slot : NotifyingSlots()) {
     if (slot->pid > 0 && slot->pid == datagram.sender) owner = slot;
   }
   if (owner == nullptr && datagram.sender > 0) {
     // NotifyAccess=all: descendants of a managed program (systemd-notify from
     // a script, a forked daemon) speak for it.
     table = ListProcesses();
-    for (Slot* slot : {&containerd_, &agent_}) {
+    for (Slot* slot : NotifyingSlots()) {
       if (slot->pid > 0 && IsSelfOrDescendant(table, datagram.sender, slot->pid)) owner = slot;
     }
   }
@@ -338,7 +356,27 @@ void Supervisor::Impl::HandleMessage(Slot& slot, const NotifyMessage& message,
     log_.Info("{} asked for {} more to start", slot.name, FormatDuration(*message.extend_timeout));
     ArmStartTimer(slot, *message.extend_timeout);
   }
-  if (message.ready && slot.state == State::kStarting) OnReady(slot);
+  if (message.reloading && !slot.reloading) {
+    // systemd's meaning: reloading its configuration, READY=1 follows. HAProxy
+    // -Ws says it at start too. Not a failure: the program stays up.
+    slot.reloading = true;
+    if (slot.state == State::kReady) {
+      log_.Info("{} is reloading (pid {})", slot.name, slot.pid);
+      slot.detail = fmt::format("reloading (pid {})", slot.pid);
+      PublishChildren();
+    }
+  }
+  if (message.ready && slot.state == State::kStarting) {
+    slot.reloading = false;
+    OnReady(slot);
+  } else if (message.ready && slot.reloading) {
+    slot.reloading = false;
+    if (slot.state == State::kReady) {
+      log_.Info("{} reloaded (pid {})", slot.name, slot.pid);
+      slot.detail = fmt::format("ready (pid {})", slot.pid);
+      PublishChildren();
+    }
+  }
   if (message.watchdog_usec) {
     slot.watchdog_timeout = *message.watchdog_usec;
     if (slot.state == State::kReady) ArmWatchdog(slot);
@@ -367,6 +405,7 @@ void Supervisor::Impl::Reap() {
 std::vector<Supervisor::Impl::Slot*> Supervisor::Impl::Slots() {
   std::vector<Slot*> slots = {&containerd_, &agent_};
   if (!dnsmasq_.program.empty()) slots.push_back(&dnsmasq_);
+  if (!haproxy_.program.empty()) slots.push_back(&haproxy_);
   return slots;
 }
 
@@ -408,8 +447,13 @@ void Supervisor::Impl::OnSlotExit(Slot& slot, int wait_status) {
   if (slot.watchdog_expired) how += " after missing its watchdog";
   if (slot.start_timed_out) how += " after its start timeout";
   RestartTracker::Decision decision = slot.restarts.OnFailure(Clock::now());
-  if (slot.up_once_started) {
-    log_.Warn("{} (pid {}) {} (ran {})", slot.name, pid, how, FormatDuration(decision.ran_for));
+  if (!slot.essential) {
+    // Never the node's end, ready before or not: restarted with back-off, forever.
+    log_.Warn("{} (pid {}) {}{} (ran {})", slot.name, pid, how,
+              slot.up_once_started ? ""
+              : decision.was_ready ? ": crashed after being ready"
+                                   : ": never became ready",
+              FormatDuration(decision.ran_for));
     return RestartLater(slot, decision, how);
   }
   if (decision.was_ready) {
@@ -461,7 +505,7 @@ void Supervisor::Impl::Start(Slot& slot) {
     log_.Error("cannot start {}: {}", slot.name, pid.status().message());
     slot.detail = "cannot start: " + pid.status().message();
     PublishChildren();
-    if (slot.up_once_started) {
+    if (!slot.essential) {
       // Never the node's end: try again later (the program may be installed meanwhile).
       slot.restarts.OnStarted(Clock::now());
       slot.restarts.OnReady();
@@ -478,6 +522,7 @@ void Supervisor::Impl::Start(Slot& slot) {
   slot.state = State::kStarting;
   slot.start_timed_out = false;
   slot.watchdog_expired = false;
+  slot.reloading = false;
   slot.last_status.reset();
   slot.restarts.OnStarted(Clock::now());
   slot.detail = fmt::format("starting (pid {})", slot.pid);
@@ -566,6 +611,7 @@ void Supervisor::Impl::OnReady(Slot& slot) {
     }
     return;
   }
+  if (&slot != &agent_) return;  // haproxy: nothing waits for it
   if (!node_ready_announced_) {
     node_ready_announced_ = true;
     // When zlayer-init itself runs under systemd (a host install).
@@ -639,6 +685,7 @@ void Supervisor::Impl::PublishChildren() const {
   std::vector<SupervisedChild> children;
   std::vector<const Slot*> slots = {&containerd_, &agent_};
   if (!dnsmasq_.program.empty()) slots.push_back(&dnsmasq_);
+  if (!haproxy_.program.empty()) slots.push_back(&haproxy_);
   for (const Slot* slot : slots) {
     const bool up = slot->state == State::kReady && !slot->watchdog_expired;
     children.push_back({slot->name, up, slot->detail});
@@ -677,7 +724,7 @@ void Supervisor::Impl::BeginShutdown(const std::string& reason, int exit_code) {
   });
   phase_ = Phase::kStoppingAgent;
   // The agent stops workloads gracefully, so it gets most of the budget;
-  // containerd and the final sweep keep 35% in reserve.
+  // haproxy, containerd, dnsmasq and the final sweep keep 35% in reserve.
   StopSlotPhase(agent_, 1.0 - kAgentShareOfStopTimeout);
 }
 
@@ -705,6 +752,12 @@ void Supervisor::Impl::StopSlotPhase(Slot& slot, double reserve_fraction) {
 
 void Supervisor::Impl::AdvanceShutdown() {
   if (phase_ == Phase::kStoppingAgent && agent_.pid <= 0) {
+    // The agent has drained the ingress; now its proxy can go.
+    phase_ = Phase::kStoppingHaproxy;
+    StopSlotPhase(haproxy_, 0.25);
+    return;
+  }
+  if (phase_ == Phase::kStoppingHaproxy && haproxy_.pid <= 0) {
     phase_ = Phase::kStoppingContainerd;
     StopSlotPhase(containerd_, 0.15);
     return;

@@ -49,18 +49,20 @@ TEST_CASE(
   INFO("what containerd found when it started: the file was already written");
   auto at_start = zlayer::ParseSupervisedChildren(ReadFile(node.Path("children.at-start")));
   REQUIRE(at_start.ok());
-  REQUIRE(at_start->size() == 3);
+  REQUIRE(at_start->size() == 4);
   CHECK((*at_start)[0].name == "containerd");
   CHECK_FALSE((*at_start)[0].up);
   CHECK((*at_start)[1].name == "zlayer-agent");
   CHECK_FALSE((*at_start)[1].up);
   CHECK((*at_start)[1].detail == "waiting for containerd");
   CHECK((*at_start)[2].name == "dnsmasq");
+  CHECK((*at_start)[3].name == "haproxy");
 
   auto now = Children(node);
   CHECK(now["containerd"].up);
   CHECK(now["zlayer-agent"].up);
   CHECK(now["dnsmasq"].up);
+  CHECK(WaitUntil([&] { return Children(node)["haproxy"].up; }));  // after its READY=1
 
   node.Signal(SIGTERM);
   auto status = node.Wait();
@@ -70,6 +72,7 @@ TEST_CASE(
   CHECK_FALSE(after["containerd"].up);
   CHECK_FALSE(after["zlayer-agent"].up);
   CHECK_FALSE(after["dnsmasq"].up);
+  CHECK_FALSE(after["haproxy"].up);
 }
 
 TEST_CASE(

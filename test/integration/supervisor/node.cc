@@ -64,6 +64,8 @@ const char* SlotName(Slot slot) {
       return "cli";
     case Slot::kDnsmasq:
       return "dnsmasq";
+    case Slot::kHaproxy:
+      return "haproxy";
   }
   return "?";
 }
@@ -86,6 +88,7 @@ Node::Node(NodeOptions options) : options_(std::move(options)) {
       {"ZLAYER_AGENT_BIN", ScriptPath(Slot::kAgent)},
       {"ZLAYER_CLI_BIN", ScriptPath(Slot::kCli)},
       {"ZLAYER_DNSMASQ_BIN", ScriptPath(Slot::kDnsmasq)},
+      {"ZLAYER_HAPROXY_BIN", ScriptPath(Slot::kHaproxy)},
       {"ZLAYER_START_TIMEOUT", "10s"},
       {"ZLAYER_SNAPSHOTTER", "native"},
       {"ZLAYER_LOG_LEVEL", "debug"},
@@ -95,11 +98,12 @@ Node::Node(NodeOptions options) : options_(std::move(options)) {
     if (value) env_.push_back(key + "=" + *value);
   }
 
-  for (Slot slot : {Slot::kContainerd, Slot::kAgent, Slot::kCli, Slot::kDnsmasq}) {
+  for (Slot slot : {Slot::kContainerd, Slot::kAgent, Slot::kCli, Slot::kDnsmasq, Slot::kHaproxy}) {
     const std::string& body = slot == Slot::kContainerd ? options_.containerd_body
                               : slot == Slot::kAgent    ? options_.agent_body
                               : slot == Slot::kCli      ? options_.cli_body
-                                                        : options_.dnsmasq_body;
+                              : slot == Slot::kDnsmasq  ? options_.dnsmasq_body
+                                                        : options_.haproxy_body;
     WriteScript(ScriptPath(slot), Script(SlotName(slot), body));
   }
 }
@@ -130,6 +134,8 @@ std::string Node::ScriptPath(Slot slot) const {
       return Path("zlayer.sh");
     case Slot::kDnsmasq:
       return Path("dnsmasq.sh");
+    case Slot::kHaproxy:
+      return Path("haproxy.sh");
   }
   return "";
 }

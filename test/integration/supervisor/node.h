@@ -1,5 +1,6 @@
 // A zlayer-init under test, run from a private /tmp/zl-XXXXXX directory with
-// shell scripts in the places of containerd, zlayer-agent, dnsmasq and the zlayer CLI.
+// shell scripts in the places of containerd, zlayer-agent, dnsmasq, haproxy and the
+// zlayer CLI.
 //
 // The scripts ("stand-ins") share a preamble that makes them observable:
 // each start appends its pid to <slot>.starts and writes an event line
@@ -37,8 +38,9 @@ namespace zlayer::testing {
 enum class InitMode { kSubreaper, kPid1 };
 const char* ToString(InitMode mode);
 
-enum class Slot { kContainerd, kAgent, kCli, kDnsmasq };
-// "containerd", "agent", "cli", "dnsmasq": the $SLOT of the stand-in and its file names.
+enum class Slot { kContainerd, kAgent, kCli, kDnsmasq, kHaproxy };
+// "containerd", "agent", "cli", "dnsmasq", "haproxy": the $SLOT of the stand-in and its
+// file names.
 const char* SlotName(Slot slot);
 
 // Script bodies for the common cases.
@@ -61,6 +63,8 @@ struct NodeOptions {
   // dnsmasq sends no READY=1; by default the stand-in records its arguments
   // in $D/dnsmasq.argv.<start> and idles.
   std::string dnsmasq_body = kDnsmasqRecordsArgsThenIdle;
+  // haproxy sends READY=1 like containerd (the real one: ZLAYER_HAPROXY_BIN=haproxy in env).
+  std::string haproxy_body = kReadyThenIdle;
   // Added to (or replacing) the base environment; std::nullopt removes a variable.
   std::map<std::string, std::optional<std::string>> env;
 };

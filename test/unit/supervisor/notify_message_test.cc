@@ -42,3 +42,15 @@ TEST_CASE("Malformed values and unknown keys are ignored, as systemd ignores the
 TEST_CASE("A STATUS may contain '=' signs") {
   CHECK(ParseNotifyMessage("STATUS=a=b").status == "a=b");
 }
+
+TEST_CASE("RELOADING=1 is understood as a reload, not as readiness or a stop") {
+  auto reloading = ParseNotifyMessage("RELOADING=1");
+  CHECK(reloading.reloading);
+  CHECK_FALSE(reloading.ready);
+  CHECK_FALSE(reloading.stopping);
+  // What HAProxy -Ws sends once the new worker runs.
+  auto ready = ParseNotifyMessage("READY=1\nMAINPID=27469");
+  CHECK(ready.ready);
+  CHECK_FALSE(ready.reloading);
+  CHECK(ready.main_pid == 27469);
+}
