@@ -211,8 +211,12 @@ std::vector<std::string> NamesOf(X509* cert) {
       names.insert(Lower(Asn1Text(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index)))));
     }
   }
-  names.erase("");
-  return {names.begin(), names.end()};
+  // Only names a crt-list line can carry as SNI filters.
+  std::vector<std::string> plain;
+  for (const std::string& name : names) {
+    if (IsPlainHostName(name)) plain.push_back(name);
+  }
+  return plain;
 }
 
 // The leaf, its chain, then the key, as HAProxy loads them.
@@ -300,6 +304,11 @@ std::vector<FoundCertificate> LoadDirectory(const std::string& dir, SystemClock:
     }
     if (!files.second) {
       skipped.push_back(dir + "/" + stem + ".crt: no " + stem + ".key beside it: skipped");
+      continue;
+    }
+    if (!IsPlainHostName(NameFromStem(stem))) {
+      skipped.push_back(dir + "/" + stem +
+                        ".crt: not named <domain>.crt or _wildcard.<domain>.crt: skipped");
       continue;
     }
     auto pair = LoadPair(dir, stem, now);

@@ -19,8 +19,9 @@
 //      real certificate.
 // A user or ACME pair is valid when both files parse as PEM (the .crt may
 // carry the chain after the leaf), the key matches the leaf and the leaf has
-// not expired. An invalid one is skipped with a note naming the file and why;
-// it is never fatal.
+// not expired, and its file name is a host name (letters, digits, '-', '.',
+// '_'; upper case is read as lower case). An invalid one is skipped with a note naming the file and
+// why; it is never fatal.
 //
 // Thread safety: free functions on plain values. PrepareCertificates blocks on
 // the filesystem and on key generation: call it on a pool, never on the

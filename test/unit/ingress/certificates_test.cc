@@ -242,6 +242,18 @@ TEST_CASE("An expired user certificate, or half of a pair, or garbage is skipped
   CHECK(set.entries.size() == 2);
 }
 
+TEST_CASE(
+    "A user file whose name is not a host name is skipped, since a crt-list could not "
+    "carry it") {
+  Node node;
+  MakeUserPair(node.dirs.user_dir, "my cert", "api.example.com");
+  CertificateSet set = node.Prepare({"api.example.com"});
+  CHECK(EntryFor(set, "api.example.com").source == CertificateSource::kSelfSigned);
+  REQUIRE(set.skipped.size() == 1);
+  CHECK_THAT(set.skipped[0], Catch::Contains("my cert.crt: not named <domain>.crt"));
+  CHECK_THAT(set.crt_list, !Catch::Contains("my cert"));
+}
+
 TEST_CASE("PEMs the set no longer uses are removed from the output directory") {
   Node node;
   CertificateSet first = node.Prepare({"shop.example.com"});
