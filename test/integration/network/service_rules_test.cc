@@ -53,9 +53,12 @@ namespace {
 constexpr const char* kServiceRange = "10.234.0.0/16";
 constexpr const char* kWebSubnet = "10.233.0.0/24";
 constexpr const char* kOtherSubnet = "10.233.1.0/24";
-constexpr int kPort = 80;          // on the service address
-constexpr int kTargetPort = 8080;  // on each replica
-constexpr int kEchoPort = 9000;    // a line with the replica's name, then an echo
+constexpr int kPort = 80;                          // on the service address
+constexpr int kTargetPort = 8080;                  // on each replica
+constexpr int kEchoPort = 9000;                    // a line with the replica's name, then an echo
+constexpr const char* kNodeAddress = "192.0.2.1";  // the node's own (its default route's)
+constexpr const char* kOutsideAddress = "192.0.2.2";  // another host, AddOutsideHost
+constexpr int kPublicUdpPort = 5300;                  // the node's, to 5353 on each replica
 
 using Shell = zlayer::testing::ShellResult;
 Shell Run(const std::string& command) { return zlayer::testing::RunShell(command); }
@@ -190,17 +193,31 @@ class Node {
                      "--host-record=who.test," + address},
             .env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}}));
   }
-  // The address "who.test" resolves to, asked from `from` of the DNS server at
-  // `server` (port 53, a new socket each time); "" when there is no answer.
+  // The address "who.test" resolves to, asked from `from` ("" = the node
+  // itself) of the DNS server at `server` (port 53 unless "address:port", a
+  // new socket each time); "" when there is no answer.
   std::string AskWho(const std::string& from, const std::string& server) {
-    Shell ask = Run(fmt::format("nsenter --net={} timeout 3 busybox nslookup who.test {}",
-                                netns_paths_.at(from), server));
+    const std::string enter = from.empty() ? "" : "nsenter --net=" + netns_paths_.at(from) + " ";
+    Shell ask = Run(fmt::format("{}timeout 3 busybox nslookup who.test {}", enter, server));
     const size_t name = ask.output.find("who.test");
     const size_t at = ask.output.find("Address: ", name == std::string::npos ? 0 : name);
     if (name == std::string::npos || at == std::string::npos) return "";
     const size_t end = ask.output.find_first_of(" \n", at + 9);
     return ask.output.substr(at + 9, end - at - 9);
   }
+  // A host beside the node: a namespace holding the peer of the node's
+  // default route's veth (kOutsideAddress), the node at kNodeAddress.
+  void AddOutsideHost() {
+    auto path = netns_.Create("outside");
+    REQUIRE(path.ok());
+    netns_paths_["outside"] = *path;
+    REQUIRE(Run(fmt::format("ip link set zl-svctpeer netns {0} && "
+                            "nsenter --net={0} sh -c 'ip link set lo up && "
+                            "ip addr add {1}/24 dev zl-svctpeer && ip link set zl-svctpeer up'",
+                            *path, kOutsideAddress))
+                .status == 0);
+  }
+
   // The whole wget run, for failures.
   Shell Fetch(const std::string& from, const std::string& address, int port, int seconds) {
     return Run(fmt::format("nsenter --net={} timeout {} busybox wget -q -O - http://{}:{}/",
@@ -351,6 +368,130 @@ TEST_CASE("Datagrams to a service address's udp port reach its ready replicas' t
   }
 }
 
+namespace {
+
+// Node::Rules plus web's public udp port kPublicUdpPort -> 5353 on `ready`.
+NetworkRules WithPublicUdp(Node& node, const std::vector<std::string>& ready,
+                           const std::string& public_address = "") {
+  NetworkRules rules = node.Rules({});
+  std::vector<std::string> backends;
+  for (const std::string& name : ready) backends.push_back(node.Address(name));
+  rules.public_udp.push_back(PublicUdpPort{.port = kPublicUdpPort,
+                                           .target_port = 5353,
+                                           .deployment = "web",
+                                           .service = "dns",
+                                           .backends = backends});
+  rules.public_address = public_address;
+  return rules;
+}
+
+// Which replica answers `count` questions from `from` to the node's public udp port.
+std::multiset<std::string> PublicAnswers(Node& node, const std::string& from, int count) {
+  std::multiset<std::string> answers;
+  for (int i = 0; i < count; ++i) {
+    answers.insert(node.AskWho(from, fmt::format("{}:{}", kNodeAddress, kPublicUdpPort)));
+  }
+  return answers;
+}
+
+// The errno of a datagram's answer to `address:port` from the node: 0 when an
+// answer came, ECONNREFUSED for ICMP port unreachable, EAGAIN for silence (2 s).
+int UdpOutcome(const std::string& address, int port) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  REQUIRE(fd >= 0);
+  timeval timeout{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  REQUIRE(::inet_pton(AF_INET, address.c_str(), &to.sin_addr) == 1);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+  char buffer[512] = "hello";
+  int outcome = 0;
+  if (::send(fd, buffer, 5, 0) != 5 || ::recv(fd, buffer, sizeof buffer, 0) < 0) outcome = errno;
+  ::close(fd);
+  return outcome;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Datagrams to the node's public udp port reach its ready replicas from the node, a replica "
+    "of the deployment, another deployment and another host") {
+  Node node;
+  node.AddOutsideHost();
+  for (const char* replica : {"web-0", "web-1"}) node.ServeWhoOverUdp(replica, 5353);
+  for (const char* replica : {"web-0", "web-1"}) {
+    REQUIRE(zlayer::testing::WaitUntil([&] {
+      return node.AskWho("web-c", node.Address(replica) + ":5353") == node.Address(replica);
+    }));
+  }
+  REQUIRE(node.Apply(WithPublicUdp(node, {"web-0", "web-1"})).ok());
+  // The node itself (output hook), a replica of web (hairpin), a replica of another deployment.
+  for (const std::string from : {"", "web-c", "web-0", "other-0"}) {
+    auto answers = PublicAnswers(node, from, 16);
+    INFO("from \"" << from
+                   << "\": " << Catch::StringMaker<std::multiset<std::string>>::convert(answers));
+    CHECK(answers.count(node.Address("web-0")) > 0);
+    CHECK(answers.count(node.Address("web-1")) > 0);
+    CHECK(answers.count("") == 0);
+  }
+  // Another host: with dockerd's FORWARD policy (DROP) beside us, only once DNAT'd
+  // traffic is accepted there too, as ruleset.h says.
+  CHECK(node.AskWho("outside", fmt::format("{}:{}", kNodeAddress, kPublicUdpPort)) == "");
+  REQUIRE(Run("iptables -I FORWARD -m conntrack --ctstate DNAT -j ACCEPT").status == 0);
+  auto outside = PublicAnswers(node, "outside", 16);
+  INFO(Catch::StringMaker<std::multiset<std::string>>::convert(outside));
+  CHECK(outside.count(node.Address("web-0")) > 0);
+  CHECK(outside.count(node.Address("web-1")) > 0);
+  CHECK(outside.count("") == 0);
+
+  // The node's DNS on the bridges' gateways stays the node's, whatever the port.
+  CHECK_THAT(Run("nft list table ip " + node.table()).output,
+             Catch::Contains("ip daddr != @deployment_subnets"));
+
+  REQUIRE(node.Apply(WithPublicUdp(node, {"web-1"})).ok());
+  for (const std::string from : {"", "web-c", "outside"}) {
+    INFO(from);
+    for (int i = 0; i < 6; ++i) {
+      CHECK(node.AskWho(from, fmt::format("{}:{}", kNodeAddress, kPublicUdpPort)) ==
+            node.Address("web-1"));
+    }
+  }
+}
+
+TEST_CASE(
+    "A public udp port without ready replicas refuses at once, even with a listener on the node; "
+    "with a public address, other addresses of the node are left alone") {
+  Node node;
+  node.ServeWhoOverUdp("web-0", 5353);
+  // Something of the node's own listening on the port, on every address.
+  const int listener = ::socket(AF_INET, SOCK_DGRAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  any.sin_port = htons(kPublicUdpPort);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&any), sizeof any) == 0);
+  CHECK(UdpOutcome(kNodeAddress, kPublicUdpPort) == EAGAIN);  // received, unanswered
+
+  REQUIRE(node.Apply(WithPublicUdp(node, {})).ok());
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(UdpOutcome(kNodeAddress, kPublicUdpPort) == ECONNREFUSED);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+
+  // With the public address set to another of the node's addresses, kNodeAddress is not public.
+  REQUIRE(Run("ip addr add 192.0.2.9/24 dev zl-svctup").status == 0);
+  REQUIRE(node.Apply(WithPublicUdp(node, {"web-0"}, "192.0.2.9")).ok());
+  CHECK(UdpOutcome(kNodeAddress, kPublicUdpPort) == EAGAIN);
+  REQUIRE(zlayer::testing::WaitUntil([&] {
+    return node.AskWho("", fmt::format("192.0.2.9:{}", kPublicUdpPort)) == node.Address("web-0");
+  }));
+  REQUIRE(node.Apply(WithPublicUdp(node, {}, "192.0.2.9")).ok());
+  CHECK(UdpOutcome("192.0.2.9", kPublicUdpPort) == ECONNREFUSED);
+  CHECK(UdpOutcome(kNodeAddress, kPublicUdpPort) == EAGAIN);
+  ::close(listener);
+}
+
 TEST_CASE("A service address without ready replicas, or on a port it lacks, refuses at once") {
   Node node;
   REQUIRE(node.Apply(node.Rules({})).ok());
@@ -421,7 +562,12 @@ TEST_CASE("nft accepts the scripts of empty rules, of overlapping subnets and of
   zlayer::testing::TempDir dir;
   NetworkRules overlapping;
   overlapping.subnets = {{"old", "10.233.0.0/16"}, {"web", "10.233.1.0/24"}};
-  for (const NetworkRules& rules : {NetworkRules{}, overlapping}) {
+  NetworkRules public_udp;
+  public_udp.public_udp = {{.port = 53, .target_port = 53, .deployment = "a", .service = "b"}};
+  public_udp.public_address = "192.0.2.1";
+  NetworkRules loopback_udp = public_udp;
+  loopback_udp.public_address = "127.0.0.2";
+  for (const NetworkRules& rules : {NetworkRules{}, overlapping, public_udp, loopback_udp}) {
     auto script = RenderRuleset("zlayer_svct", rules);
     REQUIRE(script.ok());
     std::ofstream(dir.Path("ruleset.nft")) << *script;
@@ -433,4 +579,23 @@ TEST_CASE("nft accepts the scripts of empty rules, of overlapping subnets and of
   std::ofstream(dir.Path("delete.nft")) << RenderDeleteTable("zlayer_svct");
   CHECK(Run("nft -f " + dir.Path("delete.nft")).status == 0);
   CHECK(Run("nft list ruleset").output.empty());
+}
+
+TEST_CASE(
+    "A loopback public address (nodes side by side) answers from the node itself once "
+    "route_localnet is on") {
+  Node node;
+  node.ServeWhoOverUdp("web-0", 5353);
+  REQUIRE(zlayer::testing::WaitUntil([&] {
+    return node.AskWho("web-c", node.Address("web-0") + ":5353") == node.Address("web-0");
+  }));
+  REQUIRE(Run("ip addr add 127.0.0.2/8 dev lo").status == 0);
+  // Per network namespace: the test's own.
+  REQUIRE(Run("sysctl -qw net.ipv4.conf.all.route_localnet=1").status == 0);
+  REQUIRE(node.Apply(WithPublicUdp(node, {"web-0"}, "127.0.0.2")).ok());
+  for (int i = 0; i < 4; ++i) {
+    CHECK(node.AskWho("", fmt::format("127.0.0.2:{}", kPublicUdpPort)) == node.Address("web-0"));
+  }
+  REQUIRE(node.Apply(WithPublicUdp(node, {}, "127.0.0.2")).ok());
+  CHECK(UdpOutcome("127.0.0.2", kPublicUdpPort) == ECONNREFUSED);
 }

@@ -149,3 +149,134 @@ TEST_CASE("Bad input is refused with the offending entry named, instead of a bro
   }
   CHECK_FALSE(RenderRuleset("bad table", WebAndShop()).ok());
 }
+
+namespace {
+
+// WebAndShop with web's "dns" on the node's udp port 53 (to 5353) on two
+// ready replicas, and shop's "stats" on udp port 8125 with none.
+NetworkRules WithPublicUdp() {
+  NetworkRules rules = WebAndShop();
+  rules.public_udp = {
+      PublicUdpPort{.port = 8125,
+                    .target_port = 8125,
+                    .deployment = "shop",
+                    .service = "stats",
+                    .backends = {}},
+      PublicUdpPort{.port = 53,
+                    .target_port = 5353,
+                    .deployment = "web",
+                    .service = "dns",
+                    .backends = {"10.200.0.3", "10.200.0.2"}},
+  };
+  return rules;
+}
+
+}  // namespace
+
+TEST_CASE("A public udp port with ready backends DNATs datagrams to the node to a random one") {
+  const std::string script = Render(WithPublicUdp());
+  CHECK_THAT(script, Catch::Contains("map public_udp_ports {\n"
+                                     "\t\ttype inet_service : verdict\n"
+                                     "\t\telements = { 53 : goto pub_web_dns_udp_53 }\n"));
+  CHECK_THAT(script, Catch::Contains("chain pub_web_dns_udp_53 {\n"
+                                     "\t\tmeta l4proto udp dnat ip addr . port to numgen random "
+                                     "mod 2 map { 0 : 10.200.0.2 . 5353, 1 : 10.200.0.3 . 5353 }"));
+  // Any local address but loopback and the bridges' gateways (the node's DNS).
+  CHECK_THAT(script, Catch::Contains("chain public_udp {\n"
+                                     "\t\tip daddr != 127.0.0.0/8 ip daddr != @deployment_subnets "
+                                     "fib daddr type local udp dport vmap @public_udp_ports\n"));
+  // From other hosts and replicas (prerouting) and from the node itself (output).
+  CHECK_THAT(script, Catch::Contains("vmap @service_ports\n"
+                                     "\t\tmeta l4proto udp jump public_udp\n"
+                                     "\t}\n\n"
+                                     "\t# dstnat (-100)"));
+  CHECK_THAT(script, Catch::Contains("type nat hook output priority -100; policy accept;\n"
+                                     "\t\tip daddr . meta l4proto . th dport vmap @service_ports\n"
+                                     "\t\tmeta l4proto udp jump public_udp\n"));
+}
+
+TEST_CASE("A public udp port without ready backends is refused with port unreachable") {
+  const std::string script = Render(WithPublicUdp());
+  CHECK_THAT(script, !Catch::Contains("pub_shop_stats"));
+  CHECK_THAT(script, Catch::Contains("set public_udp_refused {\n"
+                                     "\t\ttype inet_service\n"
+                                     "\t\telements = { 8125 }\n"));
+  CHECK_THAT(script, Catch::Contains("type filter hook input priority filter; policy accept;\n"
+                                     "\t\tip daddr != 127.0.0.0/8 ip daddr != @deployment_subnets "
+                                     "udp dport @public_udp_refused reject\n"));
+}
+
+TEST_CASE("Every deployment's replicas reach a public udp port, isolation notwithstanding") {
+  const std::string script = Render(WithPublicUdp());
+  CHECK_THAT(script, Catch::Contains("set public_udp_served {\n"
+                                     "\t\ttype inet_service\n"
+                                     "\t\telements = { 53 }\n"));
+  // Accepted before the drops between subnets; a service address stays isolated.
+  CHECK_THAT(script, Catch::Contains("ip daddr @service_addresses goto refuse\n"
+                                     "\t\tct status dnat meta l4proto udp ct original proto-dst "
+                                     "@public_udp_served ct original ip daddr != "
+                                     "@service_addresses accept\n"
+                                     "\t\tip saddr 10.200.0.0/24 ip daddr != 10.200.0.0/24"));
+}
+
+TEST_CASE("With a public address, only datagrams to it are forwarded or refused") {
+  NetworkRules rules = WithPublicUdp();
+  rules.public_address = "192.0.2.1";
+  const std::string script = Render(rules);
+  CHECK_THAT(script, Catch::Contains("chain public_udp {\n"
+                                     "\t\tip daddr 192.0.2.1 udp dport vmap @public_udp_ports\n"));
+  CHECK_THAT(script, Catch::Contains("ip daddr 192.0.2.1 udp dport @public_udp_refused reject\n"));
+  CHECK_THAT(script, !Catch::Contains("fib"));
+}
+
+TEST_CASE("A loopback public address is masqueraded, and 127/8 from elsewhere dropped") {
+  NetworkRules rules = WithPublicUdp();
+  CHECK_THAT(Render(rules), !Catch::Contains("127.0.0.0/8 ct status dnat masquerade"));
+  rules.public_address = "127.0.0.2";
+  const std::string script = Render(rules);
+  CHECK_THAT(script, Catch::Contains("\t\tip saddr 127.0.0.0/8 ct status dnat masquerade\n"));
+  CHECK_THAT(script, Catch::Contains("\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 ct state { new, "
+                                     "invalid, untracked } drop\n"));
+}
+
+TEST_CASE("Public udp ports render the same in any order; duplicate backends merge") {
+  NetworkRules rules = WithPublicUdp();
+  NetworkRules shuffled = rules;
+  std::swap(shuffled.public_udp[0], shuffled.public_udp[1]);
+  shuffled.public_udp[0].backends = {"10.200.0.2", "10.200.0.3", "10.200.0.3"};
+  CHECK(Render(rules) == Render(shuffled));
+}
+
+TEST_CASE("Bad public udp ports are refused with the offending entry named") {
+  struct Case {
+    const char* what;
+    std::function<void(NetworkRules&)> change;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"one port claimed twice",
+       [](NetworkRules& r) {
+         r.public_udp.push_back({.port = 53,
+                                 .target_port = 53,
+                                 .deployment = "shop",
+                                 .service = "dns",
+                                 .backends = {}});
+       },
+       "public udp port 53 of shop/dns: also claimed by web/dns"},
+      {"port 0", [](NetworkRules& r) { r.public_udp[0].port = 0; }, "ports are 1 to 65535"},
+      {"a bad name", [](NetworkRules& r) { r.public_udp[1].service = "Dns"; }, "names must match"},
+      {"a backend that is not an address",
+       [](NetworkRules& r) { r.public_udp[1].backends.push_back("web-0"); }, "backend \"web-0\""},
+      {"a public address that is not one", [](NetworkRules& r) { r.public_address = "0.0.0.0/0"; },
+       "public address \"0.0.0.0/0\""},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    NetworkRules rules = WithPublicUdp();
+    c.change(rules);
+    auto script = RenderRuleset(kTable, rules);
+    REQUIRE_FALSE(script.ok());
+    CHECK(script.status().code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(script.status().message(), Catch::Contains(c.message));
+  }
+}
