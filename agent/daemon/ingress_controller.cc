@@ -261,19 +261,21 @@ void IngressController::ApplyAll(ingress::ProxyState desired) {
   struct Written {
     Status status;
     std::vector<ingress::CertificateEntry> certificates;
+    std::vector<std::string> skipped;
   };
   RunOff(
       files_, loop_,
       [paths = settings_.paths, dirs = settings_.certificates, rendered, https,
-       hosts = std::move(hosts)] {
+       hosts = std::move(hosts), now = clock_.WallNow()] {
         Written written;
         if (https) {
-          auto set = ingress::PrepareCertificates(hosts, dirs);
+          auto set = ingress::PrepareCertificates(hosts, dirs, now);
           if (!set.ok()) {
             written.status = set.status();
             return written;
           }
           written.certificates = set->entries;
+          written.skipped = set->skipped;
           written.status = WriteFileDurably(paths.crt_list, set->crt_list);
           if (!written.status.ok()) return written;
         }
@@ -286,6 +288,7 @@ void IngressController::ApplyAll(ingress::ProxyState desired) {
         for (const ingress::CertificateEntry& c : written.certificates) {
           if (!c.note.empty()) log_.Info("ingress: certificate for {}: {}", c.host, c.note);
         }
+        for (const std::string& note : written.skipped) log_.Warn("ingress: {}", note);
         if (!written.status.ok()) {
           log_.Error("ingress: {}", written.status.message());
           retry_ = clock_.At(clock_.SteadyNow() + std::chrono::seconds(2), [this] { Schedule(); });
