@@ -1,8 +1,9 @@
 // What zlayer-init knows about the programs it supervises, shared with the agent.
 //
 // zlayer-init rewrites one small file, `<ZLAYER_RUN_DIR>/children`, whenever a supervised
-// child (containerd, the agent, dnsmasq, later the proxy) changes between up and down.
-// dnsmasq sends no READY=1: it is up while it runs. The agent reads it to answer `zlayer health`
+// child (containerd, the agent, dnsmasq, haproxy) changes between up and down.
+// dnsmasq sends no READY=1: it is up while it runs; haproxy stays up while it reloads
+// (detail "reloading (pid N)"). The agent reads it to answer `zlayer health`
 // about the node: a child that is down or backing off makes the node unhealthy even while the agent
 // itself answers.
 //

@@ -272,3 +272,27 @@ TEST_CASE(
   CHECK(node.EventIndex("haproxy-stopped") < node.EventIndex("containerd-stopping"));
   CHECK(node.EventIndex("containerd-stopped") < node.EventIndex("dnsmasq-stopping"));
 }
+
+TEST_CASE(
+    "Given a reload of HAProxy with a broken configuration, the old worker keeps serving and "
+    "zlayer-init neither stops nor restarts it (the master CLI counts the failed reload)") {
+  Node node(WithRealHaproxy({}));
+  const zlayer::IngressPaths paths = Ingress(node);
+  std::filesystem::create_directories(paths.dir);
+  WriteFile(paths.config_file, AgentConfig(paths, 18201, "still-serving"));
+  REQUIRE(node.StartAndWaitUntilUp());
+  REQUIRE(HaproxyUp(node));
+  const pid_t master = node.ChildRunning("haproxy");
+
+  WriteFile(paths.config_file, AgentConfig(paths, 18201, "never") + "bogus directive\n");
+  AskHaproxy(paths.master_socket, "reload");
+  // HAProxy 2.6 still ends a failed reload with READY=1.
+  CHECK(node.WaitForLog("haproxy reloaded"));
+  CHECK_THAT(AskHaproxy(paths.master_socket, "show proc"),
+             Catch::Contains("master          1 [failed: 1]"));
+  CHECK(Curl("http://127.0.0.1:18201/") == "still-serving");
+  CHECK(node.ChildRunning("haproxy") == master);
+  CHECK(Children(node)["haproxy"].up);
+  CHECK(node.CountLogLines("restarting haproxy") == 0);
+  StopAndExpectExit0(node);
+}
