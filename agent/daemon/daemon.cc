@@ -4,7 +4,6 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
 #include <signal.h>
-
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -252,7 +251,7 @@ int Daemon::Parts::Run() {
   dns_names_ = std::make_unique<network::HostsDirRecords>(DnsHostsDir(config_));
   service_network_ = std::make_unique<ServiceNetwork>(
       loop_, files_, clock_, *reconciler_, *network_, *service_addresses_, *rule_applier_,
-      *dns_names_, NftTableName(ranges->network), log_);
+      *dns_names_, NftTableName(ranges->network), config_.ingress_address, log_);
   const IngressPaths ingress_paths = IngressPathsFor(config_);
   haproxy_admin_ =
       std::make_unique<ingress::SocketHaproxyCommands>(loop_, ingress_paths.admin_socket);

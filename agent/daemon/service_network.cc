@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "agent/daemon/ingress_controller.h"
 #include "common/executors.h"
 
 namespace zlayer::agent::daemon {
@@ -84,7 +85,7 @@ ServiceNetwork::ServiceNetwork(boost::asio::io_context& loop, boost::asio::threa
                                network::NetworkManager& network,
                                services::ServiceAddressAllocator& addresses,
                                services::RuleApplier& rules, network::DnsRecords& names,
-                               std::string table, Logger& log)
+                               std::string table, std::string public_address, Logger& log)
     : loop_(loop),
       files_(files),
       clock_(clock),
@@ -94,6 +95,7 @@ ServiceNetwork::ServiceNetwork(boost::asio::io_context& loop, boost::asio::threa
       rules_(rules),
       names_(names),
       table_(std::move(table)),
+      public_address_(std::move(public_address)),
       log_(log) {}
 
 ServiceNetwork::~ServiceNetwork() {
@@ -193,8 +195,14 @@ void ServiceNetwork::Publish() {
   for (const auto& [id, a] : network_.Attachments()) {
     if (a.mode == network::AttachMode::kBridge) subnets[a.deployment] = a.subnet;
   }
-  Result<std::string> script =
-      services::RenderRuleset(table_, BuildRules(published, replicas, addresses_, subnets));
+  services::NetworkRules rules = BuildRules(published, replicas, addresses_, subnets);
+  // The public udp endpoints: the ingress's, served by this table (HAProxy has no udp).
+  std::set<std::string> none_drained;
+  for (const ingress::UdpForward& u : DesiredProxyState(reconciler_, none_drained).udp) {
+    rules.public_udp.push_back({u.port, u.target_port, u.deployment, u.service, u.backends});
+  }
+  rules.public_address = public_address_;
+  Result<std::string> script = services::RenderRuleset(table_, rules);
   if (!script.ok()) {
     log_.Error("service rules: {}", script.status().message());
   } else {

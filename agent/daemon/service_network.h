@@ -7,7 +7,9 @@
 //     endpoint port DNATs to the service's *ready* replicas (running, and
 //     healthy when it has a health check), and deployments are isolated;
 //   - the DNS names (dns/dns_records.h) in dnsmasq's hosts directory:
-//     <service>.<deployment>.zlayer.internal and <index>.<service>.<...>.
+//     <service>.<deployment>.zlayer.internal and <index>.<service>.<...>;
+//   - the public udp endpoints (the ingress's UdpForward): the node's port
+//     DNATs to the service's ready replicas, in the same table.
 // Changes are coalesced: many changes in one turn of the loop make one
 // publication; an unchanged ruleset or name file is not written again.
 //
@@ -72,7 +74,7 @@ class ServiceNetwork {
                  reconcile::Reconciler& reconciler, network::NetworkManager& network,
                  network::services::ServiceAddressAllocator& addresses,
                  network::services::RuleApplier& rules, network::DnsRecords& names,
-                 std::string table, Logger& log);
+                 std::string table, std::string public_address, Logger& log);
   ~ServiceNetwork();
 
   // Subscribes to the reconciler and publishes once. Call after the
@@ -94,6 +96,9 @@ class ServiceNetwork {
   network::services::RuleApplier& rules_;
   network::DnsRecords& names_;
   const std::string table_;
+  // Where the public udp endpoints listen (ZLAYER_INGRESS_ADDRESS); "" = every
+  // address of the node.
+  const std::string public_address_;
   Logger& log_;
 
   uint64_t subscription_ = 0;
