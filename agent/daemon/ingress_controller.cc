@@ -169,10 +169,14 @@ void IngressController::ApplyServers(ingress::ProxyState desired) {
         applied_.reset();
         return ApplyAll(std::move(desired));
       }
-      if (kept == nullptr) RemoveServer(want.name, server.name, drain_deadline);
+      if (kept == nullptr) {
+        log_.Debug("ingress: {} leaves {}", server.name, want.name);
+        RemoveServer(want.name, server.name, drain_deadline);
+      }
     }
     for (const ingress::ProxyServer& server : want.servers) {
       if (FindServer(*have, server.name) != nullptr) continue;
+      log_.Debug("ingress: {} joins {}", server.name, want.name);
       ingress::AddServer(admin_, want.name, server,
                          [this, alive = alive_, backend = want.name, name = server.name](Status s) {
                            if (!*alive || s.ok()) return;
@@ -333,6 +337,10 @@ void IngressController::ApplyAll(ingress::ProxyState desired) {
 }
 
 void IngressController::Reload(ingress::ProxyState desired, std::string signature) {
+  size_t servers = 0;
+  for (const ingress::ProxyBackend& b : desired.backends) servers += b.servers.size();
+  log_.Info("ingress: reloading HAProxy: {} listener(s), {} backend(s), {} server(s)",
+            desired.listeners.size(), desired.backends.size(), servers);
   ingress::Reload(master_, loop_, clock_.SteadyNow() + kReloadDeadline,
                   [this, alive = alive_, desired = std::move(desired),
                    signature = std::move(signature)](Status s) mutable {

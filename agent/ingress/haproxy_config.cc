@@ -11,8 +11,11 @@ namespace {
 
 constexpr const char* kNotFound =
     R"(http-request return status 404 content-type application/json string '{"error":"no route","status":404}')";
+// HAProxy's own 503 (no usable server), with our body. Not `nbsrv eq 0`: an
+// old worker finishing its connections after a reload sees its stopped
+// backends without servers and would answer 503 to requests it can serve.
 constexpr const char* kUnavailable =
-    R"(http-request return status 503 content-type application/json string '{"error":"no ready replica","status":503}')";
+    R"(http-error status 503 content-type application/json string '{"error":"no ready replica","status":503}')";
 
 std::string Bind(const HaproxySettings& settings, uint16_t port) {
   return fmt::format("{}:{}", settings.bind_address, port);
@@ -81,7 +84,13 @@ void RenderHttpFrontend(const Listener& listener, const HaproxySettings& setting
     c += fmt::format("    bind {}\n", Bind(settings, listener.port));
   }
   c += "    option idle-close-on-response\n";
-  c += "    option forwardfor\n";
+  // One X-Forwarded-For line, the client's address appended to what it sent
+  // (option forwardfor would add a second line, which many servers, busybox
+  // httpd's CGI among them, read as replacing the first).
+  c += "    http-request set-header X-Forwarded-For \"%[req.fhdr(x-forwarded-for)], %[src]\" if "
+       "{ req.fhdr(x-forwarded-for) -m found }\n";
+  c += "    http-request set-header X-Forwarded-For %[src] if !{ req.fhdr(x-forwarded-for) -m found "
+       "}\n";
   c += fmt::format("    http-request set-header X-Forwarded-Proto {}\n", tls ? "https" : "http");
   c += "    http-request del-header X-Forwarded-Host\n";
   c += "    http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found "
@@ -132,7 +141,7 @@ void RenderBackend(const ProxyBackend& backend, std::string* c) {
                     backend.service, backend.endpoint);
   *c += fmt::format("    mode {}\n", http ? "http" : "tcp");
   *c += "    balance roundrobin\n";
-  if (http) *c += fmt::format("    {} if {{ nbsrv eq 0 }}\n", kUnavailable);
+  if (http) *c += fmt::format("    {}\n", kUnavailable);
   for (const ProxyServer& server : backend.servers) {
     *c += fmt::format("    server {} {}:{} pool-max-conn -1 pool-purge-delay 5s\n", server.name,
                       server.address, server.port);

@@ -22,7 +22,7 @@
 //     per ProxyServer `server <name> <address>:<port> pool-max-conn -1
 //     pool-purge-delay 5s` (the line the runtime API's `add server` takes
 //     too); HTTP backends answer 503 with a JSON body when no server is usable
-//     (`nbsrv eq 0`).
+//     (HAProxy's own 503, with an `http-error` body).
 //
 // HTTP routing, per HTTP(S) listener, through two maps under paths.maps_dir
 // (RoutesMapFile, WildcardsMapFile), which the runtime API can replace whole
@@ -48,7 +48,7 @@
 //   - an https redirect of the same host and path as a route is left out
 //     (the route wins);
 //   - no matching key: 404 with {"error":"no route","status":404}.
-// Requests get X-Forwarded-For appended (option forwardfor),
+// Requests get X-Forwarded-For appended (one line: "<sent>, <client>"),
 // X-Forwarded-Proto (http or https), X-Forwarded-Host (the request's Host)
 // and X-Real-IP (the client's address), replacing what the client sent.
 // WebSocket upgrades pass through (HTTP mode handles them); HTTP/2 is offered

@@ -442,8 +442,7 @@ TEST_CASE("The replica sees X-Forwarded-For appended, X-Forwarded-Proto, -Host a
                          .body;
   INFO(head);
   // HAProxy sends header names in lower case (HTTP/2 style); values are kept.
-  CHECK_THAT(head, Catch::Contains("x-forwarded-for: 203.0.113.9\r\n"));
-  CHECK_THAT(head, Catch::Contains("x-forwarded-for: 127.0.0.1\r\n"));
+  CHECK_THAT(head, Catch::Contains("x-forwarded-for: 203.0.113.9, 127.0.0.1\r\n"));
   CHECK_THAT(head, Catch::Contains("x-forwarded-proto: http\r\n"));
   CHECK_THAT(head, Catch::Contains("x-forwarded-host: Shop.test:18080\r\n"));
   CHECK_THAT(head, Catch::Contains("x-real-ip: 127.0.0.1\r\n"));

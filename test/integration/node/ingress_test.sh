@@ -18,10 +18,12 @@ check "the test image is imported" import_test_image
 check "zlayer-init runs HAProxy" wait_for 20 test -S "$T/run/ingress/admin.sock"
 
 IMAGE='image: {name: "zlayer/busybox:latest", pull_policy: never}'
-# A replica that answers "<deployment> <service> <its address> <version>" on /, and its
+# Ready as soon as httpd listens (failures during the grace do not count).
+HEALTH='health: {start_grace: 30s, interval: 200ms, timeout: 2s, retries: 1, check: {type: tcp, port: 8080}}'
+# A replica that answers "<deployment> <its address> <version>" on /, and its
 # request headers (CGI environment) on /cgi-bin/env.
 serve() {  # $1 deployment, $2 version
-  echo "[\"mkdir -p /tmp/w/cgi-bin && echo $1 \$(hostname) $2 >/tmp/w/index.html && cp /tmp/w/index.html /tmp/w/api && printf '#!/bin/sh\\\\necho Content-Type: text/plain\\\\necho\\\\nenv\\\\n' >/tmp/w/cgi-bin/env && chmod +x /tmp/w/cgi-bin/env && exec httpd -f -p 8080 -h /tmp/w\"]"
+  echo "[\"mkdir -p /tmp/w/cgi-bin && echo $1 \$(hostname -i) $2 >/tmp/w/index.html && cp /tmp/w/index.html /tmp/w/api && printf '#!/bin/sh\\\\necho Content-Type: text/plain\\\\necho\\\\nenv\\\\n' >/tmp/w/cgi-bin/env && chmod +x /tmp/w/cgi-bin/env && exec httpd -f -p 8080 -h /tmp/w\"]"
 }
 write_shop() {  # $1 version, $2 replicas
   cat >"$T/shop.yaml" <<YAML
@@ -37,15 +39,17 @@ services:
       - {name: http, protocol: http, port: 80, target_port: 8080, host: shop.test, expose: public}
       - {name: tls, protocol: https, port: 443, target_port: 8080, host: shop.test, expose: public}
       - {name: any, protocol: http, port: 80, target_port: 8080, host: "*.shop.test", expose: public}
-    health: {start_grace: 0s, interval: 300ms, timeout: 2s, retries: 1, check: {type: tcp, port: 8080}}
+    $HEALTH
   api:
     $IMAGE
     command: {entrypoint: ["/bin/sh", "-c"], args: $(serve shop-api 1)}
     endpoints: [{name: http, protocol: http, port: 80, target_port: 8080, host: shop.test, path: /api, expose: public}]
+    $HEALTH
   raw:
     $IMAGE
-    command: {entrypoint: ["/bin/sh", "-c"], args: ["exec nc -lk -p 9000 -e /bin/cat"]}
-    endpoints: [{name: echo, protocol: tcp, port: 9000, expose: public}]
+    command: {entrypoint: ["/bin/sh", "-c"], args: $(serve shop-raw 1)}
+    endpoints: [{name: plain, protocol: tcp, port: 9000, target_port: 8080, expose: public}]
+    $HEALTH
 YAML
 }
 write_shop 1 3
@@ -57,14 +61,15 @@ services:
     $IMAGE
     command: {entrypoint: ["/bin/sh", "-c"], args: $(serve blog 1)}
     endpoints: [{name: http, protocol: http, port: 80, target_port: 8080, host: blog.test, expose: public}]
+    $HEALTH
   down:
     $IMAGE
     command: {entrypoint: ["/bin/sh", "-c"], args: ["exec sleep 3600"]}
     endpoints: [{name: http, protocol: http, port: 80, target_port: 8080, host: down.test, expose: public}]
-    health: {start_grace: 0s, interval: 300ms, timeout: 1s, retries: 1, check: {type: tcp, port: 8080}}
+    health: {start_grace: 60s, interval: 1s, timeout: 1s, retries: 1, check: {type: tcp, port: 8080}}
 YAML
-check "two deployments with public endpoints deploy" \
-  bash -c "timeout 120 '$ZL' deploy --spec '$T/shop.yaml' --wait >/dev/null && timeout 120 '$ZL' deploy --spec '$T/blog.yaml' >/dev/null"
+check "a deployment with public endpoints deploys" timeout 120 "$ZL" deploy --spec "$T/shop.yaml" --wait
+check "a second one on the same port deploys" timeout 120 "$ZL" deploy --spec "$T/blog.yaml"
 
 get() {  # $1 host, $2 path: prints "<status> <body>"
   curl -s -m 5 -o /tmp/body.$$ -w '%{http_code}' -H "Host: $1" "http://$IP$2"; echo " $(cat /tmp/body.$$ 2>/dev/null)"
@@ -84,12 +89,12 @@ check "requests reach every replica of a service" bash -c \
   'for i in $(seq 12); do get shop.test /; done | sort -u | wc -l | grep -qx 3'
 
 headers=$(curl -s -m 5 -H "Host: shop.test" -H "X-Forwarded-For: 1.2.3.4" "http://$IP/cgi-bin/env")
-check "the replica sees X-Forwarded-For appended" grep -q "HTTP_X_FORWARDED_FOR=1.2.3.4, 127.0.0.1" <<<"$headers"
+check "the replica sees X-Forwarded-For appended" grep -qx "HTTP_X_FORWARDED_FOR=1.2.3.4, 127.0.0.1" <<<"$headers"
 check "the replica sees X-Forwarded-Proto" grep -q "HTTP_X_FORWARDED_PROTO=http" <<<"$headers"
 check "the replica sees X-Forwarded-Host" grep -q "HTTP_X_FORWARDED_HOST=shop.test" <<<"$headers"
 check "the replica sees X-Real-IP" grep -q "HTTP_X_REAL_IP=127.0.0.1" <<<"$headers"
 
-check "a tcp endpoint forwards bytes both ways" bash -c "echo hello-tcp | timeout 5 nc -q 1 $IP 9000 | grep -qx hello-tcp"
+check "a tcp endpoint forwards the connection to its replica" bash -c "curl -s -m 5 http://$IP:9000/ | grep -q '^shop-raw '"
 
 # HTTPS: no certificate yet, so the node's self-signed one; then the user's, chosen by SNI.
 check "HTTPS completes with a self-signed certificate when the host has none" bash -c \
@@ -157,7 +162,7 @@ routes=$("$ZL" routes)
 check "zlayer routes lists the listeners and routes (table)" bash -c \
   "grep -E '^80 +http +shop.test +/api +shop/api:8080' <<<'$routes' >/dev/null && grep -E '^443 +https +shop.test' <<<'$routes' >/dev/null && grep -E '^9000 +tcp' <<<'$routes' >/dev/null"
 check "zlayer routes -o json shows the replicas in rotation" bash -c \
-  "'$ZL' routes -o json | jq -e '[.listeners[] | select(.port == 80) | .routes[] | select(.host == \"blog.test\") | .replicas[] | select(.inRotation == true)] | length == 1' >/dev/null"
+  "'$ZL' routes -o json | jq -e '[.listeners[] | select(.port == 80) | .routes[] | select(.host == \"blog.test\") | .replicas[] | select(.in_rotation == true)] | length == 1' >/dev/null"
 
 check "the node stops cleanly" stop_node
 finish

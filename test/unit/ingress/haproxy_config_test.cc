@@ -90,7 +90,9 @@ TEST_CASE("Each listener is a frontend bound on the ingress address, or on every
 
 TEST_CASE("HTTP frontends set the forwarding headers, with the protocol of the listener") {
   RenderedHaproxy out = RenderHaproxy(ShopState(), Settings());
-  CHECK(HasLine(out.config, "    option forwardfor"));
+  CHECK(HasLine(out.config,
+                "    http-request set-header X-Forwarded-For \"%[req.fhdr(x-forwarded-for)], "
+                "%[src]\" if { req.fhdr(x-forwarded-for) -m found }"));
   CHECK(HasLine(out.config, "    option idle-close-on-response"));
   CHECK(HasLine(out.config, "    http-request set-header X-Forwarded-Proto http"));
   CHECK(HasLine(out.config, "    http-request set-header X-Forwarded-Proto https"));
@@ -128,7 +130,7 @@ TEST_CASE("No route is a 404 and no server a 503, both JSON; redirects are 308")
       R"(    http-request return status 404 content-type application/json string '{"error":"no route","status":404}' if !{ var(txn.zl_route) -m found })"));
   CHECK(HasLine(
       out.config,
-      R"(    http-request return status 503 content-type application/json string '{"error":"no ready replica","status":503}' if { nbsrv eq 0 })"));
+      R"(    http-error status 503 content-type application/json string '{"error":"no ready replica","status":503}')"));
   CHECK(out.config.find("http-request redirect code 308 location https://") != std::string::npos);
 }
 
@@ -144,7 +146,7 @@ TEST_CASE("Backends balance round-robin over the ready replicas, with pooled con
   std::string db = out.config.substr(out.config.find("\nbackend b_shop_db_pg\n") + 1);
   db = db.substr(0, db.find("\n\n") + 1);
   CHECK(HasLine(db, "    mode tcp"));
-  CHECK(db.find("nbsrv") == std::string::npos);
+  CHECK(db.find("http-error") == std::string::npos);
 }
 
 TEST_CASE("Rendering is deterministic") {
