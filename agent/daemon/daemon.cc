@@ -65,6 +65,19 @@ std::string FindProgram(const std::string& name, const Environment& env) {
   return "";
 }
 
+// Public udp endpoints are DNAT'd by nftables; when they listen on a loopback
+// address (tests run nodes side by side on 127.x.y.z), the kernel routes the
+// translated datagrams only with route_localnet, as kube-proxy sets it for
+// node ports on localhost. Once, at start.
+void AllowLoopbackForwarding(const std::string& address, Logger& log) {
+  if (!address.starts_with("127.")) return;
+  const char* path = "/proc/sys/net/ipv4/conf/all/route_localnet";
+  std::ofstream out(path);
+  out << "1\n";
+  out.flush();
+  if (!out) log.Warn("public udp endpoints on {} need {} = 1: cannot write it", address, path);
+}
+
 }  // namespace
 
 // Every part of the running agent, in construction order (destroyed in reverse).
@@ -247,6 +260,7 @@ int Daemon::Parts::Run() {
     return 1;
   }
   service_addresses_ = std::move(*service_addresses);
+  AllowLoopbackForwarding(config_.ingress_address, log_);
   rule_applier_ = std::make_unique<network::services::NftRuleApplier>(loop_, process_runner_);
   dns_names_ = std::make_unique<network::HostsDirRecords>(DnsHostsDir(config_));
   service_network_ = std::make_unique<ServiceNetwork>(

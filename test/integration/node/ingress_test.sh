@@ -2,7 +2,7 @@
 # The node's ingress on a whole node (issue 13), with the real HAProxy run by
 # zlayer-init: public endpoints of two deployments routed by host and path on
 # one port, a wildcard host, 404 and 503, the headers a replica sees, a tcp
-# endpoint, HTTPS with a certificate from the certs directory chosen by SNI and
+# endpoint, a udp endpoint (nftables), HTTPS with a certificate from the certs directory chosen by SNI and
 # replaced without a restart, HTTP/2; a rolling update and a scale-down under
 # load with zero failed requests; the agent killed with -9 under load; a route
 # another deployment owns refused with nothing changed; `zlayer routes`.
@@ -45,6 +45,12 @@ services:
     command: {entrypoint: ["/bin/sh", "-c"], args: $(serve shop-api 1)}
     endpoints: [{name: http, protocol: http, port: 80, target_port: 8080, host: shop.test, path: /api, expose: public}]
     $HEALTH
+  echo:
+    $IMAGE
+    # Its udp server is the test's (busybox has none), run in each replica's namespace.
+    command: {entrypoint: ["/bin/sleep"], args: ["3600"]}
+    scale: {replicas: 2}
+    endpoints: [{name: echo, protocol: udp, port: 5300, target_port: 5353, expose: public}]
   raw:
     $IMAGE
     command: {entrypoint: ["/bin/sh", "-c"], args: $(serve shop-raw 1)}
@@ -95,6 +101,33 @@ check "the replica sees X-Forwarded-Host" grep -q "HTTP_X_FORWARDED_HOST=shop.te
 check "the replica sees X-Real-IP" grep -q "HTTP_X_REAL_IP=127.0.0.1" <<<"$headers"
 
 check "a tcp endpoint forwards the connection to its replica" bash -c "curl -s -m 5 http://$IP:9000/ | grep -q '^shop-raw '"
+
+# UDP: a server in each echo replica's network namespace answers with its address.
+udp_servers=()
+for i in 0 1; do
+  pid=$("$ZL" ps shop -o json | jq -r ".deployments[].services[].replicas[] | select(.container_id == \"shop-echo-$i\") | .pid")
+  addr=$("$ZL" ps shop -o json | jq -r ".deployments[].services[].replicas[] | select(.container_id == \"shop-echo-$i\") | .address")
+  nsenter -t "$pid" -n python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+while True:
+    data, peer = s.recvfrom(512)
+    s.sendto(sys.argv[1].encode(), peer)' "$addr" &
+  udp_servers+=($!)
+done
+ask_udp() {
+  python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(b"who", (sys.argv[1], 5300))
+print(s.recvfrom(512)[0].decode())' "$IP"
+}
+export -f ask_udp
+check "a udp endpoint forwards datagrams to its replicas, both of them" wait_for 20 bash -c \
+  'for i in $(seq 20); do ask_udp; done | sort -u | wc -l | grep -qx 2'
+kill "${udp_servers[@]}" 2>/dev/null
 
 # HTTPS: no certificate yet, so the node's self-signed one; then the user's, chosen by SNI.
 check "HTTPS completes with a self-signed certificate when the host has none" bash -c \
