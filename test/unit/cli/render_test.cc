@@ -198,6 +198,44 @@ TEST_CASE("images renders name, short digest, human size and unpacked") {
         "docker.io/library/busybox:latest   3fbc63216742   2.1MiB   yes\n");
 }
 
+TEST_CASE("routes renders a row per route, replicas in rotation first, then the others' states") {
+  v1::ListRoutesResponse routes;
+  v1::Listener* http = routes.add_listeners();
+  http->set_port(80);
+  http->set_kind("http");
+  v1::Route* api = http->add_routes();
+  api->set_host("shop.test");
+  api->set_path("/api");
+  api->set_deployment("shop");
+  api->set_service("api");
+  api->set_target_port(8080);
+  v1::RouteReplica* up = api->add_replicas();
+  up->set_container_id("shop-api-0");
+  up->set_in_rotation(true);
+  v1::RouteReplica* down = api->add_replicas();
+  down->set_container_id("shop-api-1");
+  down->set_state(v1::Replica::STATE_RUNNING);
+  down->set_health(v1::Replica::HEALTH_STARTING);
+  v1::Route* redirect = http->add_routes();
+  redirect->set_host("pay.test");
+  redirect->set_path("/");
+  redirect->set_redirect_to_port(443);
+  v1::Listener* tcp = routes.add_listeners();
+  tcp->set_port(9000);
+  tcp->set_kind("tcp");
+  v1::Route* raw = tcp->add_routes();
+  raw->set_deployment("shop");
+  raw->set_service("raw");
+  raw->set_target_port(9000);
+  CHECK(
+      zlayer::cli::RenderRoutesTable(routes) ==
+      "PORT   KIND   HOST        PATH   TARGET                   REPLICAS\n"
+      "80     http   shop.test   /api   shop/api:8080            shop-api-0, shop-api-1 (running, "
+      "starting)\n"
+      "80     http   pay.test    /      redirect to https :443   -\n"
+      "9000   tcp    *           -      shop/raw:9000            -\n");
+}
+
 TEST_CASE("An accepted deploy shows the generation and each service's change") {
   v1::DeployAccepted a;
   a.set_deployment("hello");

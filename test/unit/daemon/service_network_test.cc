@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "agent/daemon/ingress_controller.h"
+
 namespace zlayer::agent::daemon {
 namespace {
 
@@ -69,6 +71,24 @@ TEST_CASE("A replica is ready for traffic when the reconciler counts it ready an
     view.state = state;
     CHECK_FALSE(ReadyForTraffic(view));
   }
+}
+
+TEST_CASE("A change of servers alone keeps the proxy's structure: the runtime API can apply it") {
+  ingress::ProxyState before;
+  before.listeners.push_back({80, ingress::ListenerKind::kHttp, {}, {}, ""});
+  before.backends.push_back(
+      {"b_shop_web_http", ingress::BackendMode::kHttp, "shop", "web", "http", {}});
+  ingress::ProxyState after = before;
+  after.backends[0].servers.push_back({"shop-web-0", "10.200.0.2", 8080});
+  after.udp.push_back({53, 5353, "shop", "dns", "dns", {"10.200.0.3"}});
+  CHECK(SameStructure(before, after));
+
+  ingress::ProxyState new_route = after;
+  new_route.listeners[0].routes.push_back({"", "/", "b_shop_web_http", "shop", "web", "http", 0});
+  CHECK_FALSE(SameStructure(after, new_route));
+  ingress::ProxyState new_listener = after;
+  new_listener.listeners.push_back({443, ingress::ListenerKind::kHttps, {}, {}, ""});
+  CHECK_FALSE(SameStructure(after, new_listener));
 }
 
 }  // namespace
