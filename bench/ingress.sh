@@ -108,7 +108,13 @@ until [[ $(curl -s --max-time 1 -H "Host: app.bench" "http://$ZLAYER_INGRESS_ADD
 ready_to_proxied=$(( $(ms) - ready_at ))
 
 # --- 3. route changes under load -------------------------------------------------------------
-wrk -t2 -c32 -d30s -H "Host: app.bench" "http://$ZLAYER_INGRESS_ADDRESS/" >"$T/changes.txt" 2>&1 &
+# Each failed answer's status and body, so that the table can say what failed.
+cat >"$T/failed.lua" <<'LUA'
+response = function(status, headers, body)
+  if status ~= 200 then io.write("failed: ", status, " ", body, "\n") end
+end
+LUA
+wrk -t2 -c32 -d30s -s "$T/failed.lua" -H "Host: app.bench" "http://$ZLAYER_INGRESS_ADDRESS/" >"$T/changes.txt" 2>&1 &
 wrk_pid=$!
 sleep 2
 app_spec other other.bench 1 >"$T/other.yaml"
@@ -118,7 +124,7 @@ app_spec app app.bench 1 >"$T/app.yaml"; "$ZL" deploy --spec "$T/app.yaml" --wai
 "$ZL" delete other >/dev/null                                    # a route gone: reload
 wait $wrk_pid
 change_requests=$(awk '/requests in/ {print $1}' "$T/changes.txt")
-change_errors=$(grep -E "Socket errors|Non-2xx" "$T/changes.txt" | tr -s ' ' | tr '\n' ' ' || true)
+change_errors=$( (grep -E "Socket errors|Non-2xx" "$T/changes.txt"; grep "^failed: " "$T/changes.txt" | sort | uniq -c) | tr -s ' ' | tr '\n' ' ' || true)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
 {

@@ -40,8 +40,12 @@ wait_line() {
 # start_node DIR: `zlayer-init serve` for the node under DIR in the background (output
 # in DIR/init.out and DIR/init.err); sets init_pid and returns once the node is ready.
 start_node() {
+  local vars
   mkdir -p "$1"
-  node_env "$1" "$BIN/zlayer-init" serve >"$1/init.out" 2>"$1/init.err" &
+  mapfile -t vars < <(node_vars "$1")
+  # env execs zlayer-init: $! is its pid, so stop_node's SIGTERM reaches it (through
+  # node_env, a function, it would reach a subshell and orphan the node).
+  env "${vars[@]}" "$BIN/zlayer-init" serve >"$1/init.out" 2>"$1/init.err" &
   init_pid=$!
   wait_line "$1/init.err" "node is ready"
 }
