@@ -218,8 +218,10 @@ void AcmeManager::OnCertificateRead(const std::string& name, uint64_t generation
       host->serial = info->serial;
       host->loaded = true;
       host->failures = 0;
-      host->retry_at.reset();
       host->last_error.clear();
+      // A certificate shorter-lived than the window is due again at once:
+      // renew it once per check_interval, not in a loop.
+      host->retry_at = clock_.SteadyNow() + settings_.check_interval;
       log_.Info("acme: {}: certificate {}, valid until {}", name,
                 action == LegoAction::kObtain ? "obtained" : "renewed",
                 FormatRfc3339Nano(info->not_after));

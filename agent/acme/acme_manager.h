@@ -10,6 +10,9 @@
 //   - a failed run is retried after first_retry, doubled per consecutive
 //     failure up to max_retry; when lego's output carries the CA's "retry
 //     after" time (rate limits) and it is later, that time wins;
+//   - after a success, the host does not run again before check_interval has
+//     passed (a certificate shorter-lived than renew_before would otherwise
+//     be renewed in a loop);
 //   - never more than one lego at a time (one challenge port): due hosts wait
 //     their turn, in host order;
 //   - expiry is read from the certificate files (OpenSSL, on the files pool)

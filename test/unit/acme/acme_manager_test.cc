@@ -313,3 +313,22 @@ TEST_CASE("Back-off doubles from first_retry and stops at max_retry") {
   CHECK(RetryDelay(settings, 12) == 24h);
   CHECK(RetryDelay(settings, 1000) == 24h);
 }
+
+TEST_CASE("A certificate shorter-lived than the window is renewed once per check interval") {
+  Fixture f;
+  f.settings.renew_before = 100 * kDay;
+  AcmeManager& manager = f.Make();
+  manager.SetHosts({"www.example.com"});
+  manager.Start();
+  f.clock.Settle();
+  f.Succeed(90 * kDay, 1);
+  CHECK(f.lego.requests.size() == 1);
+  f.clock.Advance(kDay - 1s);
+  CHECK(f.lego.requests.size() == 1);
+  f.clock.Advance(1s);
+  REQUIRE(f.lego.requests.size() == 2);
+  CHECK(f.lego.Verb(1) == "renew");
+  f.Succeed(90 * kDay, 2);
+  CHECK(f.issued.size() == 2);
+  CHECK(f.lego.requests.size() == 2);
+}
