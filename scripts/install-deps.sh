@@ -41,6 +41,10 @@ RUNTIME_PACKAGES=(
   # Load generators of the ingress tests and benchmarks: wrk (HTTP/1.1), h2load (HTTP/2,
   # in nghttp2-client).
   wrk nghttp2-client
+  # Certificates by ACME (agent/acme, issue 14): Debian's lego is the client the agent
+  # runs; pebble (with pebble-challtestsrv) is the Let's Encrypt team's test CA the
+  # tests run it against.
+  lego pebble
 )
 
 packages=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}")
