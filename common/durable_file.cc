@@ -8,7 +8,7 @@
 
 namespace zlayer {
 
-Status WriteFileDurably(const std::string& path, const std::string& content) {
+Status WriteFileDurably(const std::string& path, const std::string& content, mode_t mode) {
   const size_t slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) {
     const std::string dir = path.substr(0, slash);
@@ -20,7 +20,7 @@ Status WriteFileDurably(const std::string& path, const std::string& content) {
     }
   }
   const std::string temp = path + ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoError("create " + temp);
   size_t written = 0;
   while (written < content.size()) {
@@ -33,8 +33,9 @@ Status WriteFileDurably(const std::string& path, const std::string& content) {
     }
     written += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
-    Status status = ErrnoError("fsync " + temp);
+  // fchmod: a temporary file left by an earlier crash keeps its old mode.
+  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
+    Status status = ErrnoError("sync " + temp);
     ::close(fd);
     return status;
   }

@@ -23,6 +23,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/durable_file.h"
+
 namespace zlayer::agent::ingress {
 namespace {
 
@@ -106,33 +108,12 @@ Result<std::string> ReadWholeFile(const std::string& path) {
   return text.str();
 }
 
-// Writes `content` to `path` unless it already holds exactly that: temporary
-// file (0600: it carries a private key), fsync, rename.
+// Writes `content` to `path` unless it already holds exactly that, durably and
+// 0600 (it carries a private key).
 Status WriteIfChanged(const std::string& path, const std::string& content) {
   auto existing = ReadWholeFile(path);
   if (existing.ok() && *existing == content) return Status::Ok();
-  const std::string temp = path + ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoError("create " + temp);
-  size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status status = ErrnoError("write " + temp);
-      ::close(fd);
-      return status;
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, 0600) != 0 || ::fsync(fd) != 0) {
-    Status status = ErrnoError("sync " + temp);
-    ::close(fd);
-    return status;
-  }
-  ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) return ErrnoError("rename " + temp);
-  return Status::Ok();
+  return WriteFileDurably(path, content, 0600);
 }
 
 Status MakeDirectory(const std::string& dir) {
