@@ -204,6 +204,7 @@ void IngressController::RemoveServer(const std::string& backend, const std::stri
         }
         if (--removing_[server] > 0) return;
         removing_.erase(server);
+        if (drains_after_reload_.count(server)) return;  // FinishReload goes on
         auto waiters = drain_waiters_.extract(server);
         if (waiters.empty()) return;
         for (auto& done : waiters.mapped()) done();
@@ -225,11 +226,40 @@ void IngressController::Drain(const std::string& id, steady_clock::time_point de
     }
   }
   if (removed) PersistConfig();
+  if (reloading_) {
+    // The configuration being loaded may still name `id`: take it out of the
+    // new worker too before the stop signal (FinishReload).
+    drains_after_reload_[id] = deadline;
+    drain_waiters_[id].push_back(std::move(done));
+    return;
+  }
   if (removing_.count(id) == 0) {
     boost::asio::post(loop_, std::move(done));
     return;
   }
   drain_waiters_[id].push_back(std::move(done));
+}
+
+void IngressController::FinishReload() {
+  reloading_ = false;
+  auto drains = std::exchange(drains_after_reload_, {});
+  for (const auto& [id, deadline] : drains) {
+    if (applied_) {
+      for (ingress::ProxyBackend& backend : applied_->backends) {
+        auto it = std::find_if(backend.servers.begin(), backend.servers.end(),
+                               [&](const ingress::ProxyServer& s) { return s.name == id; });
+        if (it == backend.servers.end()) continue;
+        backend.servers.erase(it);
+        RemoveServer(backend.name, id, deadline);
+        persist_again_ = true;
+      }
+    }
+    if (removing_.count(id) > 0) continue;  // its waiters run when the removal ends
+    auto waiters = drain_waiters_.extract(id);
+    if (waiters.empty()) continue;
+    for (auto& done : waiters.mapped()) boost::asio::post(loop_, std::move(done));
+  }
+  Finish();
 }
 
 void IngressController::PersistConfig() {
@@ -258,6 +288,7 @@ void IngressController::ApplyAll(ingress::ProxyState desired) {
       ingress::RenderHaproxy(desired, {settings_.paths, settings_.bind_address}));
   if (rendered->config == failed_config_) return;  // logged when it failed
   busy_ = true;
+  reloading_ = true;
   persist_again_ = false;  // this writes everything
   const bool https = HasHttps(desired);
   std::vector<std::string> hosts = TlsHosts(desired);
@@ -296,7 +327,7 @@ void IngressController::ApplyAll(ingress::ProxyState desired) {
         if (!written.status.ok()) {
           log_.Error("ingress: {}", written.status.message());
           retry_ = clock_.At(clock_.SteadyNow() + std::chrono::seconds(2), [this] { Schedule(); });
-          return Finish();
+          return FinishReload();
         }
         auto install = [this, alive, desired = std::move(desired),
                         signature = std::move(signature)]() mutable {
@@ -313,7 +344,7 @@ void IngressController::ApplyAll(ingress::ProxyState desired) {
                 if (!*alive) return;
                 if (!s.ok()) {
                   log_.Error("ingress: {}", s.message());
-                  return Finish();
+                  return FinishReload();
                 }
                 Reload(std::move(desired), std::move(signature));
               });
@@ -331,7 +362,7 @@ void IngressController::ApplyAll(ingress::ProxyState desired) {
               "ingress: HAProxy refuses the new configuration, keeping the current one: {}",
               result.ok() ? result->stderr_data + result->stdout_data : result.status().message());
           failed_config_ = rendered->config;
-          Finish();
+          FinishReload();
         });
       });
 }
@@ -349,7 +380,7 @@ void IngressController::Reload(ingress::ProxyState desired, std::string signatur
                       retry_delay_ = std::chrono::seconds(1);
                       applied_ = std::move(desired);
                       applied_signature_ = std::move(signature);
-                      return Finish();
+                      return FinishReload();
                     }
                     // Not running (yet): it reads the files when it starts; try
                     // again, less and less often, in case it was starting just now.
@@ -359,7 +390,7 @@ void IngressController::Reload(ingress::ProxyState desired, std::string signatur
                     retry_ = clock_.At(clock_.SteadyNow() + retry_delay_, [this] { Schedule(); });
                     retry_delay_ = std::min<std::chrono::nanoseconds>(retry_delay_ * 2,
                                                                       std::chrono::seconds(30));
-                    Finish();
+                    FinishReload();
                   });
 }
 

@@ -90,6 +90,9 @@ class IngressController {
   void ApplyAll(ingress::ProxyState desired);
   void Reload(ingress::ProxyState desired, std::string signature);
   void Finish();
+  // The end of ApplyAll (reloaded or not): drains that arrived meanwhile are
+  // applied to the configuration now served, then Finish.
+  void FinishReload();
   void RemoveServer(const std::string& backend, const std::string& server,
                     std::chrono::steady_clock::time_point deadline);
   void PersistConfig();
@@ -111,6 +114,8 @@ class IngressController {
   bool busy_ = false;       // a reload or file write in flight
   bool again_ = false;      // Publish once the busy work ends
   bool persist_again_ = false;
+  bool reloading_ = false;  // an ApplyAll in flight
+  std::map<std::string, std::chrono::steady_clock::time_point> drains_after_reload_;
   std::optional<ingress::ProxyState> applied_;  // what HAProxy serves; unset: unknown
   std::string certificate_signature_;           // of the directories, last polled
   std::string applied_signature_;               // the one the served certificates come from
