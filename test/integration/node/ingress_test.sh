@@ -210,6 +210,8 @@ check "blog.test still reaches blog" bash -c 'get blog.test / | grep -q "^200 bl
 routes=$("$ZL" routes)
 check "zlayer routes lists the listeners and routes (table)" bash -c \
   "grep -E '^80 +http +shop.test +/api +shop/api:8080' <<<'$routes' >/dev/null && grep -E '^443 +https +shop.test' <<<'$routes' >/dev/null && grep -E '^9000 +tcp' <<<'$routes' >/dev/null"
+# Not hidden: jq -e's exit status is the assertion (1 when the count is not 1);
+# only its printed "true" goes to /dev/null.
 check "zlayer routes -o json shows the replicas in rotation" bash -c \
   "'$ZL' routes -o json | jq -e '[.listeners[] | select(.port == 80) | .routes[] | select(.host == \"blog.test\") | .replicas[] | select(.in_rotation == true)] | length == 1' >/dev/null"
 
