@@ -5,7 +5,9 @@
 #include <fmt/core.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -124,6 +126,12 @@ Status Netns::Remove(const std::string& name) {
     return ErrnoError("netns " + name + ": unlink " + path);
   }
   return Status::Ok();
+}
+
+bool Netns::IsNamespace(const std::string& name) const {
+  struct statfs fs {};
+  return ::statfs(PathOf(name).c_str(), &fs) == 0 &&
+         static_cast<unsigned long>(fs.f_type) == NSFS_MAGIC;
 }
 
 Result<std::vector<std::string>> Netns::List() const {

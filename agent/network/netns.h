@@ -37,6 +37,12 @@ class Netns {
   // process is in it or holds it open.
   Status Remove(const std::string& name);
 
+  // Whether <run_dir>/netns/<name> is a live namespace (an nsfs bind mount).
+  // It no longer is once the node's mount namespace was made anew (the node
+  // container restarted, or the host rebooted with the run dir on disk): the
+  // mount is gone and an empty file is left behind.
+  bool IsNamespace(const std::string& name) const;
+
   // Names of the files under <run_dir>/netns (for the clean-up at start);
   // empty when the directory does not exist.
   Result<std::vector<std::string>> List() const;

@@ -184,13 +184,36 @@ bool NetworkManager::Gated(const std::string& deployment) const {
 
 void NetworkManager::Attach(const std::string& id, const std::string& deployment, AttachMode mode,
                             AttachDone done) {
-  if (const Attachment* existing = Find(id)) return done(*existing);
+  if (Find(id) != nullptr) return CheckAttached(id, deployment, mode, std::move(done));
   released_.erase(deployment);  // deployed again
   if (Gated(deployment)) {
-    queued_.push_back({id, deployment, mode, std::move(done)});
+    queued_.push_back({id, deployment, mode, "", std::move(done)});
     return;
   }
-  StartAttach(id, deployment, mode, std::move(done));
+  StartAttach(id, deployment, mode, "", std::move(done));
+}
+
+void NetworkManager::CheckAttached(const std::string& id, const std::string& deployment,
+                                   AttachMode mode, AttachDone done) {
+  RunOff(
+      files_, loop_, [this, id] { return netns_.IsNamespace(id); },
+      [this, id, deployment, mode, done = std::move(done)](bool alive) mutable {
+        auto found = attachments_.find(id);
+        if (found == attachments_.end()) {
+          return Attach(id, deployment, mode, std::move(done));  // detached meanwhile
+        }
+        if (alive) return done(found->second);
+        const Attachment lost = std::move(found->second);
+        attachments_.erase(found);
+        log_.Warn("{}: its network namespace {} is gone (the node restarted); restoring it{}", id,
+                  lost.netns, lost.address.empty() ? "" : " with address " + lost.address);
+        released_.erase(lost.deployment);
+        if (Gated(lost.deployment)) {
+          queued_.push_back({id, lost.deployment, lost.mode, lost.address, std::move(done)});
+          return;
+        }
+        StartAttach(id, lost.deployment, lost.mode, lost.address, std::move(done));
+      });
 }
 
 void NetworkManager::RunQueued() {
@@ -199,6 +222,8 @@ void NetworkManager::RunQueued() {
   for (Queued& q : waiting) {
     if (Gated(q.deployment)) {
       queued_.push_back(std::move(q));
+    } else if (!q.address.empty()) {
+      StartAttach(q.id, q.deployment, q.mode, q.address, std::move(q.done));
     } else {
       Attach(q.id, q.deployment, q.mode, std::move(q.done));
     }
@@ -206,7 +231,7 @@ void NetworkManager::RunQueued() {
 }
 
 void NetworkManager::StartAttach(const std::string& id, const std::string& deployment,
-                                 AttachMode mode, AttachDone done) {
+                                 AttachMode mode, std::string address, AttachDone done) {
   attaching_.insert(id);
   struct Prepared {
     std::string subnet;
@@ -214,21 +239,37 @@ void NetworkManager::StartAttach(const std::string& id, const std::string& deplo
   };
   RunOff(
       files_, loop_,
-      [this, id, deployment, mode]() -> Result<Prepared> {
+      [this, id, deployment, mode, address]() -> Result<Prepared> {
         Prepared prepared;
         if (mode == AttachMode::kBridge) {
           Result<std::string> subnet = subnets_->Allocate(deployment);
           if (!subnet.ok()) return subnet.status().Wrap("subnet of " + deployment);
           prepared.subnet = std::move(*subnet);
         }
+        if (!address.empty()) {
+          // host-local still holds the address for this id: free it, so that
+          // it can be asked for again.
+          for (const auto& [file, holder] : Reservations(IpamDir())) {
+            std::error_code ec;
+            if (holder == id) fs::remove(file, ec);
+          }
+        }
         Result<std::string> path = netns_.Create(id);
+        if (!path.ok() && path.status().code() == StatusCode::kAlreadyExists &&
+            !netns_.IsNamespace(id)) {
+          // A file left where a namespace was (its mount is gone): replace it.
+          Status removed = netns_.Remove(id);
+          if (!removed.ok()) return removed.Wrap("network namespace");
+          path = netns_.Create(id);
+        }
         if (!path.ok() && path.status().code() != StatusCode::kAlreadyExists) {
           return path.status().Wrap("network namespace");
         }
         prepared.netns = path.ok() ? *path : netns_.PathOf(id);
         return prepared;
       },
-      [this, id, deployment, mode, done = std::move(done)](Result<Prepared> prepared) mutable {
+      [this, id, deployment, mode, address,
+       done = std::move(done)](Result<Prepared> prepared) mutable {
         if (!prepared.ok()) {
           attaching_.erase(id);
           return done(prepared.status());
@@ -240,7 +281,7 @@ void NetworkManager::StartAttach(const std::string& id, const std::string& deplo
         a.netns = prepared->netns;
         a.subnet = prepared->subnet;
         if (mode == AttachMode::kLoopbackOnly) return AddLoopback(std::move(a), std::move(done));
-        invoker_.Add(BridgeList(deployment, a.subnet), {id, a.netns, "eth0"},
+        invoker_.Add(BridgeList(deployment, a.subnet), {id, a.netns, "eth0", address},
                      [this, a, done = std::move(done)](Result<cni::CniResult> added) mutable {
                        if (added.ok()) {
                          a.address = added->AddressOf("eth0");

@@ -77,8 +77,12 @@ class NetworkManager {
 
   using AttachDone = std::function<void(Result<Attachment>)>;
   // Attaches container `id` of `deployment` (see the top of this file). An id
-  // already attached gets its attachment as it is. A failure part-way undoes
-  // what was done (CNI DEL, namespace removed) and names the step.
+  // already attached gets its attachment as it is while its namespace lives;
+  // when the namespace was lost (the node restarted: the record outlives the
+  // mount), it is restored: a new namespace, attached again with the address
+  // the record names. A failure part-way undoes what was done (CNI DEL,
+  // namespace and record removed, so the next Attach starts afresh) and names
+  // the step.
   void Attach(const std::string& id, const std::string& deployment, AttachMode mode,
               AttachDone done);
   // Runs CNI DEL (with the kept ADD result), removes the namespace and the
@@ -111,8 +115,12 @@ class NetworkManager {
   cni::NetworkList BridgeList(const std::string& deployment, const std::string& subnet) const;
   std::string AttachmentPath(const std::string& id) const;
   std::string IpamDir() const;
+  // `address`: the one to ask IPAM for (a restore), or "".
   void StartAttach(const std::string& id, const std::string& deployment, AttachMode mode,
-                   AttachDone done);
+                   std::string address, AttachDone done);
+  // Attach of an id with a record: checks its namespace off the loop.
+  void CheckAttached(const std::string& id, const std::string& deployment, AttachMode mode,
+                     AttachDone done);
   // The loopback plugin, then the record kept on disk; then `done`.
   void AddLoopback(Attachment a, AttachDone done);
   // After a failed ADD: undoes it, then reports `error`.
@@ -140,6 +148,7 @@ class NetworkManager {
     std::string id;
     std::string deployment;
     AttachMode mode;
+    std::string address;  // to restore, or ""
     AttachDone done;
   };
   std::deque<Queued> queued_;  // attaches waiting for a prune or a release

@@ -732,14 +732,26 @@ void Reconciler::PrepareAndCreate(const Action& action, spec::Deployment spec,
 
 void Reconciler::RunStart(const Action& action) {
   const std::string& id = action.container_id;
-  Replica& r = ReplicaFor(id, FindService(action.deployment, action.service));
+  const spec::Service* service = FindService(action.deployment, action.service);
+  Replica& r = ReplicaFor(id, service);
   r.state = ReplicaState::kStarting;
   // The task's FIFOs must be read before it starts: attach first, then start.
-  output_.Attach(id, [this, id](Status attached) {
-    if (!attached.ok()) return OnStartFailed(id, attached.Wrap("open output"));
-    if (shutting_down_) return FinishAction(id);  // no new task once node shutdown began
-    StartTask(id);
-  });
+  auto start = [this, id] {
+    output_.Attach(id, [this, id](Status attached) {
+      if (!attached.ok()) return OnStartFailed(id, attached.Wrap("open output"));
+      if (shutting_down_) return FinishAction(id);  // no new task once node shutdown began
+      StartTask(id);
+    });
+  };
+  if (service == nullptr) return start();
+  // Its network is there (at once), or restored when the node's restart lost
+  // the namespace the container's spec names.
+  network_.Attach(id, action.deployment, *service,
+                  [this, id, start = std::move(start)](Result<AttachedNetwork> network) {
+                    if (!network.ok()) return OnStartFailed(id, network.status().Wrap("network"));
+                    if (shutting_down_) return FinishAction(id);
+                    start();
+                  });
 }
 
 void Reconciler::StartTask(const std::string& id) {

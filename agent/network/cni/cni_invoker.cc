@@ -63,6 +63,9 @@ ProcessRequest Invoker::BuildRequest(const std::string& program, Command command
       {"CNI_PATH", cni_path_},
       {"PATH", options_.path_env},
   };
+  if (!attachment.requested_address.empty()) {
+    request.env["CNI_ARGS"] = "IgnoreUnknown=1;IP=" + attachment.requested_address;
+  }
   request.stdin_data = input.dump();
   request.timeout = options_.timeout;
   return request;

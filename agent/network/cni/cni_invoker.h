@@ -10,8 +10,8 @@
 //
 // Each plugin is the executable `<plugin dir>/<type>`, run through a
 // ProcessRunner with the environment CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS,
-// CNI_IFNAME, CNI_PATH (the plugin dirs, for delegated plugins such as IPAM)
-// and PATH (plugins run iptables), and the derived configuration on stdin.
+// CNI_IFNAME, CNI_PATH (the plugin dirs, for delegated plugins such as IPAM),
+// PATH (plugins run iptables) and CNI_ARGS when an address is requested, and the derived configuration on stdin.
 //
 // Errors name the plugin, the command and the container:
 //   "cni bridge ADD for web-0: <msg> (code N)"   the plugin's error object
@@ -44,6 +44,9 @@ struct Attachment {
   std::string container_id;
   std::string netns;  // path of the network namespace
   std::string ifname = "eth0";
+  // Asks IPAM for this address: CNI_ARGS "IgnoreUnknown=1;IP=<it>", the way
+  // host-local takes a requested address. "" lets IPAM choose.
+  std::string requested_address;
 };
 
 struct InvokerOptions {

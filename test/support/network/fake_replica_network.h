@@ -35,6 +35,7 @@ class FakeReplicaNetwork : public reconcile::ReplicaNetwork {
         network.nameserver = "10.200.0.1";
       }
       found = attached.emplace(id, network).first;
+      ++networks_made;
     }
     done(found->second);
   }
@@ -76,6 +77,7 @@ class FakeReplicaNetwork : public reconcile::ReplicaNetwork {
   std::map<std::string, reconcile::AttachedNetwork> attached;
   std::map<std::string, std::string> deployment_of;  // the deployment each attach named
   std::deque<Status> attach_failures;
+  int networks_made = 0;  // attaches that made a network (not those answering with one)
   std::set<std::string> pruned_keeping;
   std::set<std::string> pruned_deployments_keeping;
   int next_host = 2;

@@ -924,15 +924,33 @@ TEST_CASE("A replica is created in the network it was attached to, and shows its
   CHECK(h.View("app-web-1")->address != network.address);
 }
 
-TEST_CASE("A restarted task keeps its replica's network: nothing is attached again") {
+TEST_CASE("A restarted task keeps its replica's network and address: no new network is made") {
   Harness h;
   h.StartWith({App(1)});
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
   const std::string address = h.View("app-web-0")->address;
   h.reconciler.OnTaskExit("app-web-0", h.ops.Exit("app-web-0"), 1, h.clock.WallNow());
   REQUIRE(h.RunUntil([&] { return h.ops.Count("start app-web-0") == 2; }));
-  CHECK(std::count(h.network.calls.begin(), h.network.calls.end(), "attach app-web-0") == 1);
+  CHECK(h.network.networks_made == 1);
   CHECK(h.View("app-web-0")->address == address);
+}
+
+TEST_CASE(
+    "A stopped replica found at start asks for its network before its task starts, so a "
+    "namespace lost with the node is restored first; a failed restore delays only the start") {
+  Harness h;
+  ObservedContainer stopped = RunningAppWeb0();
+  stopped.has_task = false;
+  stopped.task_status = TaskStatus::kUnknown;
+  stopped.pid = 0;
+  h.ops.Put(stopped);
+  h.network.attach_failures.push_back(
+      Status(StatusCode::kInternal, "cni bridge ADD for app-web-0: no space left"));
+  h.StartWith({App(1)});
+  REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
+  CHECK(std::count(h.network.calls.begin(), h.network.calls.end(), "attach app-web-0") == 2);
+  CHECK(h.ops.Count("start app-web-0") == 1);  // not tried with the network missing
+  CHECK(h.ops.Count("create app-web-0") == 0);  // the container is kept
 }
 
 TEST_CASE(
@@ -956,7 +974,8 @@ TEST_CASE("A failing network setup fails that replica's start, which its restart
       Status(StatusCode::kInternal, "cni bridge ADD for app-web-0: no space left"));
   h.StartWith({App(1)});
   REQUIRE(h.RunUntil([&] { return h.StateOf("app-web-0") == ReplicaState::kRunning; }));
-  CHECK(std::count(h.network.calls.begin(), h.network.calls.end(), "attach app-web-0") == 2);
+  CHECK(h.network.calls.front() == "attach app-web-0");  // the one that failed
+  CHECK(h.network.networks_made == 1);
   CHECK(h.ops.Count("create app-web-0") == 1);
 }
 
