@@ -11,7 +11,8 @@
 // Each plugin is the executable `<plugin dir>/<type>`, run through a
 // ProcessRunner with the environment CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS,
 // CNI_IFNAME, CNI_PATH (the plugin dirs, for delegated plugins such as IPAM),
-// PATH (plugins run iptables) and CNI_ARGS when an address is requested, and the derived configuration on stdin.
+// PATH (plugins run iptables) and CNI_ARGS when an address is requested, and the derived
+// configuration on stdin.
 //
 // Errors name the plugin, the command and the container:
 //   "cni bridge ADD for web-0: <msg> (code N)"   the plugin's error object

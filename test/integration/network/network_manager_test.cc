@@ -1,6 +1,8 @@
 // NetworkManager against the real thing: network namespaces, Debian's CNI
 // plugins (/usr/lib/cni), ip. Needs root. Each test case moves its thread into
 // a network namespace of its own first (the bridges it makes stay there).
+#include "agent/network/network_manager.h"
+
 #include <sys/mount.h>
 
 #include <boost/asio/io_context.hpp>
@@ -11,7 +13,6 @@
 #include <string>
 
 #include "agent/network/netns.h"
-#include "agent/network/network_manager.h"
 #include "agent/network/subnet_allocator.h"
 #include "common/network_names.h"
 #include "common/process_runner.h"
@@ -36,16 +37,15 @@ using zlayer::testing::RunShell;
 class Agent {
  public:
   explicit Agent(const zlayer::testing::TempDir& dir) : runner_(io_), dir_(dir) {
-    auto subnets =
-        FileSubnetAllocator::Open(dir.Path("data/network/subnets.json"), Range());
+    auto subnets = FileSubnetAllocator::Open(dir.Path("data/network/subnets.json"), Range());
     REQUIRE(subnets.ok());
     NetworkManagerOptions options;
     options.data_dir = dir.Path("data");
     options.run_dir = dir.Path("run");
     options.range = Range();
     options.invoker.timeout = std::chrono::seconds(20);
-    auto manager = NetworkManager::Open(io_, files_, runner_, std::move(*subnets),
-                                        std::move(options), log_);
+    auto manager =
+        NetworkManager::Open(io_, files_, runner_, std::move(*subnets), std::move(options), log_);
     REQUIRE(manager.ok());
     manager_ = std::move(*manager);
   }
@@ -124,9 +124,9 @@ TEST_CASE(
   CHECK(netns.IsNamespace("nmtest-web-0"));
   CHECK(RunShell("nsenter --net=" + restored->netns + " ip -o -4 addr show eth0")
             .output.find(before.address + "/24") != std::string::npos);
-  CHECK(RunShell("nsenter --net=" + restored->netns + " busybox ping -c 1 -W 2 " +
-                 restored->gateway)
-            .status == 0);
+  CHECK(
+      RunShell("nsenter --net=" + restored->netns + " busybox ping -c 1 -W 2 " + restored->gateway)
+          .status == 0);
 
   SECTION("and its record on disk is the restored one: the next agent adopts it as it is") {
     Agent next(dir);
