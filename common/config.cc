@@ -49,6 +49,16 @@ const std::vector<ConfigVariable>& ConfigVariables() {
        "the ingress proxy on the public ports, run by zlayer-init"},
       {"ZLAYER_INGRESS_ADDRESS", "(every address)",
        "IPv4 address the public endpoints' listeners bind"},
+      {"ZLAYER_ACME_EMAIL", "(ACME off)",
+       "turns automatic certificates on; accepts the CA's terms of service"},
+      {"ZLAYER_ACME_DIRECTORY", kLetsEncryptDirectory, "the ACME CA's directory URL"},
+      {"ZLAYER_ACME_STAGING", "0", "1: Let's Encrypt's staging directory"},
+      {"ZLAYER_ACME_CA_BUNDLE", "", "extra CAs (PEM) to trust the ACME directory with"},
+      {"ZLAYER_ACME_CHALLENGE_ADDRESS", "127.0.0.1:8402",
+       "where the ACME client answers HTTP-01 challenges (port 80 forwards there)"},
+      {"ZLAYER_ACME_RENEW_BEFORE", "720h", "a certificate expiring within this is renewed"},
+      {"ZLAYER_ACME_RETRY", "1m", "first retry after a failed ACME attempt (doubles, up to 1 day)"},
+      {"ZLAYER_LEGO_BIN", "lego (on PATH)", "the ACME client program"},
       {"ZLAYER_INSECURE_REGISTRIES", "", "comma-separated host[:port] reached over plain HTTP"},
       {"ZLAYER_REGISTRY_CONFIG", "<ZLAYER_DATA_DIR>/config.json",
        "Docker config.json with registry credentials (then $DOCKER_CONFIG/config.json)"},
@@ -88,6 +98,8 @@ IngressPaths IngressPathsFor(const NodeConfig& config) {
 }
 
 std::string UserCertsDir(const NodeConfig& config) { return config.data_dir + "/certs"; }
+
+std::string AcmeDir(const NodeConfig& config) { return config.data_dir + "/acme"; }
 
 Result<NodeConfig> LoadNodeConfig(const Environment& env) {
   NodeConfig config;
@@ -169,6 +181,54 @@ Result<NodeConfig> LoadNodeConfig(const Environment& env) {
       config.ingress_address = *v;
     }
   }
+  if (const std::string* v = lookup("ZLAYER_ACME_EMAIL")) {
+    const size_t at = v->find('@');
+    if (at == 0 || at == std::string::npos || at + 1 == v->size() ||
+        v->find_first_of(" \t,;<>") != std::string::npos) {
+      problems.push_back(fmt::format("ZLAYER_ACME_EMAIL={}: not an email address", *v));
+    } else {
+      config.acme_email = *v;
+    }
+  }
+  if (const std::string* v = lookup("ZLAYER_ACME_DIRECTORY")) {
+    if (!v->starts_with("https://")) {
+      problems.push_back(fmt::format("ZLAYER_ACME_DIRECTORY={}: must be an https:// URL", *v));
+    } else {
+      config.acme_directory = *v;
+    }
+  }
+  if (const std::string* v = lookup("ZLAYER_ACME_STAGING")) {
+    if (*v == "1" || *v == "true") {
+      if (lookup("ZLAYER_ACME_DIRECTORY") != nullptr) {
+        problems.push_back(
+            "ZLAYER_ACME_STAGING and ZLAYER_ACME_DIRECTORY are both set: set one of them");
+      }
+      config.acme_directory = kLetsEncryptStagingDirectory;
+    } else if (*v != "0" && *v != "false") {
+      problems.push_back(fmt::format("ZLAYER_ACME_STAGING={}: expected 1 or 0", *v));
+    }
+  }
+  path("ZLAYER_ACME_CA_BUNDLE", config.acme_ca_bundle);
+  if (const std::string* v = lookup("ZLAYER_ACME_CHALLENGE_ADDRESS")) {
+    const size_t colon = v->rfind(':');
+    int port = 0;
+    bool valid = colon != std::string::npos && Ipv4Cidr::Parse(v->substr(0, colon) + "/32").ok();
+    if (valid) {
+      auto [end, ec] = std::from_chars(v->data() + colon + 1, v->data() + v->size(), port);
+      valid = ec == std::errc() && end == v->data() + v->size() && port >= 1 && port <= 65535;
+    }
+    if (!valid) {
+      problems.push_back(
+          fmt::format("ZLAYER_ACME_CHALLENGE_ADDRESS={}: expected an IPv4 address and port, "
+                      "such as 127.0.0.1:8402",
+                      *v));
+    } else {
+      config.acme_challenge_address = *v;
+    }
+  }
+  duration("ZLAYER_ACME_RENEW_BEFORE", config.acme_renew_before);
+  duration("ZLAYER_ACME_RETRY", config.acme_retry);
+  text("ZLAYER_LEGO_BIN", config.lego_bin);
   if (const std::string* v = lookup("ZLAYER_INSECURE_REGISTRIES")) {
     size_t start = 0;
     while (start <= v->size()) {
@@ -236,6 +296,12 @@ Result<NodeConfig> LoadNodeConfig(const Environment& env) {
   }
   if (config.start_timeout <= std::chrono::nanoseconds(0)) {
     problems.push_back("ZLAYER_START_TIMEOUT: must be greater than 0");
+  }
+  if (config.acme_renew_before < std::chrono::hours(1)) {
+    problems.push_back("ZLAYER_ACME_RENEW_BEFORE: must be at least 1h");
+  }
+  if (config.acme_retry < std::chrono::seconds(1)) {
+    problems.push_back("ZLAYER_ACME_RETRY: must be at least 1s");
   }
   // Unix socket paths are limited to 107 bytes (sun_path).
   for (const auto& [name, value] : {std::pair{"CONTAINERD_SOCKET", &config.containerd_socket},

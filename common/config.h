@@ -22,6 +22,12 @@ Environment CurrentEnvironment();
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
+// Let's Encrypt's directories (ZLAYER_ACME_STAGING=1 picks the staging one).
+inline constexpr const char* kLetsEncryptDirectory =
+    "https://acme-v02.api.letsencrypt.org/directory";
+inline constexpr const char* kLetsEncryptStagingDirectory =
+    "https://acme-staging-v02.api.letsencrypt.org/directory";
+
 struct NodeConfig {
   // Documented for users of the image (the five of the Docker reference).
   std::string containerd_socket = "/run/containerd/containerd.sock";
@@ -66,6 +72,23 @@ struct NodeConfig {
   // every address of the node. Tests give each node its own loopback address.
   std::string ingress_address;
 
+  // Automatic certificates for the https hosts (ACME, HTTP-01 on port 80). On
+  // when acme_email is set (ZLAYER_ACME_EMAIL; setting it accepts the CA's
+  // terms of service).
+  std::string acme_email;
+  // ZLAYER_ACME_DIRECTORY; ZLAYER_ACME_STAGING=1 sets Let's Encrypt's staging one.
+  std::string acme_directory = kLetsEncryptDirectory;
+  std::string acme_ca_bundle;  // ZLAYER_ACME_CA_BUNDLE: extra CAs (PEM) to trust the CA with
+  // Where the ACME client answers HTTP-01 challenges (ZLAYER_ACME_CHALLENGE_ADDRESS,
+  // "ipv4:port"); the ingress's port-80 listener forwards them there.
+  std::string acme_challenge_address = "127.0.0.1:8402";
+  // A certificate expiring within this is renewed (ZLAYER_ACME_RENEW_BEFORE).
+  std::chrono::nanoseconds acme_renew_before = std::chrono::hours(24 * 30);
+  // The first retry after a failed attempt (ZLAYER_ACME_RETRY); doubled per
+  // failure up to a day, and never before the CA's own retry-after.
+  std::chrono::nanoseconds acme_retry = std::chrono::minutes(1);
+  std::string lego_bin = "lego";  // ZLAYER_LEGO_BIN; a bare name is looked up on PATH
+
   // True when ZLAYER_SNAPSHOTTER was set explicitly (the user pinned it), so
   // the supervisor must not silently fall back to another snapshotter.
   bool snapshotter_pinned = false;
@@ -94,6 +117,10 @@ IngressPaths IngressPathsFor(const NodeConfig& config);
 // The directory users put certificates in: <data_dir>/certs, with
 // <domain>.crt + <domain>.key (and _wildcard.<domain>.* for *.<domain>). Pure.
 std::string UserCertsDir(const NodeConfig& config);
+
+// Where the ACME client keeps its account and certificates: <data_dir>/acme
+// (lego's --path; the certificates in its certificates/ directory). Pure.
+std::string AcmeDir(const NodeConfig& config);
 
 // Builds the configuration from `env`. Every bad value is reported at once in
 // one kInvalidArgument Status naming each variable ("ZLAYER_STOP_TIMEOUT=abc:

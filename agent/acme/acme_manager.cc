@@ -1,6 +1,7 @@
 #include "agent/acme/acme_manager.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 #include <utility>
 
@@ -184,9 +185,31 @@ void AcmeManager::OnLegoDone(const std::string& name, uint64_t generation, LegoA
     running_.reset();
     Fail(name, *host, "lego: " + outcome.status().message(), std::nullopt);
   } else if (outcome->exit_code != 0 || outcome->term_signal != 0) {
+    const std::string output = outcome->stderr_data + "\n" + outcome->stdout_data;
+    std::string error = LegoErrorLine(*outcome);
+    std::optional<WallTime> retry_after = LegoRetryAfter(output, clock_.WallNow());
+    if (AccountUnknown(output)) {
+      // The CA forgot the account (a reset CA, a deactivated account): the
+      // next run registers a new one. running_ stays set until it is removed.
+      log_.Warn("acme: the CA does not know the account of {}; a new one is registered next",
+                settings_.email);
+      RunOff(
+          files_, loop_,
+          [dir = AccountDir(settings_)] {
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+          },
+          [this, alive = std::weak_ptr<int>(alive_), name, generation, error, retry_after] {
+            if (alive.expired()) return;
+            running_.reset();
+            if (Host* host = Find(name, generation)) Fail(name, *host, error, retry_after);
+            Pump();
+            Arm();
+          });
+      return;
+    }
     running_.reset();
-    Fail(name, *host, LegoErrorLine(*outcome),
-         LegoRetryAfter(outcome->stderr_data + "\n" + outcome->stdout_data, clock_.WallNow()));
+    Fail(name, *host, std::move(error), retry_after);
   } else {
     // running_ stays set until the new certificate was read: still one at a time.
     RunOff(

@@ -106,6 +106,20 @@ std::vector<std::string> LegoArgs(const AcmeSettings& settings, LegoAction actio
   return args;
 }
 
+std::string AccountDir(const AcmeSettings& settings) {
+  std::string_view rest = settings.directory_url;
+  if (size_t scheme = rest.find("://"); scheme != std::string_view::npos) {
+    rest.remove_prefix(scheme + 3);
+  }
+  std::string server(rest.substr(0, rest.find('/')));
+  std::replace(server.begin(), server.end(), ':', '_');
+  return settings.data_dir + "/accounts/" + server + "/" + settings.email;
+}
+
+bool AccountUnknown(std::string_view output) {
+  return output.find("accountDoesNotExist") != std::string_view::npos;
+}
+
 std::map<std::string, std::string> LegoEnv(const AcmeSettings& settings) {
   std::map<std::string, std::string> env = {
       {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}};

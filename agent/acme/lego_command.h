@@ -79,6 +79,15 @@ Status ValidateHost(std::string_view host);
 std::string CertificatePath(const AcmeSettings& settings, const std::string& host);
 std::string KeyPath(const AcmeSettings& settings, const std::string& host);
 
+// lego's directory for the account of settings.email at settings.directory_url:
+// data_dir/accounts/<the URL's host[:port], ':' written '_'>/<email>.
+std::string AccountDir(const AcmeSettings& settings);
+
+// Whether lego's output says the CA does not know the account it used (RFC
+// 8555's accountDoesNotExist: the CA was reset, or the account deactivated).
+// The manager then removes AccountDir, so the next run registers a new one.
+bool AccountUnknown(std::string_view output);
+
 // One short line (at most kMaxErrorLine bytes) saying why a run failed, taken
 // from lego's output: the last line mentioning an error (lego logs the ACME
 // problem there), without lego's timestamp; else the last non-empty line;

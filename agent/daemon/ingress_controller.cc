@@ -93,6 +93,29 @@ ingress::ProxyState DesiredProxyState(const reconcile::Reconciler& reconciler,
   return ingress::BuildProxyState(specs, replicas);
 }
 
+bool AddAcmeChallengeListener(ingress::ProxyState& state) {
+  bool wanted = false;
+  for (const ingress::Listener& l : state.listeners) {
+    if (l.kind != ingress::ListenerKind::kHttps) continue;
+    for (const ingress::HttpRoute& r : l.routes) {
+      if (!r.host.empty() && !r.host.starts_with("*.")) wanted = true;
+    }
+  }
+  auto at = std::find_if(
+      state.listeners.begin(), state.listeners.end(),
+      [](const ingress::Listener& l) { return l.port >= ingress::kAcmeChallengePort; });
+  if (at != state.listeners.end() && at->port == ingress::kAcmeChallengePort) {
+    return at->kind == ingress::ListenerKind::kHttp || !wanted;
+  }
+  if (wanted) {
+    ingress::Listener challenges;
+    challenges.port = ingress::kAcmeChallengePort;
+    challenges.kind = ingress::ListenerKind::kHttp;
+    state.listeners.insert(at, std::move(challenges));
+  }
+  return true;
+}
+
 bool SameStructure(const ingress::ProxyState& a, const ingress::ProxyState& b) {
   auto structure = [](ingress::ProxyState state) {
     for (ingress::ProxyBackend& backend : state.backends) backend.servers.clear();
@@ -130,6 +153,10 @@ void IngressController::Start() {
   PollCertificates();
 }
 
+ingress::HaproxySettings IngressController::RenderSettings() const {
+  return {settings_.paths, settings_.bind_address, settings_.acme_challenge_address};
+}
+
 void IngressController::Schedule() {
   if (scheduled_) return;
   scheduled_ = true;
@@ -147,6 +174,13 @@ void IngressController::Publish() {
     return;
   }
   ingress::ProxyState desired = DesiredProxyState(reconciler_, drained_);
+  if (!settings_.acme_challenge_address.empty() && !AddAcmeChallengeListener(desired) &&
+      !port80_taken_logged_) {
+    port80_taken_logged_ = true;
+    log_.Warn(
+        "ingress: port 80 is a tcp or https endpoint's, so ACME's HTTP-01 challenges cannot be "
+        "answered there: https hosts keep self-signed certificates");
+  }
   const bool certificates_current =
       !HasHttps(desired) || certificate_signature_ == applied_signature_;
   if (applied_ && SameStructure(*applied_, desired) && certificates_current) {
@@ -270,7 +304,7 @@ void IngressController::PersistConfig() {
   if (!applied_) return;
   busy_ = true;
   auto rendered = std::make_shared<ingress::RenderedHaproxy>(
-      ingress::RenderHaproxy(*applied_, {settings_.paths, settings_.bind_address}));
+      ingress::RenderHaproxy(*applied_, RenderSettings()));
   RunOff(
       files_, loop_,
       [paths = settings_.paths, rendered] {
@@ -284,8 +318,8 @@ void IngressController::PersistConfig() {
 }
 
 void IngressController::ApplyAll(ingress::ProxyState desired) {
-  auto rendered = std::make_shared<ingress::RenderedHaproxy>(
-      ingress::RenderHaproxy(desired, {settings_.paths, settings_.bind_address}));
+  auto rendered =
+      std::make_shared<ingress::RenderedHaproxy>(ingress::RenderHaproxy(desired, RenderSettings()));
   if (rendered->config == failed_config_) return;  // logged when it failed
   busy_ = true;
   reloading_ = true;
@@ -324,6 +358,10 @@ void IngressController::ApplyAll(ingress::ProxyState desired) {
           if (!c.note.empty()) log_.Info("ingress: certificate for {}: {}", c.host, c.note);
         }
         for (const std::string& note : written.skipped) log_.Warn("ingress: {}", note);
+        if (written.status.ok()) {
+          certificates_ = std::move(written.certificates);
+          if (on_certificates_) on_certificates_(certificates_);
+        }
         if (!written.status.ok()) {
           log_.Error("ingress: {}", written.status.message());
           retry_ = clock_.At(clock_.SteadyNow() + std::chrono::seconds(2), [this] { Schedule(); });

@@ -51,7 +51,18 @@ struct IngressSettings {
   std::string bind_address;  // "" = every address
   ingress::CertificateDirs certificates;
   std::string haproxy_program;  // absolute, for `haproxy -c`; "" = no check
+  // The ACME client's HTTP-01 responder ("address:port"); "" = ACME off. When
+  // set, port 80 serves the challenges (ingress/haproxy_config.h), and gets an
+  // HTTP listener of its own if no endpoint made one while an https route
+  // names a host.
+  std::string acme_challenge_address;
 };
+
+// With ACME on: adds an HTTP listener without routes on port 80 when an https
+// route names a host that HTTP-01 could validate and port 80 has no listener.
+// Returns false when port 80 is taken by a tcp or https listener (HTTP-01
+// cannot be answered there), true otherwise.
+bool AddAcmeChallengeListener(ingress::ProxyState& state);
 
 // The proxy state for the reconciler's current view: its desired specs, and
 // each replica in rotation when ReadyForTraffic and not in `drained`. Pure
@@ -78,12 +89,23 @@ class IngressController {
   // after the reconciler started; nothing is published before its first plan.
   void Start();
 
+  // The certificates the TLS listeners serve now (ingress/certificates.h),
+  // as of the last configuration written; empty before the first, and when
+  // no listener is https.
+  const std::vector<ingress::CertificateEntry>& Certificates() const { return certificates_; }
+  // Called on the loop each time the certificates were prepared again (for
+  // ACME: the hosts still on a self-signed certificate). Replaces an earlier one.
+  void OnCertificates(std::function<void(const std::vector<ingress::CertificateEntry>&)> callback) {
+    on_certificates_ = std::move(callback);
+  }
+
   // reconcile::ReplicaNetwork::Drain for the ingress: `done` once every
   // backend's server of `id` is drained and deleted, or at `deadline`.
   void Drain(const std::string& id, std::chrono::steady_clock::time_point deadline,
              std::function<void()> done);
 
  private:
+  ingress::HaproxySettings RenderSettings() const;
   void Schedule();
   void Publish();
   void ApplyServers(ingress::ProxyState desired);
@@ -121,6 +143,9 @@ class IngressController {
   std::string applied_signature_;               // the one the served certificates come from
   std::string failed_config_;  // a configuration `haproxy -c` refused: not tried again
   std::set<std::string> drained_;
+  std::vector<ingress::CertificateEntry> certificates_;
+  std::function<void(const std::vector<ingress::CertificateEntry>&)> on_certificates_;
+  bool port80_taken_logged_ = false;
   // Server removals in flight, by replica id, and who waits for them.
   std::map<std::string, int> removing_;
   std::map<std::string, std::vector<std::function<void()>>> drain_waiters_;

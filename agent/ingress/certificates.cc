@@ -262,7 +262,7 @@ Result<FoundCertificate> LoadPair(const std::string& dir, const std::string& ste
 // The valid pairs of `dir`, sorted by stem; the skipped files' sentences are
 // added to `skipped`. A missing or empty-named directory has none.
 std::vector<FoundCertificate> LoadDirectory(const std::string& dir, SystemClock::time_point now,
-                                            std::vector<std::string>& skipped) {
+                                            std::vector<std::string>& skipped, bool acme = false) {
   std::vector<FoundCertificate> found;
   if (dir.empty()) return found;
   std::map<std::string, std::pair<bool, bool>> stems;  // stem -> (has .crt, has .key)
@@ -272,6 +272,8 @@ std::vector<FoundCertificate> LoadDirectory(const std::string& dir, SystemClock:
     const std::string extension = entry.path().extension().string();
     const std::string stem = entry.path().stem().string();
     if (stem.empty() || file.front() == '.') continue;
+    // lego keeps each certificate's issuer beside it, as <host>.issuer.crt.
+    if (acme && stem.ends_with(".issuer")) continue;
     if (extension == ".crt") stems[stem].first = true;
     if (extension == ".key") stems[stem].second = true;
   }
@@ -437,7 +439,8 @@ Result<CertificateSet> PrepareCertificates(const std::vector<std::string>& tls_h
   ZLAYER_RETURN_IF_ERROR(MakeDirectory(dirs.out_dir));
   CertificateSet set;
   const std::vector<FoundCertificate> user = LoadDirectory(dirs.user_dir, now, set.skipped);
-  const std::vector<FoundCertificate> acme = LoadDirectory(dirs.acme_dir, now, set.skipped);
+  const std::vector<FoundCertificate> acme =
+      LoadDirectory(dirs.acme_dir, now, set.skipped, /*acme=*/true);
   std::sort(set.skipped.begin(), set.skipped.end());
 
   std::map<std::string, OutPem> out;  // by file name in out_dir

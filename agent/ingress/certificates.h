@@ -76,7 +76,9 @@ struct CertificateDirs {
   // UserCertsDir: "<domain>.crt" + "<domain>.key", and
   // "_wildcard.<domain>.crt" + ".key" for "*.<domain>". May not exist.
   std::string user_dir;
-  // Certificates obtained by ACME (issue 14), same naming. May be "" or not exist.
+  // Certificates obtained by ACME (issue 14: lego's certificates directory),
+  // same naming; lego's "<host>.issuer.crt" files are ignored. May be "" or
+  // not exist.
   std::string acme_dir;
   // <data_dir>/ingress/self-signed: the generated ones ("<host>.pem",
   // "_wildcard.<domain>.pem", "_default.pem" for the node's default, each the

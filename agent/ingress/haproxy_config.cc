@@ -89,8 +89,9 @@ void RenderHttpFrontend(const Listener& listener, const HaproxySettings& setting
   // httpd's CGI among them, read as replacing the first).
   c += "    http-request set-header X-Forwarded-For \"%[req.fhdr(x-forwarded-for)], %[src]\" if "
        "{ req.fhdr(x-forwarded-for) -m found }\n";
-  c += "    http-request set-header X-Forwarded-For %[src] if !{ req.fhdr(x-forwarded-for) -m found "
-       "}\n";
+  c +=
+      "    http-request set-header X-Forwarded-For %[src] if !{ req.fhdr(x-forwarded-for) -m found "
+      "}\n";
   c += fmt::format("    http-request set-header X-Forwarded-Proto {}\n", tls ? "https" : "http");
   c += "    http-request del-header X-Forwarded-Host\n";
   c += "    http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found "
@@ -98,10 +99,20 @@ void RenderHttpFrontend(const Listener& listener, const HaproxySettings& setting
   c += "    http-request set-header X-Real-IP %[src]\n";
   c += "    http-request set-var(txn.zl_host) req.hdr(host),host_only,lower\n";
   c += "    http-request set-var(txn.zl_path) path\n";
+  if (!tls && listener.port == kAcmeChallengePort && !settings.acme_challenge_address.empty()) {
+    c += "    # 0. ACME HTTP-01 challenges, before any route or redirect\n";
+    c += fmt::format(
+        "    http-request set-var(txn.zl_route) str({}) if {{ path_beg "
+        "/.well-known/acme-challenge/ "
+        "}}\n",
+        kAcmeChallengeBackend);
+  }
   c += "    # 1. the exact host\n";
   c += "    http-request set-var(txn.zl_key) var(txn.zl_host),concat(,txn.zl_path,/)\n";
-  c += fmt::format("    http-request set-var(txn.zl_route) var(txn.zl_key),map_beg({})\n",
-                   routes_path);
+  c += fmt::format(
+      "    http-request set-var(txn.zl_route) var(txn.zl_key),map_beg({}) "
+      "if !{{ var(txn.zl_route) -m found }}\n",
+      routes_path);
   c += "    # 2. the most specific wildcard of the host\n";
   c += fmt::format(
       "    http-request set-var(txn.zl_wild) var(txn.zl_host),map_end({}) "
@@ -181,6 +192,16 @@ RenderedHaproxy RenderHaproxy(const ProxyState& state, const HaproxySettings& se
     }
   }
   for (const ProxyBackend& backend : state.backends) RenderBackend(backend, &c);
+  const bool acme_listener =
+      std::any_of(state.listeners.begin(), state.listeners.end(), [](const Listener& listener) {
+        return listener.kind == ListenerKind::kHttp && listener.port == kAcmeChallengePort;
+      });
+  if (acme_listener && !settings.acme_challenge_address.empty()) {
+    c += fmt::format("backend {}\n", kAcmeChallengeBackend);
+    c += "    # the node's ACME client while it asks for a certificate\n";
+    c += "    mode http\n";
+    c += fmt::format("    server acme {}\n\n", settings.acme_challenge_address);
+  }
   return out;
 }
 

@@ -47,7 +47,9 @@
 //     "/other"). Among wildcards only the most specific one is tried;
 //   - an https redirect of the same host and path as a route is left out
 //     (the route wins);
-//   - no matching key: 404 with {"error":"no route","status":404}.
+//   - no matching key: 404 with {"error":"no route","status":404};
+//   - before all of these, on port 80 with ACME on, the challenge path (see
+//     HaproxySettings::acme_challenge_address).
 // Requests get X-Forwarded-For appended (one line: "<sent>, <client>"),
 // X-Forwarded-Proto (http or https), X-Forwarded-Host (the request's Host)
 // and X-Real-IP (the client's address), replacing what the client sent.
@@ -69,7 +71,15 @@ namespace zlayer::agent::ingress {
 struct HaproxySettings {
   IngressPaths paths;
   std::string bind_address;  // an IPv4 address; "" = every address
+  // The ACME client's HTTP-01 responder ("address:port"), or "" when ACME is
+  // off. When set, the HTTP listener on port 80 sends every request under
+  // /.well-known/acme-challenge/ there, before any route or redirect (backend
+  // kAcmeChallengeBackend; a 503 while no client is listening).
+  std::string acme_challenge_address;
 };
+
+inline constexpr const char* kAcmeChallengeBackend = "acme_challenge";
+inline constexpr uint16_t kAcmeChallengePort = 80;  // HTTP-01 always asks port 80
 
 struct RenderedHaproxy {
   std::string config;  // for paths.config_file

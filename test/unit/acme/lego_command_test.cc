@@ -89,6 +89,21 @@ TEST_CASE("Certificates live in data_dir/certificates as <host>.crt and <host>.k
         "/var/lib/zlayer/acme/certificates/a.example.com.key");
 }
 
+TEST_CASE("The account lives under the directory's host, ':' written '_', then the email") {
+  AcmeSettings settings = Settings();
+  CHECK(AccountDir(settings) == "/var/lib/zlayer/acme/accounts/ca.test/ops@example.com");
+  settings.directory_url = "https://127.0.0.1:14000/dir";
+  CHECK(AccountDir(settings) == "/var/lib/zlayer/acme/accounts/127.0.0.1_14000/ops@example.com");
+}
+
+TEST_CASE("An account the CA does not know is recognised in lego's output") {
+  CHECK(AccountUnknown(
+      "2026/12/08 01:02:03 Could not obtain certificates:\n acme: error: 400 :: POST :: "
+      "https://127.0.0.1:14000/order-plz :: urn:ietf:params:acme:error:accountDoesNotExist :: "
+      "unable to find existing account for only-return-existing request"));
+  CHECK_FALSE(AccountUnknown("acme: error: 429 :: urn:ietf:params:acme:error:rateLimited"));
+}
+
 TEST_CASE("The error line is lego's last error, without its timestamp") {
   ProcessResult result;
   result.exit_code = 1;

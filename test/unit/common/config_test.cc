@@ -59,6 +59,58 @@ TEST_CASE("An ingress address that is not an IPv4 address is refused, naming the
         std::string::npos);
 }
 
+TEST_CASE("ACME is off by default, on with an email, and aimed at Let's Encrypt unless told") {
+  auto defaults = LoadNodeConfig({});
+  REQUIRE(defaults.ok());
+  CHECK(defaults->acme_email.empty());
+  CHECK(defaults->acme_directory == "https://acme-v02.api.letsencrypt.org/directory");
+  CHECK(defaults->acme_challenge_address == "127.0.0.1:8402");
+  CHECK(defaults->acme_renew_before == std::chrono::hours(720));
+  auto config = LoadNodeConfig({{"ZLAYER_ACME_EMAIL", "ops@example.com"},
+                                {"ZLAYER_ACME_DIRECTORY", "https://127.0.0.1:14000/dir"},
+                                {"ZLAYER_ACME_CA_BUNDLE", "/tmp/pebble.pem"},
+                                {"ZLAYER_ACME_CHALLENGE_ADDRESS", "127.0.0.1:18610"},
+                                {"ZLAYER_ACME_RENEW_BEFORE", "87600h"},
+                                {"ZLAYER_ACME_RETRY", "2s"},
+                                {"ZLAYER_DATA_DIR", "/tmp/zl-3/data"}});
+  REQUIRE(config.ok());
+  CHECK(config->acme_email == "ops@example.com");
+  CHECK(config->acme_directory == "https://127.0.0.1:14000/dir");
+  CHECK(config->acme_ca_bundle == "/tmp/pebble.pem");
+  CHECK(config->acme_challenge_address == "127.0.0.1:18610");
+  CHECK(config->acme_renew_before == std::chrono::hours(87600));
+  CHECK(config->acme_retry == std::chrono::seconds(2));
+  CHECK(zlayer::AcmeDir(*config) == "/tmp/zl-3/data/acme");
+  auto staging = LoadNodeConfig({{"ZLAYER_ACME_STAGING", "1"}});
+  REQUIRE(staging.ok());
+  CHECK(staging->acme_directory == "https://acme-staging-v02.api.letsencrypt.org/directory");
+}
+
+TEST_CASE("Bad ACME settings are refused, each naming its variable") {
+  auto config = LoadNodeConfig({{"ZLAYER_ACME_EMAIL", "ops"},
+                                {"ZLAYER_ACME_DIRECTORY", "http://ca.test/dir"},
+                                {"ZLAYER_ACME_STAGING", "yes"},
+                                {"ZLAYER_ACME_CHALLENGE_ADDRESS", "localhost:80"},
+                                {"ZLAYER_ACME_RENEW_BEFORE", "10m"},
+                                {"ZLAYER_ACME_CA_BUNDLE", "pebble.pem"}});
+  REQUIRE_FALSE(config.ok());
+  const std::string& message = config.status().message();
+  for (const char* expected :
+       {"ZLAYER_ACME_EMAIL=ops: not an email address",
+        "ZLAYER_ACME_DIRECTORY=http://ca.test/dir: must be an https:// URL",
+        "ZLAYER_ACME_STAGING=yes: expected 1 or 0",
+        "ZLAYER_ACME_CHALLENGE_ADDRESS=localhost:80: expected an IPv4 address and port",
+        "ZLAYER_ACME_RENEW_BEFORE: must be at least 1h",
+        "ZLAYER_ACME_CA_BUNDLE=pebble.pem: must be an absolute path"}) {
+    INFO(expected);
+    CHECK(message.find(expected) != std::string::npos);
+  }
+  auto both = LoadNodeConfig(
+      {{"ZLAYER_ACME_STAGING", "1"}, {"ZLAYER_ACME_DIRECTORY", "https://ca.test/dir"}});
+  REQUIRE_FALSE(both.ok());
+  CHECK(both.status().message().find("set one of them") != std::string::npos);
+}
+
 TEST_CASE("Every path can be moved, so that nodes run side by side under /tmp") {
   Environment env = {{"ZLAYER_RUN_DIR", "/tmp/zl-1/run"},
                      {"CONTAINERD_SOCKET", "/tmp/zl-1/c.sock"},

@@ -91,5 +91,44 @@ TEST_CASE("A change of servers alone keeps the proxy's structure: the runtime AP
   CHECK_FALSE(SameStructure(after, new_listener));
 }
 
+TEST_CASE(
+    "With ACME on, an https host gets a port-80 listener for its challenges when no endpoint "
+    "made one") {
+  ingress::ProxyState state;
+  ingress::Listener tls{443, ingress::ListenerKind::kHttps, {}, {}, ""};
+  tls.routes.push_back({"shop.test", "/", "b_shop_web_tls", "shop", "web", "tls", 0});
+  state.listeners.push_back({22, ingress::ListenerKind::kTcp, {}, {}, "b_shop_git_ssh"});
+  state.listeners.push_back(tls);
+  CHECK(AddAcmeChallengeListener(state));
+  REQUIRE(state.listeners.size() == 3);
+  CHECK(state.listeners[1].port == 80);  // in port order
+  CHECK(state.listeners[1].kind == ingress::ListenerKind::kHttp);
+  CHECK(state.listeners[1].routes.empty());
+  // Again: nothing more.
+  CHECK(AddAcmeChallengeListener(state));
+  CHECK(state.listeners.size() == 3);
+}
+
+TEST_CASE("Without a host HTTP-01 could validate, no port-80 listener is added") {
+  ingress::ProxyState state;
+  ingress::Listener tls{443, ingress::ListenerKind::kHttps, {}, {}, ""};
+  tls.routes.push_back({"*.shop.test", "/", "b_shop_web_tls", "shop", "web", "tls", 0});
+  tls.routes.push_back({"", "/", "b_shop_web_any", "shop", "web", "any", 0});
+  state.listeners.push_back(tls);
+  CHECK(AddAcmeChallengeListener(state));
+  CHECK(state.listeners.size() == 1);
+}
+
+TEST_CASE("Port 80 taken by a tcp endpoint cannot answer challenges, and is left as it is") {
+  ingress::ProxyState state;
+  state.listeners.push_back({80, ingress::ListenerKind::kTcp, {}, {}, "b_shop_raw_plain"});
+  ingress::Listener tls{443, ingress::ListenerKind::kHttps, {}, {}, ""};
+  tls.routes.push_back({"shop.test", "/", "b_shop_web_tls", "shop", "web", "tls", 0});
+  state.listeners.push_back(tls);
+  const ingress::ProxyState before = state;
+  CHECK_FALSE(AddAcmeChallengeListener(state));
+  CHECK(state == before);
+}
+
 }  // namespace
 }  // namespace zlayer::agent::daemon

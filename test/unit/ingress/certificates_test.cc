@@ -127,6 +127,16 @@ TEST_CASE("The user's certificate for the exact host wins over the wildcard of i
   CHECK(set.skipped.empty());
 }
 
+TEST_CASE("lego's issuer files beside ACME's certificates are neither served nor reported") {
+  Node node;
+  MakeUserPair(node.dirs.acme_dir, "shop.example.com", "shop.example.com");
+  std::filesystem::copy_file(node.dirs.acme_dir + "/shop.example.com.crt",
+                             node.dirs.acme_dir + "/shop.example.com.issuer.crt");
+  CertificateSet set = node.Prepare({"shop.example.com"});
+  CHECK(EntryFor(set, "shop.example.com").source == CertificateSource::kAcme);
+  CHECK(set.skipped.empty());
+}
+
 TEST_CASE("A wildcard certificate covers one level below its domain, not two, nor the domain") {
   Node node;
   MakeUserPair(node.dirs.user_dir, "_wildcard.example.com", "*.example.com");

@@ -119,7 +119,8 @@ TEST_CASE("Routes become map lines <vhost><path>/, longest first, wildcards by s
   CHECK(out.maps.count("routes-5432.map") == 0);
   CHECK(HasLine(out.config,
                 "    http-request set-var(txn.zl_route) "
-                "var(txn.zl_key),map_beg(/run/zl/ingress/maps/routes-80.map)"));
+                "var(txn.zl_key),map_beg(/run/zl/ingress/maps/routes-80.map) "
+                "if !{ var(txn.zl_route) -m found }"));
   CHECK(HasLine(out.config, "    use_backend %[var(txn.zl_route)]"));
 }
 
@@ -153,4 +154,32 @@ TEST_CASE("Rendering is deterministic") {
   CHECK(RenderHaproxy(ShopState(), Settings()).config ==
         RenderHaproxy(ShopState(), Settings()).config);
   CHECK(RenderHaproxy(ShopState(), Settings()).maps == RenderHaproxy(ShopState(), Settings()).maps);
+}
+
+TEST_CASE("With ACME on, port 80 sends the challenge path to the ACME client before any route") {
+  HaproxySettings settings = Settings();
+  settings.acme_challenge_address = "127.0.0.1:8402";
+  const RenderedHaproxy rendered = RenderHaproxy(ShopState(), settings);
+  const std::string& c = rendered.config;
+  const size_t challenge = c.find(
+      "    http-request set-var(txn.zl_route) str(acme_challenge) if { path_beg "
+      "/.well-known/acme-challenge/ }\n");
+  REQUIRE(challenge != std::string::npos);
+  CHECK(challenge > c.find("frontend http_80\n"));
+  CHECK(challenge < c.find("# 1. the exact host"));  // before the first route lookup
+  // Every lookup, the first one included, keeps a route already chosen.
+  CHECK(c.find("http-request set-var(txn.zl_route) var(txn.zl_key),map_beg("
+               "/run/zl/ingress/maps/routes-80.map) if !{ var(txn.zl_route) -m found }") !=
+        std::string::npos);
+  CHECK(HasLine(c, "backend acme_challenge"));
+  CHECK(HasLine(c, "    server acme 127.0.0.1:8402"));
+  // Only port 80's frontend (HTTP-01 is never asked elsewhere): the one rule.
+  const size_t rule_end = c.find('\n', challenge);
+  CHECK(c.find("acme-challenge") > challenge);
+  CHECK(c.find("acme-challenge", rule_end) == std::string::npos);
+}
+
+TEST_CASE("With ACME off, nothing answers the challenge path but the routes") {
+  const RenderedHaproxy rendered = RenderHaproxy(ShopState(), Settings());
+  CHECK(rendered.config.find("acme") == std::string::npos);
 }
