@@ -14,9 +14,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "agent/acme/acme_manager.h"
 #include "agent/api/agent_service.h"
 #include "agent/api/socket_listener.h"
 #include "agent/daemon/adapters.h"
+#include "agent/daemon/certificate_catalog.h"
 #include "agent/daemon/ingress_controller.h"
 #include "agent/daemon/service_network.h"
 #include "agent/images/image_store.h"
@@ -170,6 +172,7 @@ class Daemon::Parts {
   std::unique_ptr<ServiceNetwork> service_network_;  // subscribed to reconciler_
   std::unique_ptr<ingress::SocketHaproxyCommands> haproxy_admin_;
   std::unique_ptr<ingress::SocketHaproxyCommands> haproxy_master_;
+  std::unique_ptr<acme::AcmeManager> acme_;     // with ZLAYER_ACME_EMAIL
   std::unique_ptr<IngressController> ingress_;  // subscribed to reconciler_
   std::unique_ptr<node::Node> node_;
   std::shared_ptr<containerd::EventSubscription> events_;  // subscribed on a pool
@@ -274,13 +277,43 @@ int Daemon::Parts::Run() {
   IngressSettings ingress_settings;
   ingress_settings.paths = ingress_paths;
   ingress_settings.bind_address = config_.ingress_address;
-  ingress_settings.certificates = {UserCertsDir(config_), config_.data_dir + "/acme/certs",
+  ingress_settings.certificates = {UserCertsDir(config_), AcmeDir(config_) + "/certificates",
                                    config_.data_dir + "/ingress/self-signed",
                                    ingress_paths.certs_dir};
   ingress_settings.haproxy_program = FindProgram(config_.haproxy_bin, env_);
+  if (!config_.acme_email.empty()) {
+    acme::AcmeSettings acme_settings;
+    acme_settings.lego_program = FindProgram(config_.lego_bin, env_);
+    acme_settings.email = config_.acme_email;
+    acme_settings.directory_url = config_.acme_directory;
+    acme_settings.ca_bundle = config_.acme_ca_bundle;
+    acme_settings.data_dir = AcmeDir(config_);
+    acme_settings.challenge_address = config_.acme_challenge_address;
+    acme_settings.renew_before = std::chrono::ceil<std::chrono::hours>(config_.acme_renew_before);
+    acme_settings.first_retry = config_.acme_retry;
+    if (acme_settings.lego_program.empty()) {
+      log_.Error(
+          "ZLAYER_ACME_EMAIL is set but the ACME client {} is not on PATH: https hosts "
+          "keep self-signed certificates",
+          config_.lego_bin);
+    } else {
+      log_.Info("acme: certificates from {} for {}, challenges answered on {}",
+                acme_settings.directory_url, acme_settings.email, acme_settings.challenge_address);
+      ingress_settings.acme_challenge_address = acme_settings.challenge_address;
+      acme_ = std::make_unique<acme::AcmeManager>(loop_, files_, clock_, process_runner_,
+                                                  std::move(acme_settings), log_);
+    }
+  }
   ingress_ = std::make_unique<IngressController>(loop_, files_, clock_, *reconciler_,
                                                  process_runner_, *haproxy_admin_, *haproxy_master_,
                                                  ingress_settings, log_);
+  if (acme_) {
+    // The https hosts the user has no certificate for are ACME's.
+    ingress_->OnCertificates([this](const std::vector<ingress::CertificateEntry>& entries) {
+      acme_->SetHosts(AcmeHosts(entries));
+    });
+  }
+
   replica_networks_->SetDrainer(
       [this](const std::string& id, std::chrono::steady_clock::time_point deadline,
              std::function<void()> done) { ingress_->Drain(id, deadline, std::move(done)); });
@@ -403,6 +436,7 @@ void Daemon::Parts::OnConnected(const containerd::VersionInfo& version) {
   if (node_->OnContainerdUp(version.version)) {
     service_network_->Start();  // publishes after the reconciler's first plan
     ingress_->Start();          // likewise
+    if (acme_) acme_->Start();  // its hosts come from the ingress's certificates
     (void)SdNotify(env_, "READY=1\nSTATUS=serving; containerd " + version.version);
     log_.Info("ready");
   }

@@ -358,10 +358,7 @@ void IngressController::ApplyAll(ingress::ProxyState desired) {
           if (!c.note.empty()) log_.Info("ingress: certificate for {}: {}", c.host, c.note);
         }
         for (const std::string& note : written.skipped) log_.Warn("ingress: {}", note);
-        if (written.status.ok()) {
-          certificates_ = std::move(written.certificates);
-          if (on_certificates_) on_certificates_(certificates_);
-        }
+        if (written.status.ok()) loading_certificates_ = std::move(written.certificates);
         if (!written.status.ok()) {
           log_.Error("ingress: {}", written.status.message());
           retry_ = clock_.At(clock_.SteadyNow() + std::chrono::seconds(2), [this] { Schedule(); });
@@ -418,6 +415,10 @@ void IngressController::Reload(ingress::ProxyState desired, std::string signatur
                       retry_delay_ = std::chrono::seconds(1);
                       applied_ = std::move(desired);
                       applied_signature_ = std::move(signature);
+                      // Served now (an ACME client may be validated through
+                      // this configuration's port 80 from here on).
+                      certificates_ = std::move(loading_certificates_);
+                      if (on_certificates_) on_certificates_(certificates_);
                       return FinishReload();
                     }
                     // Not running (yet): it reads the files when it starts; try

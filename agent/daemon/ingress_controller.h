@@ -90,11 +90,12 @@ class IngressController {
   void Start();
 
   // The certificates the TLS listeners serve now (ingress/certificates.h),
-  // as of the last configuration written; empty before the first, and when
-  // no listener is https.
+  // as of the last reload; empty before the first, and when no listener is
+  // https.
   const std::vector<ingress::CertificateEntry>& Certificates() const { return certificates_; }
-  // Called on the loop each time the certificates were prepared again (for
-  // ACME: the hosts still on a self-signed certificate). Replaces an earlier one.
+  // Called on the loop after each reload with the certificates it serves
+  // (for ACME: which hosts lack a user certificate; by then port 80 answers
+  // the challenges). Replaces an earlier one.
   void OnCertificates(std::function<void(const std::vector<ingress::CertificateEntry>&)> callback) {
     on_certificates_ = std::move(callback);
   }
@@ -143,7 +144,8 @@ class IngressController {
   std::string applied_signature_;               // the one the served certificates come from
   std::string failed_config_;  // a configuration `haproxy -c` refused: not tried again
   std::set<std::string> drained_;
-  std::vector<ingress::CertificateEntry> certificates_;
+  std::vector<ingress::CertificateEntry> certificates_;          // served
+  std::vector<ingress::CertificateEntry> loading_certificates_;  // written, reload pending
   std::function<void(const std::vector<ingress::CertificateEntry>&)> on_certificates_;
   bool port80_taken_logged_ = false;
   // Server removals in flight, by replica id, and who waits for them.
