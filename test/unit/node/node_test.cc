@@ -520,7 +520,7 @@ TEST_CASE("Without zlayer-init's children file the node's health is containerd's
 
 TEST_CASE(
     "Routes gives each https route the source of its host's certificate and says why one is "
-    "self-signed; other kinds have none") {
+    "self-signed, and other kinds have none") {
   Harness h;
   using Clock = std::chrono::system_clock;
   const Clock::time_point expiry = Clock::time_point(std::chrono::seconds(1'800'000'000));
