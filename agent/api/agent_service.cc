@@ -803,6 +803,8 @@ grpc::ServerUnaryReactor* AgentService::ListRoutes(grpc::CallbackServerContext* 
         route->set_endpoint(r.endpoint);
         route->set_target_port(r.target_port);
         route->set_redirect_to_port(r.redirect_to_port);
+        route->set_certificate(r.certificate);
+        route->set_certificate_note(r.certificate_note);
         for (const reconcile::ReplicaView& replica : r.replicas) {
           v1::RouteReplica* out = route->add_replicas();
           out->set_container_id(replica.id);
@@ -810,6 +812,33 @@ grpc::ServerUnaryReactor* AgentService::ListRoutes(grpc::CallbackServerContext* 
           out->set_state(ToProto(replica.state));
           out->set_health(ToProto(replica.health));
           out->set_in_rotation(r.in_rotation.count(replica.id) > 0);
+        }
+      }
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentService::ListCertificates(grpc::CallbackServerContext* context,
+                                                         const v1::ListCertificatesRequest*,
+                                                         v1::ListCertificatesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  asio::post(agent_.loop(), [this, reactor, response] {
+    for (const agent::node::CertificateView& c : agent_.Certificates()) {
+      v1::Certificate* out = response->add_certificates();
+      out->set_host(c.host);
+      out->set_source(c.source);
+      // The epoch: the expiry is not known (unset, as the conventions say).
+      if (c.not_after != WallClock::time_point()) *out->mutable_not_after() = ToProto(c.not_after);
+      out->set_note(c.note);
+      if (c.acme.has_value()) {
+        v1::AcmeState* acme = out->mutable_acme();
+        acme->set_in_progress(c.acme->in_progress);
+        acme->set_refused(c.acme->refused);
+        acme->set_last_error(c.acme->last_error);
+        if (c.acme->next_attempt.has_value()) {
+          *acme->mutable_next_attempt() = ToProto(*c.acme->next_attempt);
         }
       }
     }

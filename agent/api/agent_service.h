@@ -52,6 +52,9 @@ class AgentService : public zlayer::v1::Agent::CallbackService {
   grpc::ServerUnaryReactor* ListRoutes(grpc::CallbackServerContext* context,
                                        const v1::ListRoutesRequest* request,
                                        v1::ListRoutesResponse* response) override;
+  grpc::ServerUnaryReactor* ListCertificates(grpc::CallbackServerContext* context,
+                                             const v1::ListCertificatesRequest* request,
+                                             v1::ListCertificatesResponse* response) override;
   grpc::ServerUnaryReactor* ListImages(grpc::CallbackServerContext* context,
                                        const v1::ListImagesRequest* request,
                                        v1::ListImagesResponse* response) override;

@@ -108,11 +108,47 @@ struct RouteView {
   uint16_t redirect_to_port = 0;  // a redirect to https on that port instead of a backend
   std::vector<reconcile::ReplicaView> replicas;  // every replica of the service
   std::set<std::string> in_rotation;             // the ids that receive new requests
+  // https routes: the source of the certificate served for `host` ("user", "acme" or
+  // "self-signed"; a route without host gets the default's). "" for other kinds, and
+  // for an https route when the node has no certificate catalog.
+  std::string certificate;
+  // Why the certificate is not the one a browser would want: ACME's last error or its
+  // refusal when ACME has one for the host, else the certificate's note. "" when the
+  // certificate is the user's or ACME's.
+  std::string certificate_note;
 };
 struct ListenerView {
   uint16_t port = 0;
   std::string kind;  // "http", "https", "tcp" or "udp"
   std::vector<RouteView> routes;
+};
+
+// `zlayer certs`: one certificate the TLS listeners serve, and ACME's state for its host.
+struct CertificateView {
+  std::string host;    // "" = the node's default (unknown or absent SNI)
+  std::string source;  // "user", "acme" or "self-signed"
+  std::chrono::system_clock::time_point not_after;
+  // Why this source, e.g. "no certificate for a.example.com in /var/lib/zlayer/certs:
+  // self-signed"; "" when the certificate was found by name.
+  std::string note;
+  struct Acme {  // ACME's side for this host
+    bool in_progress = false;
+    bool refused = false;    // never tried: a wildcard (HTTP-01 cannot validate wildcard names)
+    std::string last_error;  // why the last attempt failed, or why refused; "" after a success
+    // When ACME tries next (a retry, or the renewal); unset when nothing is planned.
+    std::optional<std::chrono::system_clock::time_point> next_attempt;
+  };
+  // Unset when ACME is off or the host is not ACME's (a user certificate, the default).
+  std::optional<Acme> acme;
+};
+
+// Where the certificates come from (agent/daemon implements it over the ingress and
+// the ACME manager). Called on the loop; cheap, no I/O.
+class CertificateCatalog {
+ public:
+  virtual ~CertificateCatalog() = default;
+  // Every certificate served now, in no particular order.
+  virtual std::vector<CertificateView> Certificates() const = 0;
 };
 
 // What the node is built from; every reference must outlive the Node.
@@ -130,6 +166,9 @@ struct NodeParts {
   logs::LogHub& log_hub;
   // The lag of the loop the node runs on, for Status; may be null (no measure).
   const LoopLagMonitor* loop_lag = nullptr;
+  // The certificates the ingress serves, for certs and routes; may be null (none).
+  // Keep it last: NodeParts is built positionally.
+  const CertificateCatalog* certificates = nullptr;
 };
 
 class Node {
@@ -194,8 +233,11 @@ class Node {
   Result<std::shared_ptr<exec::ExecSession>> StartExec(const std::string& target,
                                                        exec::ExecOptions options,
                                                        exec::ExecCallbacks callbacks);
-  // The public listeners and their routes, as the ingress serves them now.
+  // The public listeners and their routes, as the ingress serves them now; https
+  // routes with their certificate (RouteView::certificate).
   std::vector<ListenerView> Routes() const;
+  // The certificates the ingress serves (CertificateCatalog); empty without a catalog.
+  std::vector<CertificateView> Certificates() const;
   NodeStatus CurrentStatus() const;
   // The node's health (node/node_health.h): containerd as the loop knows it, and the
   // supervised-children file, read off the loop.

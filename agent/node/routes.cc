@@ -1,6 +1,7 @@
 // Node::Routes: the ingress's listeners and routes (agent/ingress/route_table.h)
 // derived from the accepted specs and the reconciler's view, the same way the
-// ingress controller derives what it gives HAProxy.
+// ingress controller derives what it gives HAProxy; Node::Certificates, from the
+// catalog the daemon gives the node.
 #include <algorithm>
 #include <map>
 
@@ -48,7 +49,25 @@ bool MoreSpecific(const RouteView& a, const RouteView& b) {
   return a.path < b.path;
 }
 
+// The certificate the ingress serves an https route: the catalog's entry for its exact
+// host (the default's for a route without host); nothing when the catalog has none.
+void FillCertificate(RouteView& route, const std::vector<CertificateView>& certificates) {
+  for (const CertificateView& c : certificates) {
+    if (c.host != route.host) continue;
+    route.certificate = c.source;
+    if (c.source == "user" || c.source == "acme") return;
+    route.certificate_note =
+        c.acme.has_value() && !c.acme->last_error.empty() ? c.acme->last_error : c.note;
+    return;
+  }
+}
+
 }  // namespace
+
+std::vector<CertificateView> Node::Certificates() const {
+  if (parts_.certificates == nullptr) return {};
+  return parts_.certificates->Certificates();
+}
 
 std::vector<ListenerView> Node::Routes() const {
   std::vector<spec::Deployment> specs;
@@ -89,6 +108,7 @@ std::vector<ListenerView> Node::Routes() const {
     return route;
   };
 
+  const std::vector<CertificateView> certificates = Certificates();
   std::map<uint16_t, ListenerView> listeners;
   for (const ingress::Listener& l : state.listeners) {
     ListenerView& view = listeners[l.port];
@@ -106,6 +126,9 @@ std::vector<ListenerView> Node::Routes() const {
         fill(route, b.name);
         view.routes.push_back(std::move(route));
       }
+    }
+    if (l.kind == ingress::ListenerKind::kHttps) {
+      for (RouteView& route : view.routes) FillCertificate(route, certificates);
     }
     std::sort(view.routes.begin(), view.routes.end(), MoreSpecific);
   }

@@ -54,6 +54,7 @@ const std::map<std::string, Handler, std::less<>>& Handlers() {
       {"status", RunStatus},
       {"health", RunHealth},
       {"routes", RunRoutes},
+      {"certs", RunCerts},
       {"version", RunVersion},
   };
   return kHandlers;

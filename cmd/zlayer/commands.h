@@ -82,6 +82,7 @@ Result<int> RunInspect(Context& ctx);
 Result<int> RunStatus(Context& ctx);
 Result<int> RunHealth(Context& ctx);
 Result<int> RunRoutes(Context& ctx);
+Result<int> RunCerts(Context& ctx);
 Result<int> RunVersion(Context& ctx);
 
 // Logs and exec (commands_logs.cc, commands_exec.cc).

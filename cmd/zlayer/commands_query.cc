@@ -1,4 +1,4 @@
-// ps, inspect, status, health, version.
+// ps, inspect, status, health, routes, certs, version.
 #include <fmt/format.h>
 
 #include "cmd/zlayer/commands.h"
@@ -108,14 +108,29 @@ Result<int> RunRoutes(Context& ctx) {
   grpc::Status status =
       (*connection)->stub().ListRoutes(&context, v1::ListRoutesRequest(), &response);
   if (!status.ok()) return ctx.RpcError(status, ctx.BoundedDeadline());
-  if (ctx.invocation.output == OutputFormat::kJson) {
-    auto json = ToJson(response);
-    if (!json.ok()) return json.status();
-    ctx.io.Out(*json);
-  } else {
-    ctx.io.Out(RenderRoutesTable(response));
-  }
-  return kExitOk;
+  return Print(ctx, response, [](const v1::ListRoutesResponse& r) {
+    std::string text = RenderRoutesTable(r);
+    std::string notes = RenderRoutesNotes(r);
+    if (!notes.empty()) text += "\n" + notes;
+    return text;
+  });
+}
+
+Result<int> RunCerts(Context& ctx) {
+  auto connection = ctx.Connect();
+  if (!connection.ok()) return connection.status();
+  v1::ListCertificatesResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, ctx.BoundedDeadline());
+  grpc::Status status =
+      (*connection)->stub().ListCertificates(&context, v1::ListCertificatesRequest(), &response);
+  if (!status.ok()) return ctx.RpcError(status, ctx.BoundedDeadline());
+  return Print(ctx, response, [](const v1::ListCertificatesResponse& r) {
+    std::string text = RenderCertificatesTable(r, Clock::now());
+    std::string notes = RenderCertificatesNotes(r);
+    if (!notes.empty()) text += "\n" + notes;
+    return text;
+  });
 }
 
 Result<int> RunVersion(Context& ctx) {

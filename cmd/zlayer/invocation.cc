@@ -445,7 +445,23 @@ const std::vector<CommandSpec>& Commands() {
        "Every port of an `expose: public` endpoint is a listener of the node's proxy.\n"
        "HTTP routes are listed most specific first (exact host, wildcard, any host;\n"
        "longest path), the order they are matched in. REPLICAS names those in rotation,\n"
-       "then the others with their state.",
+       "then the others with their state. CERT is the source of an https route's\n"
+       "certificate (user, acme, self-signed); a note under the table says why a route\n"
+       "serves a self-signed one.",
+       {kOutputFlag},
+       -1,
+       BindOutputOnly},
+      {"certs",
+       "[-o table|json]",
+       "Deployments",
+       "list the certificates of the https listeners and ACME's state for each host",
+       "One row per host of an https endpoint, and the node's default (served for an\n"
+       "unknown name). SOURCE is user (a file in the certs directory, which always wins),\n"
+       "acme (obtained by the node when ZLAYER_ACME_EMAIL is set) or self-signed.\n"
+       "EXPIRES is the certificate's end of validity. ACME shows what ACME does for the\n"
+       "host: obtaining, the next try and the last error after a failure, the renewal,\n"
+       "or why it refused the host (a wildcard cannot be validated over HTTP-01).\n"
+       "Notes under the table say why a certificate is self-signed.",
        {kOutputFlag},
        -1,
        BindOutputOnly},

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cmd/zlayer/format.h"
 #include "common/rfc3339.h"
@@ -371,7 +372,7 @@ std::string RenderImageTable(const v1::ListImagesResponse& images) {
 }
 
 std::string RenderRoutesTable(const v1::ListRoutesResponse& routes) {
-  Table table({"PORT", "KIND", "HOST", "PATH", "TARGET", "REPLICAS"});
+  Table table({"PORT", "KIND", "HOST", "PATH", "TARGET", "CERT", "REPLICAS"});
   for (const v1::Listener& l : routes.listeners()) {
     for (const v1::Route& r : l.routes()) {
       std::string target =
@@ -396,10 +397,106 @@ std::string RenderRoutesTable(const v1::ListRoutesResponse& routes) {
       if (!out.empty()) replicas += (in.empty() ? "" : ", ") + out;
       if (r.redirect_to_port() != 0) replicas = "-";
       table.AddRow({std::to_string(l.port()), l.kind(), r.host().empty() ? "*" : r.host(),
-                    r.path().empty() ? "-" : r.path(), target, replicas});
+                    r.path().empty() ? "-" : r.path(), target,
+                    l.kind() == "https" && !r.certificate().empty() ? r.certificate() : "-",
+                    replicas});
     }
   }
   return table.Render();
+}
+
+namespace {
+
+// A cell or a note line is one line.
+std::string OneLine(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::replace(text.begin(), text.end(), '\r', ' ');
+  return text;
+}
+
+}  // namespace
+
+std::string RenderRoutesNotes(const v1::ListRoutesResponse& routes) {
+  std::string notes;
+  std::set<std::string> seen;
+  for (const v1::Listener& l : routes.listeners()) {
+    if (l.kind() != "https") continue;
+    for (const v1::Route& r : l.routes()) {
+      if (r.certificate_note().empty()) continue;
+      std::string line = fmt::format("note: {}: {}\n", r.host().empty() ? "*" : r.host(),
+                                     OneLine(r.certificate_note()));
+      if (seen.insert(line).second) notes += line;
+    }
+  }
+  return notes;
+}
+
+namespace {
+
+// Days are what matters for a certificate's life: "89d" from 2 days on, FormatSpan below.
+std::string CertificateSpan(Clock::duration span) {
+  if (span >= std::chrono::hours(48)) {
+    return fmt::format("{}d", std::chrono::duration_cast<std::chrono::hours>(span).count() / 24);
+  }
+  return FormatSpan(span);
+}
+
+std::string ExpiresCell(const v1::Certificate& c, Clock::time_point now) {
+  if (!c.has_not_after()) return "-";
+  const Clock::time_point end = ToTimePoint(c.not_after());
+  const std::string date = FormatRfc3339Nano(end).substr(0, 10);
+  if (end <= now) return fmt::format("{} (expired {} ago)", date, CertificateSpan(now - end));
+  return fmt::format("{} (in {})", date, CertificateSpan(end - now));
+}
+
+std::string AcmeCell(const v1::Certificate& c, Clock::time_point now) {
+  if (!c.has_acme()) return "-";
+  const v1::AcmeState& acme = c.acme();
+  const std::string error = OneLine(acme.last_error());
+  if (acme.refused()) return error.empty() ? "refused" : "refused: " + error;
+  if (acme.in_progress()) return "obtaining";
+  std::string when;
+  if (acme.has_next_attempt()) {
+    const Clock::time_point next = ToTimePoint(acme.next_attempt());
+    when = next <= now ? "now" : "in " + CertificateSpan(next - now);
+  }
+  if (!error.empty()) {
+    return when.empty() ? "failed: " + error : fmt::format("next try {}: {}", when, error);
+  }
+  if (when.empty()) return "-";
+  return c.source() == "acme" ? "renews " + when : "first try " + when;
+}
+
+// The certs table's order: the default ("") first, then by host.
+std::vector<const v1::Certificate*> SortedCertificates(const v1::ListCertificatesResponse& certs) {
+  std::vector<const v1::Certificate*> sorted;
+  for (const v1::Certificate& c : certs.certificates()) sorted.push_back(&c);
+  std::stable_sort(
+      sorted.begin(), sorted.end(),
+      [](const v1::Certificate* a, const v1::Certificate* b) { return a->host() < b->host(); });
+  return sorted;
+}
+
+}  // namespace
+
+std::string RenderCertificatesTable(const v1::ListCertificatesResponse& certs,
+                                    Clock::time_point now) {
+  Table table({"HOST", "SOURCE", "EXPIRES", "ACME"});
+  for (const v1::Certificate* c : SortedCertificates(certs)) {
+    table.AddRow({c->host().empty() ? "(default)" : c->host(), c->source(), ExpiresCell(*c, now),
+                  AcmeCell(*c, now)});
+  }
+  return table.Render();
+}
+
+std::string RenderCertificatesNotes(const v1::ListCertificatesResponse& certs) {
+  std::string notes;
+  for (const v1::Certificate* c : SortedCertificates(certs)) {
+    if (c->note().empty()) continue;
+    notes += fmt::format("note: {}: {}\n", c->host().empty() ? "(default)" : c->host(),
+                         OneLine(c->note()));
+  }
+  return notes;
 }
 
 namespace {

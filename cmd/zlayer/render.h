@@ -62,8 +62,24 @@ DeploymentHealth JudgeDeploymentHealth(const v1::Deployment& deployment);
 // `zlayer images`: NAME DIGEST SIZE UNPACKED.
 std::string RenderImageTable(const v1::ListImagesResponse& images);
 // `zlayer routes`: a row per route of each public listener; REPLICAS lists the
-// replicas in rotation, then the others with their state in brackets.
+// replicas in rotation, then the others with their state in brackets; CERT is the
+// source of an https route's certificate ("-" for other kinds).
 std::string RenderRoutesTable(const v1::ListRoutesResponse& routes);
+// Lines under the routes table: "note: <host, * without one>: <certificate_note>" for
+// each https route with a note, once per host and note. Empty when none has one.
+std::string RenderRoutesNotes(const v1::ListRoutesResponse& routes);
+
+// `zlayer certs`: HOST SOURCE EXPIRES ACME, the default first, then by host. HOST is
+// "(default)" for the node's default; EXPIRES "2027-03-08 (in 89d)" (UTC) or
+// "... (expired 3d ago)"; ACME one of "obtaining", "next try in 3m: <last error>",
+// "failed: <last error>" (no retry planned), "renews in 59d", "first try in 5s",
+// "refused: <reason>", or "-" when ACME has nothing to do with the host. Line breaks in
+// errors become spaces (a cell is one line).
+std::string RenderCertificatesTable(const v1::ListCertificatesResponse& certs,
+                                    Clock::time_point now);
+// Lines under the certs table: "note: <host or (default)>: <note>" for each certificate
+// with a note (why it is self-signed, say), in the table's order. Empty when none has one.
+std::string RenderCertificatesNotes(const v1::ListCertificatesResponse& certs);
 
 // `zlayer status`: node facts as "key: value" lines, then a deployment table.
 std::string RenderStatus(const v1::StatusResponse& status, Clock::time_point now);

@@ -216,6 +216,17 @@ class FakeAgent final : public v1::Agent::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status ListCertificates(grpc::ServerContext*, const v1::ListCertificatesRequest*,
+                                v1::ListCertificatesResponse* response) override {
+    v1::Certificate* c = response->add_certificates();
+    c->set_host("pay.test");
+    c->set_source("self-signed");
+    c->mutable_not_after()->set_seconds(4'102'444'800);  // 2100-01-01
+    c->set_note("no certificate for pay.test in /certs: self-signed");
+    c->mutable_acme()->set_last_error("connection refused");
+    return grpc::Status::OK;
+  }
+
   grpc::Status Version(grpc::ServerContext*, const v1::VersionRequest*,
                        v1::VersionResponse* response) override {
     response->set_version("9.9.9");
@@ -350,6 +361,26 @@ TEST_CASE("Given a fake agent, `zlayer ps -o json` prints proto names and the ta
   CHECK_THAT(r.out, Catch::Contains("\"state\": \"running\""));
   CHECK_THAT(r.out, Catch::Contains("\"generation\": 1,"));
   CHECK_THAT(r.out, Catch::Contains("\"uptime\": 42.0"));
+}
+
+TEST_CASE(
+    "Given a fake agent, `zlayer certs` prints the table, then why a certificate is "
+    "self-signed") {
+  FakeNode node;
+  node.Serve();
+  auto r = node.Run({"certs"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("HOST       SOURCE        EXPIRES"));
+  CHECK_THAT(r.out, Catch::Contains("pay.test   self-signed   2100-01-01 (in "));
+  CHECK_THAT(r.out, Catch::Contains("failed: connection refused\n\n"
+                                    "note: pay.test: no certificate for pay.test in /certs: "
+                                    "self-signed\n"));
+  auto json = node.Run({"certs", "-o", "json"});
+  CHECK(json.exit_code == 0);
+  CHECK_THAT(json.out, Catch::Contains("\"not_after\": \"2100-01-01T00:00:00.000000000Z\""));
+  CHECK_THAT(json.out, Catch::Contains("\"last_error\": \"connection refused\""));
+  CHECK_THAT(json.out, Catch::Contains("\"next_attempt\": null"));
 }
 
 TEST_CASE("An agent error is one line naming the command") {

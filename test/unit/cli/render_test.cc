@@ -227,13 +227,121 @@ TEST_CASE("routes renders a row per route, replicas in rotation first, then the 
   raw->set_deployment("shop");
   raw->set_service("raw");
   raw->set_target_port(9000);
-  CHECK(
-      zlayer::cli::RenderRoutesTable(routes) ==
-      "PORT   KIND   HOST        PATH   TARGET                   REPLICAS\n"
-      "80     http   shop.test   /api   shop/api:8080            shop-api-0, shop-api-1 (running, "
-      "starting)\n"
-      "80     http   pay.test    /      redirect to https :443   -\n"
-      "9000   tcp    *           -      shop/raw:9000            -\n");
+  CHECK(zlayer::cli::RenderRoutesTable(routes) ==
+        "PORT   KIND   HOST        PATH   TARGET                   CERT   REPLICAS\n"
+        "80     http   shop.test   /api   shop/api:8080            -      shop-api-0, shop-api-1 "
+        "(running, starting)\n"
+        "80     http   pay.test    /      redirect to https :443   -      -\n"
+        "9000   tcp    *           -      shop/raw:9000            -      -\n");
+  CHECK(zlayer::cli::RenderRoutesNotes(routes).empty());
+}
+
+TEST_CASE(
+    "routes shows the certificate source of https routes in CERT, and under the table why a "
+    "route's certificate is self-signed, once per host") {
+  v1::ListRoutesResponse routes;
+  v1::Listener* https = routes.add_listeners();
+  https->set_port(443);
+  https->set_kind("https");
+  auto add = [&](const char* host, const char* path, const char* cert, const char* note) {
+    v1::Route* r = https->add_routes();
+    r->set_host(host);
+    r->set_path(path);
+    r->set_deployment("shop");
+    r->set_service("web");
+    r->set_target_port(8080);
+    r->set_certificate(cert);
+    r->set_certificate_note(note);
+  };
+  add("shop.test", "/", "acme", "");
+  add("pay.test", "/api", "self-signed", "acme: connection refused");
+  add("pay.test", "/", "self-signed", "acme: connection refused");
+  add("*.cdn.test", "/", "self-signed",
+      "a wildcard: HTTP-01 cannot validate it\n(put a certificate in the certs directory)");
+  add("", "/", "user", "");
+  CHECK(zlayer::cli::RenderRoutesTable(routes) ==
+        "PORT   KIND    HOST         PATH   TARGET          CERT          REPLICAS\n"
+        "443    https   shop.test    /      shop/web:8080   acme          -\n"
+        "443    https   pay.test     /api   shop/web:8080   self-signed   -\n"
+        "443    https   pay.test     /      shop/web:8080   self-signed   -\n"
+        "443    https   *.cdn.test   /      shop/web:8080   self-signed   -\n"
+        "443    https   *            /      shop/web:8080   user          -\n");
+  CHECK(zlayer::cli::RenderRoutesNotes(routes) ==
+        "note: pay.test: acme: connection refused\n"
+        "note: *.cdn.test: a wildcard: HTTP-01 cannot validate it (put a certificate in the "
+        "certs directory)\n");
+}
+
+TEST_CASE(
+    "certs lists the default first, then each host with its source, expiry and what ACME does "
+    "for it") {
+  v1::ListCertificatesResponse certs;
+  auto add = [&](const char* host, const char* source, Clock::duration left) {
+    v1::Certificate* c = certs.add_certificates();
+    c->set_host(host);
+    c->set_source(source);
+    *c->mutable_not_after() = ToTimestamp(kNow + left);
+    return c;
+  };
+  // kNow is 2023-11-14 22:13:20 UTC.
+  v1::Certificate* renewing = add("shop.test", "acme", 89 * 24h + 5h);
+  *renewing->mutable_acme()->mutable_next_attempt() = ToTimestamp(kNow + 59 * 24h + 5h);
+  v1::Certificate* failing = add("pay.test", "self-signed", 365 * 24h);
+  failing->set_note("no certificate for pay.test in /var/lib/zlayer/certs: self-signed");
+  failing->mutable_acme()->set_last_error("order: connection\nrefused");
+  *failing->mutable_acme()->mutable_next_attempt() = ToTimestamp(kNow + 3min);
+  v1::Certificate* wildcard = add("*.cdn.test", "self-signed", 365 * 24h);
+  wildcard->mutable_acme()->set_refused(true);
+  wildcard->mutable_acme()->set_last_error("a wildcard: HTTP-01 cannot validate it");
+  v1::Certificate* obtaining = add("new.test", "self-signed", 365 * 24h);
+  obtaining->mutable_acme()->set_in_progress(true);
+  add("own.test", "user", -3 * 24h);
+  add("", "self-signed", 10h);
+
+  CHECK(zlayer::cli::RenderCertificatesTable(certs, kNow) ==
+        "HOST         SOURCE        EXPIRES                       ACME\n"
+        "(default)    self-signed   2023-11-15 (in 10h0m)         -\n"
+        "*.cdn.test   self-signed   2024-11-13 (in 365d)          refused: a wildcard: HTTP-01 "
+        "cannot validate it\n"
+        "new.test     self-signed   2024-11-13 (in 365d)          obtaining\n"
+        "own.test     user          2023-11-11 (expired 3d ago)   -\n"
+        "pay.test     self-signed   2024-11-13 (in 365d)          next try in 3m0s: order: "
+        "connection refused\n"
+        "shop.test    acme          2024-02-12 (in 89d)           renews in 59d\n");
+  CHECK(zlayer::cli::RenderCertificatesNotes(certs) ==
+        "note: pay.test: no certificate for pay.test in /var/lib/zlayer/certs: self-signed\n");
+}
+
+TEST_CASE("certs says when ACME failed with no retry planned, and when its first try is due") {
+  v1::ListCertificatesResponse certs;
+  v1::Certificate* failed = certs.add_certificates();
+  failed->set_host("a.test");
+  failed->set_source("self-signed");
+  failed->mutable_acme()->set_last_error("rate limited");
+  v1::Certificate* waiting = certs.add_certificates();
+  waiting->set_host("b.test");
+  waiting->set_source("self-signed");
+  *waiting->mutable_acme()->mutable_next_attempt() = ToTimestamp(kNow + 5s);
+  CHECK(zlayer::cli::RenderCertificatesTable(certs, kNow) ==
+        "HOST     SOURCE        EXPIRES   ACME\n"
+        "a.test   self-signed   -         failed: rate limited\n"
+        "b.test   self-signed   -         first try in 5.0s\n");
+}
+
+TEST_CASE("certs -o json names the fields as the API does, with an unset ACME as null") {
+  v1::ListCertificatesResponse certs;
+  v1::Certificate* c = certs.add_certificates();
+  c->set_host("own.test");
+  c->set_source("user");
+  *c->mutable_not_after() = ToTimestamp(kNow);
+  auto json = zlayer::cli::ToJson(certs);
+  REQUIRE(json.ok());
+  auto parsed = nlohmann::json::parse(*json);
+  const auto& first = parsed["certificates"][0];
+  CHECK(first["host"] == "own.test");
+  CHECK(first["source"] == "user");
+  CHECK(first["not_after"] == "2023-11-14T22:13:20.000000000Z");
+  CHECK(first["acme"].is_null());
 }
 
 TEST_CASE("An accepted deploy shows the generation and each service's change") {

@@ -154,6 +154,13 @@ class FakeCatalog : public ImageCatalog {
   std::vector<std::string> removed;
 };
 
+// Certificates as the test sets them.
+class FakeCertificates : public CertificateCatalog {
+ public:
+  std::vector<CertificateView> Certificates() const override { return certificates; }
+  std::vector<CertificateView> certificates;
+};
+
 std::string Spec(const std::string& deployment, int replicas, const std::string& image = "busybox",
                  const std::string& service = "web") {
   return "version: v1\ndeployment: " + deployment + "\nservices:\n  " + service +
@@ -178,6 +185,7 @@ struct Harness {
   FakeCatalog catalog;
   containerd::FakeClient containerd;
   logs::LogHub hub;
+  FakeCertificates certificates;
   Node node{NodeParts{{loop, lifecycle, images, files, queries},
                       config,
                       env,
@@ -188,7 +196,9 @@ struct Harness {
                       catalog,
                       containerd,
                       containerd,
-                      hub}};
+                      hub,
+                      nullptr,
+                      &certificates}};
 
   static reconcile::Reconciler::Options Options() {
     reconcile::Reconciler::Options options;
@@ -506,6 +516,87 @@ TEST_CASE("Without zlayer-init's children file the node's health is containerd's
   h.node.CheckHealth([&](NodeHealth answer) { health = answer; });
   REQUIRE(h.RunUntil([&] { return health.has_value(); }));
   CHECK(health->healthy);
+}
+
+TEST_CASE(
+    "Routes gives each https route the source of its host's certificate and says why one is "
+    "self-signed, and other kinds have none") {
+  Harness h;
+  using Clock = std::chrono::system_clock;
+  const Clock::time_point expiry = Clock::time_point(std::chrono::seconds(1'800'000'000));
+  CertificateView acme{"shop.test", "acme", expiry, "", CertificateView::Acme{}};
+  CertificateView failing{"pay.test", "self-signed", expiry,
+                          "no certificate for pay.test in /certs: self-signed",
+                          CertificateView::Acme{.last_error = "order: connection refused"}};
+  CertificateView waiting{"new.test", "self-signed", expiry,
+                          "no certificate for new.test in /certs: self-signed",
+                          CertificateView::Acme{.in_progress = true}};
+  CertificateView wildcard{
+      "*.cdn.test", "self-signed", expiry, "no certificate for *.cdn.test in /certs: self-signed",
+      CertificateView::Acme{.refused = true, .last_error = "a wildcard: HTTP-01 cannot do it"}};
+  CertificateView fallback{"", "user", expiry, "", std::nullopt};
+  h.certificates.certificates = {acme, failing, waiting, wildcard, fallback};
+  h.StartReconciling();
+  auto endpoint = [](const std::string& name, const std::string& protocol, int port,
+                     const std::string& host) {
+    std::string text = "      - {name: " + name + ", protocol: " + protocol +
+                       ", port: " + std::to_string(port) + ", target_port: 8080";
+    if (!host.empty()) text += ", host: \"" + host + "\"";
+    return text + ", expose: public}\n";
+  };
+  std::string yaml =
+      "version: v1\ndeployment: shop\nservices:\n  web:\n    image: {name: busybox}\n"
+      "    endpoints:\n" +
+      endpoint("plain", "http", 80, "shop.test") + endpoint("shop", "https", 443, "shop.test") +
+      endpoint("pay", "https", 443, "pay.test") + endpoint("new", "https", 443, "new.test") +
+      endpoint("cdn", "https", 443, "*.cdn.test") + endpoint("any", "https", 443, "") +
+      endpoint("other", "https", 8443, "other.test");
+  auto result = h.Deploy(yaml);
+  REQUIRE(result.ok());
+  REQUIRE(result->problems.empty());
+
+  std::map<std::pair<uint16_t, std::string>, RouteView> routes;
+  for (const ListenerView& l : h.node.Routes()) {
+    for (const RouteView& r : l.routes) routes[{l.port, r.host}] = r;
+  }
+  auto route = [&](uint16_t port, const std::string& host) {
+    INFO("route " << port << " " << host);
+    REQUIRE(routes.count({port, host}) == 1);
+    return routes[{port, host}];
+  };
+  CHECK(route(80, "shop.test").certificate.empty());
+  CHECK(route(443, "shop.test").certificate == "acme");
+  CHECK(route(443, "shop.test").certificate_note.empty());
+  CHECK(route(443, "pay.test").certificate == "self-signed");
+  CHECK(route(443, "pay.test").certificate_note == "order: connection refused");
+  CHECK(route(443, "new.test").certificate_note ==
+        "no certificate for new.test in /certs: self-signed");
+  CHECK(route(443, "*.cdn.test").certificate_note == "a wildcard: HTTP-01 cannot do it");
+  CHECK(route(443, "").certificate == "user");
+  CHECK(route(443, "").certificate_note.empty());
+  // A host the catalog does not know (yet): nothing claimed.
+  CHECK(route(8443, "other.test").certificate.empty());
+
+  REQUIRE(h.node.Certificates().size() == 5);
+  CHECK(h.node.Certificates()[1].acme->last_error == "order: connection refused");
+}
+
+TEST_CASE("Without a certificate catalog the node lists no certificates") {
+  Harness h;
+  Node bare{NodeParts{{h.loop, h.lifecycle, h.images, h.files, h.queries},
+                      h.config,
+                      h.env,
+                      h.log,
+                      h.store,
+                      h.reconciler,
+                      h.health,
+                      h.catalog,
+                      h.containerd,
+                      h.containerd,
+                      h.hub}};
+  CHECK(bare.Certificates().empty());
+  h.certificates.certificates = {{"", "self-signed", {}, "", std::nullopt}};
+  CHECK(h.node.Certificates().size() == 1);
 }
 
 TEST_CASE("Status reports the event loop's lag when the node has a monitor, and none without") {
