@@ -249,6 +249,9 @@ check "https://alpha.localhost/ from the host is served with it, verified agains
 check "docker exec zlayer zlayer routes: both hosts on 80 and 443" bash -c '
   routes=$(docker exec zlayer zlayer routes) &&
   grep -qE "^80 +http +alpha.localhost" <<<"$routes" && grep -qE "^443 +https +beta.localhost" <<<"$routes"'
+check "docker exec zlayer zlayer certs: alpha.localhost is the user's, beta.localhost self-signed" bash -c '
+  certs=$(docker exec zlayer zlayer certs) &&
+  grep -qE "^alpha.localhost +user " <<<"$certs" && grep -qE "^beta.localhost +self-signed " <<<"$certs"'
 healthy() { [[ $(docker inspect -f '{{.State.Health.Status}}' zlayer) == healthy ]]; }
 check "docker inspect: health check (zlayer health) reports healthy" wait_for 90 healthy
 

@@ -172,8 +172,9 @@ class Daemon::Parts {
   std::unique_ptr<ServiceNetwork> service_network_;  // subscribed to reconciler_
   std::unique_ptr<ingress::SocketHaproxyCommands> haproxy_admin_;
   std::unique_ptr<ingress::SocketHaproxyCommands> haproxy_master_;
-  std::unique_ptr<acme::AcmeManager> acme_;     // with ZLAYER_ACME_EMAIL
-  std::unique_ptr<IngressController> ingress_;  // subscribed to reconciler_
+  std::unique_ptr<acme::AcmeManager> acme_;            // with ZLAYER_ACME_EMAIL
+  std::unique_ptr<IngressController> ingress_;         // subscribed to reconciler_
+  std::unique_ptr<IngressCertificates> certificates_;  // for zlayer certs and routes
   std::unique_ptr<node::Node> node_;
   std::shared_ptr<containerd::EventSubscription> events_;  // subscribed on a pool
 
@@ -314,12 +315,13 @@ int Daemon::Parts::Run() {
     });
   }
 
+  certificates_ = std::make_unique<IngressCertificates>(*ingress_, acme_.get());
   replica_networks_->SetDrainer(
       [this](const std::string& id, std::chrono::steady_clock::time_point deadline,
              std::function<void()> done) { ingress_->Drain(id, deadline, std::move(done)); });
-  node_ = std::make_unique<node::Node>(node::NodeParts{executors_, config_, env_, log_, *store_,
-                                                       *reconciler_, health_, catalog_, *client_,
-                                                       *client_, hub_, &loop_lag_});
+  node_ = std::make_unique<node::Node>(
+      node::NodeParts{executors_, config_, env_, log_, *store_, *reconciler_, health_, catalog_,
+                      *client_, *client_, hub_, &loop_lag_, certificates_.get()});
 
   // The API serves from the start: List/Status/Health answer while containerd
   // is still coming up.
