@@ -245,21 +245,25 @@ void IngressController::RemoveServer(const std::string& backend, const std::stri
       });
 }
 
+bool IngressController::TakeOutOfRotation(const std::string& id,
+                                          steady_clock::time_point deadline) {
+  if (!applied_) return false;
+  bool removed = false;
+  for (ingress::ProxyBackend& backend : applied_->backends) {
+    auto it = std::find_if(backend.servers.begin(), backend.servers.end(),
+                           [&](const ingress::ProxyServer& s) { return s.name == id; });
+    if (it == backend.servers.end()) continue;
+    backend.servers.erase(it);
+    RemoveServer(backend.name, id, deadline);
+    removed = true;
+  }
+  return removed;
+}
+
 void IngressController::Drain(const std::string& id, steady_clock::time_point deadline,
                               std::function<void()> done) {
   drained_.insert(id);
-  bool removed = false;
-  if (applied_) {
-    for (ingress::ProxyBackend& backend : applied_->backends) {
-      auto it = std::find_if(backend.servers.begin(), backend.servers.end(),
-                             [&](const ingress::ProxyServer& s) { return s.name == id; });
-      if (it == backend.servers.end()) continue;
-      backend.servers.erase(it);
-      RemoveServer(backend.name, id, deadline);
-      removed = true;
-    }
-  }
-  if (removed) PersistConfig();
+  if (TakeOutOfRotation(id, deadline)) PersistConfig();
   if (reloading_) {
     // The configuration being loaded may still name `id`: take it out of the
     // new worker too before the stop signal (FinishReload).
@@ -278,16 +282,7 @@ void IngressController::FinishReload() {
   reloading_ = false;
   auto drains = std::exchange(drains_after_reload_, {});
   for (const auto& [id, deadline] : drains) {
-    if (applied_) {
-      for (ingress::ProxyBackend& backend : applied_->backends) {
-        auto it = std::find_if(backend.servers.begin(), backend.servers.end(),
-                               [&](const ingress::ProxyServer& s) { return s.name == id; });
-        if (it == backend.servers.end()) continue;
-        backend.servers.erase(it);
-        RemoveServer(backend.name, id, deadline);
-        persist_again_ = true;
-      }
-    }
+    if (TakeOutOfRotation(id, deadline)) persist_again_ = true;
     if (removing_.count(id) > 0) continue;  // its waiters run when the removal ends
     auto waiters = drain_waiters_.extract(id);
     if (waiters.empty()) continue;

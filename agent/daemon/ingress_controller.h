@@ -118,6 +118,9 @@ class IngressController {
   void FinishReload();
   void RemoveServer(const std::string& backend, const std::string& server,
                     std::chrono::steady_clock::time_point deadline);
+  // Removes replica `id` from every backend HAProxy serves (RemoveServer, bounded by
+  // `deadline`); true when it was in one (the files then need rewriting).
+  bool TakeOutOfRotation(const std::string& id, std::chrono::steady_clock::time_point deadline);
   void PersistConfig();
   void PollCertificates();
 

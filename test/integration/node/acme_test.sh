@@ -136,7 +136,8 @@ mkdir -p "$T/data/certs"
 cp "$T/shop.key" "$T/data/certs/shop.test.key" && cp "$T/shop.crt" "$T/data/certs/shop.test.crt"
 check "a user certificate put in the certs directory replaces the ACME one, without a restart" \
   wait_for 20 bash -c 'curl -sf -m 5 --cacert "$T/ca.crt" --resolve shop.test:443:$IP https://shop.test/ | grep -qx shop'
-check "zlayer certs shows it as the user's" bash -c '[[ $(cert_field shop.test .source) == user ]]'
+# The new worker may serve before the agent has seen its reload end: wait for it.
+check "zlayer certs shows it as the user's" wait_for 10 bash -c '[[ $(cert_field shop.test .source) == user ]]'
 
 check "the node stops cleanly" stop_node
 finish
